@@ -1,0 +1,187 @@
+#include "tokrl/agents/losses.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <string>
+
+#include "tokrl/core/check.h"
+
+namespace tokrl {
+
+namespace {
+
+std::string Shape(const torch::Tensor& t) {
+  if (!t.defined()) return "undefined";
+  std::ostringstream out;
+  out << t.sizes();
+  return out.str();
+}
+
+void CheckBatchVector(const torch::Tensor& t, int64_t batch, const char* name) {
+  TOKRL_CHECK(t.defined() && t.dim() == 1 && t.size(0) == batch)
+      << name << " must have shape [" << batch << "], got " << Shape(t);
+}
+
+}  // namespace
+
+torch::Tensor GreedyActions(const torch::Tensor& q) {
+  TOKRL_CHECK(q.defined() && q.dim() == 2)
+      << "GreedyActions: q must be [B, A], got " << Shape(q);
+  // torch::argmax returns the first maximal index on CPU and CUDA.
+  return q.argmax(/*dim=*/1);
+}
+
+torch::Tensor DoubleQActions(const torch::Tensor& next_q_target,
+                             const torch::Tensor& next_q_online) {
+  if (!next_q_online.defined()) return GreedyActions(next_q_target);
+  TOKRL_CHECK(next_q_target.sizes() == next_q_online.sizes())
+      << "DoubleQActions: next_q_target " << Shape(next_q_target)
+      << " and next_q_online " << Shape(next_q_online) << " differ";
+  return GreedyActions(next_q_online);
+}
+
+torch::Tensor SelectActions(const torch::Tensor& values,
+                            const torch::Tensor& actions) {
+  TOKRL_CHECK(values.defined() && (values.dim() == 2 || values.dim() == 3))
+      << "SelectActions: values must be [B, A] or [B, A, K], got "
+      << Shape(values);
+  CheckBatchVector(actions, values.size(0), "SelectActions: actions");
+  const torch::Tensor a = actions.to(values.device(), torch::kInt64);
+  if (values.dim() == 2) return values.gather(1, a.unsqueeze(1)).squeeze(1);
+  const int64_t k = values.size(2);
+  return values.gather(1, a.view({-1, 1, 1}).expand({-1, 1, k})).squeeze(1);
+}
+
+torch::Tensor C51QValues(const torch::Tensor& logits,
+                         const torch::Tensor& support) {
+  TOKRL_CHECK(logits.defined() && logits.dim() == 3)
+      << "C51QValues: logits must be [B, A, K], got " << Shape(logits);
+  TOKRL_CHECK(support.defined() && support.dim() == 1 &&
+              support.size(0) == logits.size(2))
+      << "C51QValues: support must be [" << logits.size(2) << "], got "
+      << Shape(support);
+  return (torch::softmax(logits, -1) * support.to(logits.options()))
+      .sum(-1);
+}
+
+torch::Tensor TdTargets(const torch::Tensor& returns,
+                        const torch::Tensor& discounts,
+                        const torch::Tensor& next_q_target,
+                        const torch::Tensor& next_q_online) {
+  TOKRL_CHECK(next_q_target.defined() && next_q_target.dim() == 2)
+      << "TdTargets: next_q_target must be [B, A], got "
+      << Shape(next_q_target);
+  const int64_t b = next_q_target.size(0);
+  CheckBatchVector(returns, b, "TdTargets: returns");
+  CheckBatchVector(discounts, b, "TdTargets: discounts");
+  torch::NoGradGuard no_grad;
+  const torch::Tensor next_a = DoubleQActions(next_q_target, next_q_online);
+  const torch::Tensor next_v =
+      next_q_target.gather(1, next_a.unsqueeze(1)).squeeze(1);
+  const auto options = next_q_target.options();
+  // A discount of exactly 0 must ignore next_v even if it is inf/nan (e.g. a
+  // diverged target net on a terminal state): mask instead of multiplying.
+  const torch::Tensor d = discounts.to(options);
+  return returns.to(options) +
+         torch::where(d == 0, torch::zeros_like(next_v), d * next_v);
+}
+
+torch::Tensor TdLoss(const torch::Tensor& q_selected,
+                     const torch::Tensor& targets, LossType type,
+                     double huber_delta) {
+  TOKRL_CHECK(q_selected.defined() && q_selected.dim() == 1)
+      << "TdLoss: q_selected must be [B], got " << Shape(q_selected);
+  CheckBatchVector(targets, q_selected.size(0), "TdLoss: targets");
+  const torch::Tensor diff = targets.detach().to(q_selected.options()) -
+                             q_selected;
+  switch (type) {
+    case LossType::kMse:
+      return diff.square();
+    case LossType::kHuber: {
+      TOKRL_CHECK_GT(huber_delta, 0.0) << "TdLoss: huber delta";
+      const torch::Tensor x = diff.abs();
+      return torch::where(x <= huber_delta, 0.5 * x.square(),
+                          0.5 * huber_delta * huber_delta +
+                              huber_delta * (x - huber_delta));
+    }
+  }
+  TOKRL_FAIL() << "TdLoss: unknown loss type";
+  return {};
+}
+
+torch::Tensor ProjectDistribution(const torch::Tensor& next_probs,
+                                  const torch::Tensor& returns,
+                                  const torch::Tensor& discounts,
+                                  const torch::Tensor& support) {
+  TOKRL_CHECK(next_probs.defined() && next_probs.dim() == 2)
+      << "ProjectDistribution: next_probs must be [B, K], got "
+      << Shape(next_probs);
+  const int64_t b = next_probs.size(0), k = next_probs.size(1);
+  TOKRL_CHECK(support.defined() && support.dim() == 1 && support.size(0) == k &&
+              k >= 2)
+      << "ProjectDistribution: support must be [" << k
+      << "] with at least 2 atoms, got " << Shape(support);
+  CheckBatchVector(returns, b, "ProjectDistribution: returns");
+  CheckBatchVector(discounts, b, "ProjectDistribution: discounts");
+  torch::NoGradGuard no_grad;
+  const auto options = next_probs.options();
+  const torch::Tensor z = support.to(options);
+  const double v_min = z[0].item<double>(), v_max = z[k - 1].item<double>();
+  const double dz = (v_max - v_min) / static_cast<double>(k - 1);
+  TOKRL_CHECK_GT(dz, 0.0) << "ProjectDistribution: support must increase";
+  TOKRL_CHECK((z.diff() - dz).abs().max().item<double>() <= 1e-4 * dz)
+      << "ProjectDistribution: support must be evenly spaced";
+
+  // Tz[b, i]: where source atom i lands.
+  const torch::Tensor tz =
+      (returns.to(options).unsqueeze(1) +
+       discounts.to(options).unsqueeze(1) * z.unsqueeze(0))
+          .clamp(v_min, v_max);
+  // weight[b, j, i] = clip(1 - |Tz[b, i] - z[j]| / dz, 0, 1): the share of
+  // source atom i given to target atom j. For Tz between z[l] and z[l+1]
+  // the two shares are (z[l+1] - Tz)/dz and (Tz - z[l])/dz and sum to 1; on
+  // an atom the whole mass stays there.
+  const torch::Tensor weight =
+      (1.0 - (tz.unsqueeze(1) - z.view({1, k, 1})).abs() / dz).clamp(0.0, 1.0);
+  return (weight * next_probs.unsqueeze(1)).sum(-1);
+}
+
+torch::Tensor C51Loss(const torch::Tensor& logits,
+                      const torch::Tensor& target_probs) {
+  TOKRL_CHECK(logits.defined() && logits.dim() == 2)
+      << "C51Loss: logits must be [B, K], got " << Shape(logits);
+  TOKRL_CHECK(target_probs.defined() &&
+              target_probs.sizes() == logits.sizes())
+      << "C51Loss: target_probs must be " << Shape(logits) << ", got "
+      << Shape(target_probs);
+  return -(target_probs.detach().to(logits.options()) *
+           torch::log_softmax(logits, -1))
+              .sum(-1);
+}
+
+torch::Tensor EpsilonGreedy(const torch::Tensor& q, double epsilon, Rng& rng) {
+  TOKRL_CHECK(q.defined() && q.dim() == 2 && q.size(1) >= 1)
+      << "EpsilonGreedy: q must be [N, A], got " << Shape(q);
+  const torch::Tensor greedy =
+      GreedyActions(q.detach()).to(torch::kCPU).contiguous();
+  torch::Tensor actions = greedy.clone();
+  auto* out = actions.data_ptr<int64_t>();
+  const auto num_actions = static_cast<uint32_t>(q.size(1));
+  for (int64_t i = 0; i < actions.size(0); ++i) {
+    if (rng.Uniform() < epsilon) out[i] = rng.UniformInt(num_actions);
+  }
+  return actions;
+}
+
+double LinearSchedule(double start, double end, int64_t duration, int64_t step,
+                      int64_t warmup) {
+  if (duration <= 0) return step < warmup ? start : end;
+  const double steps_left = static_cast<double>(duration + warmup - step);
+  const double bonus =
+      (start - end) * steps_left / static_cast<double>(duration);
+  const double span = start - end;
+  return end + std::clamp(bonus, std::min(0.0, span), std::max(0.0, span));
+}
+
+}  // namespace tokrl

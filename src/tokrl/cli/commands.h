@@ -1,0 +1,18 @@
+// Subcommands of the `tokrl` command-line tool. Each Add*Commands registers
+// its subcommands on the app; the callbacks throw tokrl::Error on bad input,
+// which main() prints as "error: ..." with exit code 1.
+#ifndef TOKRL_CLI_COMMANDS_H_
+#define TOKRL_CLI_COMMANDS_H_
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace tokrl::cli {
+
+// envs, play, bench-env
+void AddEnvCommands(CLI::App& app);
+
+}  // namespace tokrl::cli
+
+#endif  // TOKRL_CLI_COMMANDS_H_

@@ -1,0 +1,26 @@
+// tokrl: command-line entry point.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "tokrl/cli/commands.h"
+#include "tokrl/core/check.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"tokrl: value-based deep RL with tokenized network heads"};
+  app.set_version_flag("--version", std::string("tokrl ") + TOKRL_VERSION);
+  app.require_subcommand(1);
+  tokrl::cli::AddEnvCommands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // Usage errors exit with 2, like most Unix tools; --help/--version with 0.
+    return app.exit(e) == 0 ? 0 : 2;
+  } catch (const tokrl::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

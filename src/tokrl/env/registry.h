@@ -1,0 +1,46 @@
+// The env registry: ids like "minatar/breakout" mapped to factories.
+//
+//   auto env = MakeEnv("minatar/breakout(sticky=0,minimal_actions=true)");
+//   auto env = MakeEnv("minatar/breakout", options);   // EnvOptions form
+//
+// Built-in envs are registered by RegisterBuiltinEnvs(), which every public
+// entry point calls (no static registrars that a linker could drop). An
+// unknown id, an unknown option or a bad option value throws tokrl::Error;
+// the unknown-id message lists the registered ids.
+#ifndef TOKRL_ENV_REGISTRY_H_
+#define TOKRL_ENV_REGISTRY_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tokrl/env/env.h"
+#include "tokrl/env/env_options.h"
+
+namespace tokrl {
+
+// A factory reads its options with EnvOptions getters; the registry calls
+// options.Finish(id) afterwards to reject unread keys.
+using EnvFactory = std::function<std::unique_ptr<Env>(EnvOptions& options)>;
+
+struct EnvInfo {
+  std::string id;
+  std::string description;
+};
+
+// Adds an env. Throws if `id` is already registered.
+void RegisterEnv(const std::string& id, const std::string& description,
+                 EnvFactory factory);
+
+std::unique_ptr<Env> MakeEnv(const std::string& id_with_options);
+std::unique_ptr<Env> MakeEnv(const std::string& id, EnvOptions options);
+
+// All registered envs, sorted by id.
+std::vector<EnvInfo> ListEnvs();
+
+void RegisterBuiltinEnvs();
+
+}  // namespace tokrl
+
+#endif  // TOKRL_ENV_REGISTRY_H_
