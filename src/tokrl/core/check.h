@@ -43,8 +43,10 @@ class CheckFailure {
   std::ostringstream stream_;
 };
 
-template <typename A, typename B>
-std::string OperandsMessage(const A& a, const B& b) {
+// Evaluates `op(a, b)` once; on failure returns "[a vs b] ", else "".
+template <typename A, typename B, typename Op>
+std::string CheckOp(const A& a, const B& b, Op op) {
+  if (op(a, b)) return std::string();
   std::ostringstream out;
   out << "[" << a << " vs " << b << "] ";
   return out.str();
@@ -58,12 +60,15 @@ std::string OperandsMessage(const A& a, const B& b) {
   } else /* NOLINT */                                                      \
     ::tokrl::internal::CheckFailure(__FILE__, __LINE__, "check failed: " #cond)
 
+// Each operand is evaluated exactly once.
 #define TOKRL_CHECK_OP_(a, b, op)                                          \
-  if (__builtin_expect(!!((a)op(b)), 1)) {                                 \
+  if (const std::string tokrl_check_operands_ = ::tokrl::internal::CheckOp( \
+          (a), (b), [](const auto& x, const auto& y) { return x op y; });  \
+      tokrl_check_operands_.empty()) {                                     \
   } else /* NOLINT */                                                      \
     ::tokrl::internal::CheckFailure(__FILE__, __LINE__,                    \
                                     "check failed: " #a " " #op " " #b)    \
-        << ::tokrl::internal::OperandsMessage((a), (b))
+        << tokrl_check_operands_
 
 #define TOKRL_CHECK_EQ(a, b) TOKRL_CHECK_OP_(a, b, ==)
 #define TOKRL_CHECK_NE(a, b) TOKRL_CHECK_OP_(a, b, !=)

@@ -14,6 +14,7 @@
 #ifndef TOKRL_CORE_RNG_H_
 #define TOKRL_CORE_RNG_H_
 
+#include <array>
 #include <cstdint>
 
 namespace tokrl {
@@ -79,6 +80,12 @@ class Rng {
 
   // true with probability p.
   bool Bernoulli(double p) { return Uniform() < p; }
+
+  // The raw 256-bit state, for checkpoints.
+  std::array<uint64_t, 4> state() const { return {s_[0], s_[1], s_[2], s_[3]}; }
+  void set_state(const std::array<uint64_t, 4>& state) {
+    for (int i = 0; i < 4; ++i) s_[i] = state[i];
+  }
 
   friend bool operator==(const Rng& a, const Rng& b) {
     for (int i = 0; i < 4; ++i) {

@@ -27,7 +27,8 @@
 //   Each instance owns its RNG, set by Seed(seed). Reset does not reseed; an
 //   unseeded env behaves as if seeded with 0. Two envs seeded alike and fed
 //   the same actions produce byte-identical trajectories, and Clone() copies
-//   the RNG too, so a clone's future equals the original's.
+//   the RNG too, so a clone's future equals the original's; so does an env
+//   restored with LoadState(SaveState()).
 #ifndef TOKRL_ENV_ENV_H_
 #define TOKRL_ENV_ENV_H_
 
@@ -35,6 +36,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tokrl {
@@ -72,6 +74,12 @@ class Env {
   virtual StepResult Step(int action, ObsSpan obs) = 0;
   // Deep copy, including RNG state and the position in the current episode.
   virtual std::unique_ptr<Env> Clone() const = 0;
+  // The complete state (RNG included) as an opaque blob, and back, so that a
+  // training run resumes exactly. LoadState throws Error if the blob was not
+  // saved by an env with the same spec().id or is corrupt; the env is then
+  // unchanged.
+  virtual std::string SaveState() const = 0;
+  virtual void LoadState(std::string_view blob) = 0;
 };
 
 }  // namespace tokrl

@@ -105,6 +105,21 @@ TEST_P(EnvConformance, CloneHasTheSameFuture) {
   EXPECT_TRUE(original == cloned);
 }
 
+TEST_P(EnvConformance, SavedStateHasTheSameFuture) {
+  auto env = MakeEnv(GetParam());
+  env->Seed(6);
+  RandomRollout(*env, 4, 517, true);
+  const std::string blob = env->SaveState();
+  auto restored = MakeEnv(GetParam());
+  restored->LoadState(blob);
+  EXPECT_TRUE(RandomRollout(*env, 5, 1000, false) == RandomRollout(*restored, 5, 1000, false));
+  // Truncated blobs and blobs of another env are rejected.
+  EXPECT_THROW(restored->LoadState(blob.substr(0, blob.size() - 1)), Error);
+  EXPECT_THROW(restored->LoadState(blob + "x"), Error);
+  auto other = MakeEnv(GetParam() == "toy/catch" ? "minatar/breakout" : "toy/catch");
+  EXPECT_THROW(other->LoadState(blob), Error);
+}
+
 TEST_P(EnvConformance, OutOfRangeActionThrows) {
   auto env = MakeEnv(GetParam());
   std::vector<uint8_t> obs(env->spec().obs_size());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "tokrl/core/bytes.h"
 #include "tokrl/core/check.h"
 #include "tokrl/core/rng.h"
 #include "tokrl/env/registry.h"
@@ -97,6 +98,49 @@ void VecEnv::Step(std::span<const int32_t> actions) {
       << "VecEnv::Step needs one action per env";
   ForEachRange(
       [&](int begin, int end) { StepRange(begin, end, actions); });
+}
+
+std::string VecEnv::SaveState() const {
+  ByteWriter w;
+  w.PutString("tokrl.VecEnv.v1").PutString(spec().id).Put<int32_t>(num_envs());
+  w.PutBytes(obs_.data(), obs_.size()).PutBytes(next_obs_.data(), next_obs_.size());
+  w.PutBytes(running_return_.data(), running_return_.size() * sizeof(float));
+  w.PutBytes(running_length_.data(), running_length_.size() * sizeof(int32_t));
+  for (const auto& env : envs_) w.PutString(env->SaveState());
+  return w.str();
+}
+
+void VecEnv::LoadState(std::string_view blob) {
+  ByteReader r(blob, "saved VecEnv state");
+  TOKRL_CHECK_EQ(r.GetString(), "tokrl.VecEnv.v1") << "not a saved VecEnv state";
+  TOKRL_CHECK_EQ(r.GetString(), spec().id) << "saved VecEnv state is for another env";
+  TOKRL_CHECK_EQ(r.Get<int32_t>(), num_envs()) << "saved VecEnv state has another num_envs";
+  std::vector<uint8_t> obs(obs_.size()), next_obs(next_obs_.size());
+  std::vector<float> running_return(running_return_.size());
+  std::vector<int32_t> running_length(running_length_.size());
+  r.GetBytes(obs.data(), obs.size());
+  r.GetBytes(next_obs.data(), next_obs.size());
+  r.GetBytes(running_return.data(), running_return.size() * sizeof(float));
+  r.GetBytes(running_length.data(), running_length.size() * sizeof(int32_t));
+  std::vector<std::string> env_blobs;
+  for (int i = 0; i < num_envs(); ++i) env_blobs.push_back(r.GetString());
+  r.ExpectDone();
+  // Restore into clones first so a bad blob leaves this VecEnv untouched.
+  std::vector<std::unique_ptr<Env>> envs;
+  for (int i = 0; i < num_envs(); ++i) {
+    envs.push_back(envs_[i]->Clone());
+    envs.back()->LoadState(env_blobs[i]);
+  }
+  envs_ = std::move(envs);
+  obs_ = std::move(obs);
+  next_obs_ = std::move(next_obs);
+  running_return_ = std::move(running_return);
+  running_length_ = std::move(running_length);
+  episode_return_ = running_return_;
+  episode_length_ = running_length_;
+  std::fill(reward_.begin(), reward_.end(), 0.0f);
+  std::fill(terminated_.begin(), terminated_.end(), 0);
+  std::fill(truncated_.begin(), truncated_.end(), 0);
 }
 
 }  // namespace tokrl

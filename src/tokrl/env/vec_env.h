@@ -79,6 +79,13 @@ class VecEnv {
 
   Env& env(int i) { return *envs_[i]; }
 
+  // Everything needed to continue exactly (each env's state, the current
+  // observations and the running episode totals), as an opaque blob.
+  // LoadState throws Error naming the problem if the blob does not match
+  // this VecEnv (env id, num_envs) or is corrupt.
+  std::string SaveState() const;
+  void LoadState(std::string_view blob);
+
  private:
   void Init(const Env& prototype, const VecEnvOptions& options);
   // Splits [0, num_envs) into num_tasks_ contiguous ranges run on the pool.

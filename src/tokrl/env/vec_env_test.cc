@@ -121,6 +121,36 @@ TEST(VecEnv, DifferentSeedsDiffer) {
   EXPECT_TRUE(differs);
 }
 
+TEST(VecEnv, SaveStateResumesExactly) {
+  const std::string id = "minatar/seaquest";
+  VecEnv a(id, {.num_envs = 6, .num_threads = 2, .seed = 3});
+  a.Reset();
+  Rng policy(2);
+  std::vector<int32_t> actions(6);
+  auto step = [&](VecEnv& v, Rng& p) {
+    for (auto& x : actions) x = static_cast<int32_t>(p.UniformInt(6));
+    v.Step(actions);
+  };
+  for (int s = 0; s < 137; ++s) step(a, policy);
+  const std::string blob = a.SaveState();
+  VecEnv b(id, {.num_envs = 6, .seed = 999});
+  b.LoadState(blob);
+  EXPECT_TRUE(std::equal(a.obs().begin(), a.obs().end(), b.obs().begin()));
+  Rng policy_b = policy;
+  for (int s = 0; s < 300; ++s) {
+    step(a, policy);
+    step(b, policy_b);
+    ASSERT_TRUE(std::equal(a.next_obs().begin(), a.next_obs().end(), b.next_obs().begin()));
+    ASSERT_TRUE(std::equal(a.episode_return().begin(), a.episode_return().end(),
+                           b.episode_return().begin()));
+  }
+  VecEnv wrong_n(id, {.num_envs = 5});
+  EXPECT_THROW(wrong_n.LoadState(blob), Error);
+  VecEnv wrong_env("minatar/breakout", {.num_envs = 6});
+  EXPECT_THROW(wrong_env.LoadState(blob), Error);
+  EXPECT_THROW(b.LoadState(blob.substr(0, blob.size() / 2)), Error);
+}
+
 TEST(VecEnv, BadActionIsRethrownOnTheCaller) {
   VecEnv venv("minatar/breakout", {.num_envs = 8, .num_threads = 4});
   venv.Reset();

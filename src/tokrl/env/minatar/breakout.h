@@ -133,6 +133,10 @@ class Breakout final : public Game {
   }
   int difficulty_ramp() const override { return -1; }
 
+  std::string SaveState() const override { return StateToBytes(state_); }
+  void LoadState(std::string_view bytes) override {
+    StateFromBytes(bytes, state_, name());
+  }
   const State& state() const { return state_; }
   State& mutable_state() { return state_; }
 

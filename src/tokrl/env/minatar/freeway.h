@@ -118,6 +118,10 @@ class Freeway final : public Game {
     return std::make_unique<Freeway>(*this);
   }
 
+  std::string SaveState() const override { return StateToBytes(state_); }
+  void LoadState(std::string_view bytes) override {
+    StateFromBytes(bytes, state_, name());
+  }
   const State& state() const { return state_; }
   State& mutable_state() { return state_; }
 

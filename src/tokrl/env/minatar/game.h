@@ -23,8 +23,11 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
+#include "tokrl/core/check.h"
 #include "tokrl/core/rng.h"
 
 namespace tokrl::minatar {
@@ -79,10 +82,29 @@ class Game {
   virtual void Render(uint8_t* obs) const = 0;
   virtual std::unique_ptr<Game> Clone() const = 0;
 
+  // The complete game state as bytes, and back (for exact training resume).
+  // LoadState throws Error on a blob of the wrong size.
+  virtual std::string SaveState() const = 0;
+  virtual void LoadState(std::string_view bytes) = 0;
+
   // The reference's env.difficulty_ramp(): the ramp index, or -1 for games
   // without ramping (Breakout, Freeway).
   virtual int difficulty_ramp() const { return -1; }
 };
+
+// SaveState/LoadState for games whose State is trivially copyable.
+template <typename State>
+std::string StateToBytes(const State& state) {
+  static_assert(std::is_trivially_copyable_v<State>);
+  return std::string(reinterpret_cast<const char*>(&state), sizeof(State));
+}
+template <typename State>
+void StateFromBytes(std::string_view bytes, State& state, const char* game) {
+  static_assert(std::is_trivially_copyable_v<State>);
+  TOKRL_CHECK_EQ(bytes.size(), sizeof(State))
+      << "saved " << game << " state has the wrong size";
+  std::memcpy(&state, bytes.data(), sizeof(State));
+}
 
 // Game factory: `ramping` is the reference's difficulty_ramping flag.
 std::unique_ptr<Game> MakeGame(const std::string& name, bool ramping);

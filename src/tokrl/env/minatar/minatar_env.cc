@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "tokrl/core/bytes.h"
 #include "tokrl/core/check.h"
 #include "tokrl/env/registry.h"
 
@@ -65,6 +66,30 @@ MinAtarEnv::MinAtarEnv(const MinAtarEnv& other)
 
 std::unique_ptr<Env> MinAtarEnv::Clone() const {
   return std::make_unique<MinAtarEnv>(*this);
+}
+
+std::string MinAtarEnv::SaveState() const {
+  ByteWriter w;
+  w.PutString(spec_.id).Put(rng_.state()).Put(previous_action_).Put(episode_steps_);
+  w.PutString(game_->SaveState());
+  return w.str();
+}
+
+void MinAtarEnv::LoadState(std::string_view blob) {
+  ByteReader r(blob, "saved state of " + spec_.id);
+  const std::string id = r.GetString();
+  TOKRL_CHECK_EQ(id, spec_.id) << "saved env state belongs to another env";
+  const auto rng_state = r.Get<std::array<uint64_t, 4>>();
+  const int previous = r.Get<int>();
+  const int steps = r.Get<int>();
+  const std::string game = r.GetString();
+  r.ExpectDone();
+  TOKRL_CHECK(previous >= 0 && previous < kNumFullActions && steps >= 0)
+      << "saved state of " << spec_.id << " is corrupt";
+  game_->LoadState(game);  // validates before anything else changes below
+  rng_.set_state(rng_state);
+  previous_action_ = previous;
+  episode_steps_ = steps;
 }
 
 void MinAtarEnv::Reset(ObsSpan obs) {

@@ -57,6 +57,8 @@ class MinAtarEnv final : public Env {
   void Reset(ObsSpan obs) override;
   StepResult Step(int action, ObsSpan obs) override;
   std::unique_ptr<Env> Clone() const override;
+  std::string SaveState() const override;
+  void LoadState(std::string_view blob) override;
 
   const Game& game() const { return *game_; }
   Game& mutable_game() { return *game_; }

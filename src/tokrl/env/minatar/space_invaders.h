@@ -154,6 +154,10 @@ class SpaceInvaders final : public Game {
   int difficulty_ramp() const override { return state_.ramp_index; }
 
   bool ramping() const { return ramping_; }
+  std::string SaveState() const override { return StateToBytes(state_); }
+  void LoadState(std::string_view bytes) override {
+    StateFromBytes(bytes, state_, name());
+  }
   const State& state() const { return state_; }
   State& mutable_state() { return state_; }
 

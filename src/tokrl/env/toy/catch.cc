@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "tokrl/core/bytes.h"
 #include "tokrl/core/check.h"
 #include "tokrl/env/registry.h"
 
@@ -21,6 +22,31 @@ CatchEnv::CatchEnv(int rows, int columns) : rows_(rows), columns_(columns) {
 
 std::unique_ptr<Env> CatchEnv::Clone() const {
   return std::make_unique<CatchEnv>(*this);
+}
+
+std::string CatchEnv::SaveState() const {
+  ByteWriter w;
+  w.PutString(spec_.id).Put(rng_.state()).Put(ball_row_).Put(ball_column_);
+  w.Put(paddle_column_).Put(terminated_);
+  return w.str();
+}
+
+void CatchEnv::LoadState(std::string_view blob) {
+  ByteReader r(blob, "saved state of " + spec_.id);
+  TOKRL_CHECK_EQ(r.GetString(), spec_.id) << "saved env state belongs to another env";
+  const auto rng_state = r.Get<std::array<uint64_t, 4>>();
+  const int ball_row = r.Get<int>(), ball_column = r.Get<int>();
+  const int paddle = r.Get<int>();
+  const bool terminated = r.Get<bool>();
+  r.ExpectDone();
+  TOKRL_CHECK(ball_row >= 0 && ball_row < rows_ && ball_column >= 0 &&
+              ball_column < columns_ && paddle >= 0 && paddle < columns_)
+      << "saved state of " << spec_.id << " is corrupt";
+  rng_.set_state(rng_state);
+  ball_row_ = ball_row;
+  ball_column_ = ball_column;
+  paddle_column_ = paddle;
+  terminated_ = terminated;
 }
 
 void CatchEnv::Render(ObsSpan obs) const {

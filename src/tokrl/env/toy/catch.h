@@ -39,6 +39,8 @@ class CatchEnv final : public Env {
   void Reset(ObsSpan obs) override;
   StepResult Step(int action, ObsSpan obs) override;
   std::unique_ptr<Env> Clone() const override;
+  std::string SaveState() const override;
+  void LoadState(std::string_view blob) override;
 
   int ball_row() const { return ball_row_; }
   int ball_column() const { return ball_column_; }
