@@ -10,4 +10,5 @@ $SUDO apt-get install -y --no-install-recommends \
   build-essential cmake ninja-build pkg-config git \
   libtorch-dev libopenblas0-openmp \
   libgtest-dev libgmock-dev libbenchmark-dev \
-  libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev
+  libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev \
+  libprotobuf-dev protobuf-compiler

@@ -4,6 +4,9 @@
 #ifndef TOKRL_CLI_COMMANDS_H_
 #define TOKRL_CLI_COMMANDS_H_
 
+#include <string>
+#include <vector>
+
 namespace CLI {
 class App;
 }  // namespace CLI
@@ -12,6 +15,9 @@ namespace tokrl::cli {
 
 // envs, play, bench-env
 void AddEnvCommands(CLI::App& app);
+
+// train (only in builds with LibTorch); argv is recorded in run_info.json.
+void AddTrainCommands(CLI::App& app, const std::vector<std::string>& argv);
 
 }  // namespace tokrl::cli
 

@@ -10,6 +10,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("tokrl ") + TOKRL_VERSION);
   app.require_subcommand(1);
   tokrl::cli::AddEnvCommands(app);
+#ifdef TOKRL_WITH_TORCH
+  tokrl::cli::AddTrainCommands(app, std::vector<std::string>(argv, argv + argc));
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
