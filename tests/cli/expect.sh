@@ -11,5 +11,5 @@ echo "$out"
 if [ "$want" = ok ] && [ $status -ne 0 ]; then echo "FAIL: exit $status, wanted 0"; exit 1; fi
 if [ "$want" = fail ] && [ $status -eq 0 ]; then echo "FAIL: exit 0, wanted non-zero"; exit 1; fi
 if [ "$want" = fail ] && [ $status -gt 2 ]; then echo "FAIL: exit $status looks like a crash"; exit 1; fi
-if ! grep -Eq -- "$pattern" <<<"$out"; then echo "FAIL: output does not match /$pattern/"; exit 1; fi
+if ! grep -Ezq -- "$pattern" <<<"$out"; then echo "FAIL: output does not match /$pattern/"; exit 1; fi
 exit 0

@@ -61,8 +61,7 @@ torch::Tensor C51QValues(const torch::Tensor& logits,
               support.size(0) == logits.size(2))
       << "C51QValues: support must be [" << logits.size(2) << "], got "
       << Shape(support);
-  return (torch::softmax(logits, -1) * support.to(logits.options()))
-      .sum(-1);
+  return (torch::softmax(logits, -1) * support.to(logits.options())).sum(-1);
 }
 
 torch::Tensor TdTargets(const torch::Tensor& returns,
@@ -93,17 +92,17 @@ torch::Tensor TdLoss(const torch::Tensor& q_selected,
   TOKRL_CHECK(q_selected.defined() && q_selected.dim() == 1)
       << "TdLoss: q_selected must be [B], got " << Shape(q_selected);
   CheckBatchVector(targets, q_selected.size(0), "TdLoss: targets");
-  const torch::Tensor diff = targets.detach().to(q_selected.options()) -
-                             q_selected;
+  const torch::Tensor diff =
+      targets.detach().to(q_selected.options()) - q_selected;
   switch (type) {
     case LossType::kMse:
       return diff.square();
     case LossType::kHuber: {
       TOKRL_CHECK_GT(huber_delta, 0.0) << "TdLoss: huber delta";
       const torch::Tensor x = diff.abs();
-      return torch::where(x <= huber_delta, 0.5 * x.square(),
-                          0.5 * huber_delta * huber_delta +
-                              huber_delta * (x - huber_delta));
+      return torch::where(
+          x <= huber_delta, 0.5 * x.square(),
+          0.5 * huber_delta * huber_delta + huber_delta * (x - huber_delta));
     }
   }
   TOKRL_FAIL() << "TdLoss: unknown loss type";
@@ -134,10 +133,9 @@ torch::Tensor ProjectDistribution(const torch::Tensor& next_probs,
       << "ProjectDistribution: support must be evenly spaced";
 
   // Tz[b, i]: where source atom i lands.
-  const torch::Tensor tz =
-      (returns.to(options).unsqueeze(1) +
-       discounts.to(options).unsqueeze(1) * z.unsqueeze(0))
-          .clamp(v_min, v_max);
+  const torch::Tensor tz = (returns.to(options).unsqueeze(1) +
+                            discounts.to(options).unsqueeze(1) * z.unsqueeze(0))
+                               .clamp(v_min, v_max);
   // weight[b, j, i] = clip(1 - |Tz[b, i] - z[j]| / dz, 0, 1): the share of
   // source atom i given to target atom j. For Tz between z[l] and z[l+1]
   // the two shares are (z[l+1] - Tz)/dz and (Tz - z[l])/dz and sum to 1; on
@@ -151,8 +149,7 @@ torch::Tensor C51Loss(const torch::Tensor& logits,
                       const torch::Tensor& target_probs) {
   TOKRL_CHECK(logits.defined() && logits.dim() == 2)
       << "C51Loss: logits must be [B, K], got " << Shape(logits);
-  TOKRL_CHECK(target_probs.defined() &&
-              target_probs.sizes() == logits.sizes())
+  TOKRL_CHECK(target_probs.defined() && target_probs.sizes() == logits.sizes())
       << "C51Loss: target_probs must be " << Shape(logits) << ", got "
       << Shape(target_probs);
   return -(target_probs.detach().to(logits.options()) *

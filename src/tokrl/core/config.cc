@@ -1,11 +1,11 @@
 #include "tokrl/core/config.h"
 
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
-#include <iomanip>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <toml++/toml.h>
@@ -45,11 +45,14 @@ size_t Distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
+// Shortest text that reads back to the same double.
 std::string FormatDouble(double v) {
-  std::ostringstream out;
-  out << std::setprecision(17) << v;
-  std::string s = out.str();
-  if (std::isfinite(v) && s.find_first_of(".eE") == std::string::npos) s += ".0";
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[64];
+  const auto result = std::to_chars(buf, buf + sizeof(buf), v);
+  std::string s(buf, result.ptr);
+  if (s.find_first_of(".eE") == std::string::npos) s += ".0";
   return s;
 }
 

@@ -21,8 +21,8 @@ NStepAccumulator::NStepAccumulator(int num_envs, int n_step, double gamma)
   returns_.assign(static_cast<size_t>(num_envs_) * n_, 0.0);
 }
 
-void NStepAccumulator::Step(int env, int64_t row, float reward,
-                            bool terminated, bool truncated,
+void NStepAccumulator::Step(int env, int64_t row, float reward, bool terminated,
+                            bool truncated,
                             std::vector<NStepTransition>* ready) {
   TOKRL_DCHECK(env >= 0 && env < num_envs_);
   const auto e = static_cast<size_t>(env);
@@ -58,14 +58,14 @@ void NStepAccumulator::Step(int env, int64_t row, float reward,
     for (int32_t age = count - 1; age >= 0; --age) {
       const int64_t p = row - age;
       const int32_t steps = age + 1;
-      ready->push_back(
-          {.env = env,
-           .row = p,
-           .ret = static_cast<float>(OpenReturn(env, p)),
-           .discount =
-               terminated ? 0.0f : static_cast<float>(gamma_pow_[steps]),
-           .steps = steps,
-           .bootstrap_is_final = true});
+      ready->push_back({.env = env,
+                        .row = p,
+                        .ret = static_cast<float>(OpenReturn(env, p)),
+                        .discount = terminated
+                                        ? 0.0f
+                                        : static_cast<float>(gamma_pow_[steps]),
+                        .steps = steps,
+                        .bootstrap_is_final = true});
     }
     count = 0;
   }

@@ -62,8 +62,8 @@ class NStepAccumulator {
   // Records the step of env `env` stored at `row` with its reward and end
   // flags; appends the transitions that became sampleable to *ready (which
   // is not cleared).
-  void Step(int env, int64_t row, float reward, bool terminated,
-            bool truncated, std::vector<NStepTransition>* ready);
+  void Step(int env, int64_t row, float reward, bool terminated, bool truncated,
+            std::vector<NStepTransition>* ready);
 
   // Number of open transitions of `env` (0..n).
   int open(int env) const { return count_[static_cast<size_t>(env)]; }

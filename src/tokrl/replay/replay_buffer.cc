@@ -40,7 +40,8 @@ int64_t CheckedRows(const ReplayOptions& o) {
       << "ReplayOptions.obs_shape must be {C, H, W}, got "
       << ShapeString(o.obs_shape);
   for (int64_t d : o.obs_shape) {
-    TOKRL_CHECK_GT(d, 0) << "ReplayOptions.obs_shape " << ShapeString(o.obs_shape);
+    TOKRL_CHECK_GT(d, 0) << "ReplayOptions.obs_shape "
+                         << ShapeString(o.obs_shape);
   }
   TOKRL_CHECK_GE(o.frame_stack, 1) << "ReplayOptions.frame_stack";
   TOKRL_CHECK_GE(o.n_step, 1) << "ReplayOptions.n_step";
@@ -52,9 +53,9 @@ int64_t CheckedRows(const ReplayOptions& o) {
   // A transition needs its own row, n rows of lookahead and F - 1 rows of
   // stack history alive at once; see the invalidation rule in the header.
   TOKRL_CHECK_GE(rows, o.n_step + o.frame_stack)
-      << "ReplayOptions.capacity " << o.capacity << " / num_envs "
-      << o.num_envs << " gives too few rows for n_step " << o.n_step
-      << " and frame_stack " << o.frame_stack;
+      << "ReplayOptions.capacity " << o.capacity << " / num_envs " << o.num_envs
+      << " gives too few rows for n_step " << o.n_step << " and frame_stack "
+      << o.frame_stack;
   return rows;
 }
 
@@ -68,8 +69,8 @@ ReplayBuffer::ReplayBuffer(const ReplayOptions& options)
       rows_(CheckedRows(options)),
       nstep_(options.num_envs, options.n_step, options.gamma),
       sampler_(MakeSampler(options, rows_ * options.num_envs)) {
-  frame_size_ = options_.obs_shape[0] * options_.obs_shape[1] *
-                options_.obs_shape[2];
+  frame_size_ =
+      options_.obs_shape[0] * options_.obs_shape[1] * options_.obs_shape[2];
   const auto slots = static_cast<size_t>(capacity());
   frames_.assign(slots * static_cast<size_t>(frame_size_), 0);
   actions_.assign(slots, 0);
@@ -286,7 +287,8 @@ SampledBatch ReplayBuffer::Sample(int64_t batch_size, Rng& rng, double beta) {
     // the largest weight, i.e. the one of the least likely sample.
     const auto n = static_cast<double>(size());
     double max_w = 0.0;
-    for (double p : sample_probs_) max_w = std::max(max_w, std::pow(n * p, -beta));
+    for (double p : sample_probs_)
+      max_w = std::max(max_w, std::pow(n * p, -beta));
     for (int64_t i = 0; i < b; ++i) {
       weights[i] = static_cast<float>(
           std::pow(n * sample_probs_[static_cast<size_t>(i)], -beta) / max_w);
@@ -303,13 +305,14 @@ void ReplayBuffer::UpdatePriorities(const torch::Tensor& indices,
       << "UpdatePriorities: indices and priorities differ in size";
   const torch::Tensor idx =
       indices.detach().to(torch::kCPU, torch::kInt64).contiguous().view(-1);
-  const torch::Tensor pri =
-      priorities.detach().to(torch::kCPU, torch::kFloat64).contiguous().view(-1);
-  UpdatePriorities(
-      std::span<const int64_t>(idx.data_ptr<int64_t>(),
-                               static_cast<size_t>(idx.numel())),
-      std::span<const double>(pri.data_ptr<double>(),
-                              static_cast<size_t>(pri.numel())));
+  const torch::Tensor pri = priorities.detach()
+                                .to(torch::kCPU, torch::kFloat64)
+                                .contiguous()
+                                .view(-1);
+  UpdatePriorities(std::span<const int64_t>(idx.data_ptr<int64_t>(),
+                                            static_cast<size_t>(idx.numel())),
+                   std::span<const double>(pri.data_ptr<double>(),
+                                           static_cast<size_t>(pri.numel())));
 }
 
 void ReplayBuffer::UpdatePriorities(std::span<const int64_t> indices,
@@ -340,7 +343,7 @@ void ReplayBuffer::Clear() {
   sampler_->Clear();
 }
 
-// ---- Save / Load ------------------------------------------------------------------
+// ---- Save / Load ------------------------------------------------------------
 
 void ReplayBuffer::WriteHeader(ReplayFileWriter& out) const {
   out.WriteBytes(kMagic, sizeof(kMagic));
@@ -370,8 +373,8 @@ void ReplayBuffer::ReadHeader(ReplayFileReader& in) const {
   auto mismatch = [&](const char* field, const auto& file_value,
                       const auto& buffer_value) {
     std::ostringstream msg;
-    msg << field << " mismatch: file has " << file_value
-        << ", this buffer has " << buffer_value;
+    msg << field << " mismatch: file has " << file_value << ", this buffer has "
+        << buffer_value;
     in.Fail(msg.str());
   };
   const auto capacity_in = in.Read<int64_t>("capacity");
@@ -436,9 +439,13 @@ void ReplayBuffer::LoadState(ReplayFileReader& in) {
   in.ReadArray(&episode_start_, num_envs_, "episode_starts");
   nstep_.Load(in);
   sampler_->Load(in);
+}
 
+void ReplayBuffer::ValidateState(ReplayFileReader& in) const {
   // Cheap consistency checks, so that even a file with a forged checksum
-  // cannot make Sample read out of bounds.
+  // cannot make Sample read out of bounds. They run after the checksum, so
+  // accidental corruption is reported as such.
+  const int64_t slots = capacity();
   if (final_frames_.size() % static_cast<size_t>(frame_size_) != 0) {
     in.Fail("final frame pool size is not a multiple of the frame size");
   }
@@ -464,6 +471,7 @@ void ReplayBuffer::Load(const std::filesystem::path& path) {
     ReadHeader(in);
     LoadState(in);
     in.Finish();
+    ValidateState(in);
   } catch (...) {
     Clear();
     throw;

@@ -195,9 +195,9 @@ class ReplayBuffer {
  private:
   // Per-slot flag bits.
   enum : uint8_t {
-    kFirstStep = 1,        // first step of an episode (stack padding stops)
-    kEpisodeEnd = 2,       // episode ended here; final_ref_ holds its obs
-    kBootstrapFinal = 4,   // next_obs = final obs of row + steps - 1
+    kFirstStep = 1,       // first step of an episode (stack padding stops)
+    kEpisodeEnd = 2,      // episode ended here; final_ref_ holds its obs
+    kBootstrapFinal = 4,  // next_obs = final obs of row + steps - 1
     kSampleable = 8,
   };
 
@@ -219,20 +219,21 @@ class ReplayBuffer {
   void WriteHeader(ReplayFileWriter& out) const;
   void ReadHeader(ReplayFileReader& in) const;
   void LoadState(ReplayFileReader& in);
+  void ValidateState(ReplayFileReader& in) const;
 
   ReplayOptions options_;
   int num_envs_;
   int frame_stack_;
-  int64_t frame_size_;    // C*H*W bytes
-  int64_t rows_;          // R
+  int64_t frame_size_;  // C*H*W bytes
+  int64_t rows_;        // R
   int64_t rows_written_ = 0;
 
   // Storage, indexed by slot.
-  std::vector<uint8_t> frames_;   // [R * N * frame_size_]
+  std::vector<uint8_t> frames_;  // [R * N * frame_size_]
   std::vector<int32_t> actions_;
   std::vector<float> returns_;
   std::vector<float> discounts_;
-  std::vector<int32_t> steps_;    // K of the transition
+  std::vector<int32_t> steps_;  // K of the transition
   std::vector<uint8_t> flags_;
   std::vector<int32_t> final_ref_;  // index into final_frames_, or -1
   // Final observations of ended episodes, recycled through a free list.

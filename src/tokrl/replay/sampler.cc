@@ -16,7 +16,7 @@ void CheckSlot(int64_t slot, int64_t capacity) {
 
 }  // namespace
 
-// ---- UniformSampler -------------------------------------------------------------
+// ---- UniformSampler ---------------------------------------------------------
 
 UniformSampler::UniformSampler(int64_t capacity) : capacity_(capacity) {
   TOKRL_CHECK(capacity >= 1 && capacity <= INT32_MAX)
@@ -79,7 +79,7 @@ void UniformSampler::Load(ReplayFileReader& in) {
   }
 }
 
-// ---- PrioritizedSampler -----------------------------------------------------------
+// ---- PrioritizedSampler -----------------------------------------------------
 
 PrioritizedSampler::PrioritizedSampler(int64_t capacity, double alpha,
                                        double eps)

@@ -42,7 +42,8 @@ TEST(UniformSampler, SamplesOnlyMembersAndUniformly) {
   }
   const double expected = static_cast<double>(draws) / sampler.size();
   for (int64_t m : members) {
-    EXPECT_NEAR(counts[static_cast<size_t>(m)], expected, 6 * std::sqrt(expected));
+    EXPECT_NEAR(counts[static_cast<size_t>(m)], expected,
+                6 * std::sqrt(expected));
   }
   sampler.Remove(members.empty() ? 0 : *members.begin());  // idempotent
   EXPECT_THROW(sampler.Add(100), Error);

@@ -1,9 +1,11 @@
 #include "tokrl/replay/serialization.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 #include <system_error>
 #include <utility>
 
@@ -31,12 +33,17 @@ void ChunkChecksum::Add(const void* data, size_t size) {
   state_ = SplitMix64(mix);
 }
 
-// ---- writer -------------------------------------------------------------------
+// ---- writer -----------------------------------------------------------------
 
 ReplayFileWriter::ReplayFileWriter(std::filesystem::path path)
     : path_(std::move(path)) {
-  tmp_path_ = path_;
-  tmp_path_ += ".tmp";
+  // A hidden temporary next to the destination (same file system, so the
+  // final rename is atomic); the pid keeps concurrent writers apart.
+  std::string tmp_name = ".";
+  tmp_name += path_.filename().string();
+  tmp_name += ".tmp.";
+  tmp_name += std::to_string(::getpid());
+  tmp_path_ = path_.parent_path() / tmp_name;
   file_ = std::fopen(tmp_path_.c_str(), "wb");
   if (file_ == nullptr) {
     Fail(std::string("cannot open for writing: ") + std::strerror(errno));
@@ -77,9 +84,18 @@ void ReplayFileWriter::Commit() {
   std::filesystem::rename(tmp_path_, path_, error);
   if (error) Fail("cannot rename temporary file: " + error.message());
   committed_ = true;
+  // Make the rename itself durable (best effort: some file systems refuse
+  // fsync on directories).
+  const std::filesystem::path dir =
+      path_.parent_path().empty() ? "." : path_.parent_path();
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
 }
 
-// ---- reader -------------------------------------------------------------------
+// ---- reader -----------------------------------------------------------------
 
 ReplayFileReader::ReplayFileReader(std::filesystem::path path)
     : path_(std::move(path)) {

@@ -1,10 +1,13 @@
 // Binary files for replay state (ReplayBuffer::Save/Load and its parts).
 //
-// ReplayFileWriter writes to "<path>.tmp" and Commit() appends a checksum,
-// flushes, fsyncs and renames the file onto <path>, so <path> is always
-// either the previous complete file or the new complete file, never a torn
-// one. If the writer is destroyed without Commit (an exception while saving),
-// the temporary file is removed.
+// ReplayFileWriter streams to a hidden temporary file next to <path>
+// (".<name>.tmp.<pid>") and Commit() appends a checksum, flushes, fsyncs,
+// renames it onto <path> and fsyncs the directory, so <path> is always either
+// the previous complete file or the new complete file, never a torn one. If
+// the writer is destroyed without Commit (an exception while saving), the
+// temporary file is removed. (Same guarantees as io/atomic_file.h, but
+// streamed: a replay buffer can be gigabytes and is not copied into one
+// in-memory blob first.)
 //
 // ReplayFileReader reads the same sequence of values back. Every failure
 // (missing file, truncation, a size that does not match, checksum mismatch,

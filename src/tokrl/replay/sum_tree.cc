@@ -30,8 +30,9 @@ void SumTree::Set(int64_t index, double priority) {
   // exact function of the leaves, so no rounding error accumulates over
   // millions of updates and a reloaded tree is bit-identical.
   for (node /= 2; node >= 1; node /= 2) {
-    nodes_[static_cast<size_t>(node)] = nodes_[static_cast<size_t>(2 * node)] +
-                                        nodes_[static_cast<size_t>(2 * node + 1)];
+    nodes_[static_cast<size_t>(node)] =
+        nodes_[static_cast<size_t>(2 * node)] +
+        nodes_[static_cast<size_t>(2 * node + 1)];
   }
   max_ = std::max(max_, priority);
 }
@@ -87,8 +88,9 @@ void SumTree::Assign(std::span<const double> leaves, double max_recorded) {
   // Same additions (node = left + right) as Set performs, so the result is
   // bit-identical to building the tree leaf by leaf.
   for (int64_t node = leaf_offset_ - 1; node >= 1; --node) {
-    nodes_[static_cast<size_t>(node)] = nodes_[static_cast<size_t>(2 * node)] +
-                                        nodes_[static_cast<size_t>(2 * node + 1)];
+    nodes_[static_cast<size_t>(node)] =
+        nodes_[static_cast<size_t>(2 * node)] +
+        nodes_[static_cast<size_t>(2 * node + 1)];
   }
   CheckPriority(max_recorded);
   max_ = max_recorded;

@@ -87,7 +87,7 @@ class SumTree {
   static void CheckPriority(double priority);
 
   int64_t capacity_;
-  int64_t leaf_offset_;       // index of leaf 0 in nodes_ (a power of two)
+  int64_t leaf_offset_;        // index of leaf 0 in nodes_ (a power of two)
   std::vector<double> nodes_;  // 1-based heap: node k has children 2k, 2k+1
   double max_ = 0.0;
 };

@@ -68,13 +68,14 @@ TEST(SumTree, FindFollowsPrefixSums) {
   double prefix = 0.0;
   for (size_t i = 0; i < p.size(); ++i) {
     if (p[i] > 0) {
-      EXPECT_EQ(tree.Find(prefix), static_cast<int64_t>(i)) << "mass " << prefix;
+      EXPECT_EQ(tree.Find(prefix), static_cast<int64_t>(i))
+          << "mass " << prefix;
       EXPECT_EQ(tree.Find(prefix + p[i] - 0.5), static_cast<int64_t>(i));
     }
     prefix += p[i];
   }
   EXPECT_EQ(tree.Find(-1.0), 0);
-  EXPECT_EQ(tree.Find(tree.Total()), 6);         // clamped to last positive
+  EXPECT_EQ(tree.Find(tree.Total()), 6);  // clamped to last positive
   EXPECT_EQ(tree.Find(tree.Total() * 2.0), 6);
 }
 
@@ -153,8 +154,8 @@ TEST(SumTree, SampleFrequenciesAreProportionalToPriorities) {
         EXPECT_EQ(counts[static_cast<size_t>(i)], 0) << "leaf " << i;
         continue;
       }
-      const double diff = static_cast<double>(counts[static_cast<size_t>(i)]) -
-                          expected;
+      const double diff =
+          static_cast<double>(counts[static_cast<size_t>(i)]) - expected;
       chi2 += diff * diff / expected;
       ++df;
     }

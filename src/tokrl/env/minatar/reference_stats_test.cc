@@ -13,22 +13,19 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "tokrl/core/rng.h"
 #include "tokrl/env/registry.h"
+#include "tokrl/core/test_paths.h"
 
 namespace tokrl {
 namespace {
 
 nlohmann::json LoadReference() {
-  const char* root = std::getenv("TOKRL_SOURCE_DIR");
-  const std::string path = std::string(root != nullptr ? root : ".") +
-                           "/tests/golden/minatar_reference_stats.json";
-  std::ifstream in(path);
+  std::ifstream in(SourceDir() / "tests/golden/minatar_reference_stats.json");
   if (!in) return nlohmann::json();
   return nlohmann::json::parse(in);
 }

@@ -1,0 +1,110 @@
+// Forward + backward throughput of the Q-network penultimate variants on CPU.
+//
+// Batch 32, linear Q head, items/s = samples per second of one
+// forward(obs) -> loss -> backward() step (no optimizer step). Compared:
+//   flatten      the baseline: flatten -> Dense(W) -> ReLU -> head
+//   softmoe4     PerConv -> SoftMoE-4 (expert hidden W)          -> head
+//   softmoe1x4   PerConv -> SoftMoE-1, expert hidden scaled x4   -> head
+// on MinAtar (4x10x10 binary input, MinAtar conv, SAME: 100 tokens of 16;
+// W = 128, 6 actions) and Atari (4x84x84 uint8, Nature CNN, SAME: 121 tokens of
+// 64; W = 512, 18 actions). The flatten baseline runs in the same binary so
+// ratios against it can be taken directly.
+//
+// Threads: LibTorch intra-op threads default to 1 here so numbers are stable
+// on shared machines; set TOKRL_BENCH_THREADS to change it.
+//   ./bench_nn --benchmark_min_time=2
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "tokrl/nn/q_network.h"
+
+namespace {
+
+using tokrl::nn::EncoderType;
+using tokrl::nn::Penultimate;
+using tokrl::nn::QNetwork;
+using tokrl::nn::QNetworkOptions;
+using tokrl::nn::Tokenization;
+
+constexpr int64_t kBatch = 32;
+
+enum Variant : int64_t { kFlatten = 0, kSoftMoE4 = 1, kSoftMoE1x4 = 2 };
+
+QNetworkOptions MakeOptions(bool atari, Variant variant) {
+  QNetworkOptions o;
+  o.encoder = atari ? EncoderType::kNature : EncoderType::kMinAtar;
+  o.obs_shape =
+      atari ? std::vector<int64_t>{4, 84, 84} : std::vector<int64_t>{4, 10, 10};
+  o.num_actions = atari ? 18 : 6;
+  o.hidden = atari ? 512 : 128;
+  switch (variant) {
+    case kFlatten:
+      o.tokenizer = Tokenization::kFlatten;
+      o.penultimate = Penultimate::kDense;
+      break;
+    case kSoftMoE4:
+      o.tokenizer = Tokenization::kPerConv;
+      o.penultimate = Penultimate::kSoftMoE;
+      o.experts = 4;
+      break;
+    case kSoftMoE1x4:
+      o.tokenizer = Tokenization::kPerConv;
+      o.penultimate = Penultimate::kSoftMoE;
+      o.experts = 1;
+      o.scale = 4;
+      break;
+  }
+  return o;
+}
+
+void BM_ForwardBackward(benchmark::State& state, bool atari) {
+  const auto variant = static_cast<Variant>(state.range(0));
+  torch::manual_seed(0);
+  const QNetworkOptions o = MakeOptions(atari, variant);
+  QNetwork net(o);
+  const at::Tensor obs = torch::randint(
+      0, atari ? 256 : 2,
+      {kBatch, o.obs_shape[0], o.obs_shape[1], o.obs_shape[2]}, torch::kUInt8);
+  const at::Tensor weights = torch::randn({kBatch, o.num_actions});
+  for (auto _ : state) {
+    net->zero_grad();
+    const at::Tensor loss = (net->forward(obs).q * weights).sum();
+    loss.backward();
+    benchmark::DoNotOptimize(loss.data_ptr());
+  }
+  state.SetItemsProcessed(state.iterations() * kBatch);
+  state.counters["params"] =
+      static_cast<double>(tokrl::nn::NumParameters(*net));
+  state.SetLabel(variant == kFlatten    ? "flatten"
+                 : variant == kSoftMoE4 ? "softmoe4"
+                                        : "softmoe1x4");
+}
+
+void BM_MinAtar(benchmark::State& state) { BM_ForwardBackward(state, false); }
+void BM_Atari(benchmark::State& state) { BM_ForwardBackward(state, true); }
+
+BENCHMARK(BM_MinAtar)
+    ->Arg(kFlatten)
+    ->Arg(kSoftMoE4)
+    ->Arg(kSoftMoE1x4)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Atari)
+    ->Arg(kFlatten)
+    ->Arg(kSoftMoE4)
+    ->Arg(kSoftMoE1x4)
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* threads = std::getenv("TOKRL_BENCH_THREADS");
+  torch::set_num_threads(threads ? std::stoi(threads) : 1);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

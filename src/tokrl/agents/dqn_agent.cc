@@ -1,0 +1,168 @@
+#include "tokrl/agents/dqn_agent.h"
+
+#include "tokrl/agents/losses.h"
+#include "tokrl/core/check.h"
+
+namespace tokrl {
+
+torch::Device ResolveDevice(const std::string& name) {
+  if (name == "auto") {
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0)
+                                       : torch::Device(torch::kCPU);
+  }
+  if (name == "cpu") return torch::Device(torch::kCPU);
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+    if (!torch::cuda::is_available()) {
+      TOKRL_FAIL() << "device '" << name
+                   << "' requested but CUDA is not available in this LibTorch build or "
+                      "machine (use train.device = \"cpu\" or \"auto\")";
+    }
+    try {
+      torch::Device device(name);
+      TOKRL_CHECK_LT(device.index(), static_cast<int>(torch::cuda::device_count()))
+          << "no such CUDA device";
+      return device;
+    } catch (const c10::Error&) {
+      TOKRL_FAIL() << "malformed device '" << name << "'";
+    }
+  }
+  TOKRL_FAIL() << "unknown device '" << name << "'; valid choices: auto, cpu, cuda, cuda:N";
+}
+
+DqnAgent::DqnAgent(const AgentOptions& options, const nn::QNetworkOptions& network,
+                   torch::Device device)
+    : options_(options),
+      network_options_(network),
+      device_(device),
+      obs_shape_(network.obs_shape) {
+  online_ = nn::QNetwork(network);
+  online_->to(device_);
+  target_ = std::dynamic_pointer_cast<nn::QNetworkImpl>(online_->clone(device_));
+  TOKRL_CHECK(target_) << "QNetwork clone failed";
+  for (auto& p : target_->parameters()) p.set_requires_grad(false);
+  optimizer_ = std::make_unique<torch::optim::Adam>(
+      online_->parameters(), torch::optim::AdamOptions(options.lr).eps(options.adam_eps));
+  if (options.distributional) {
+    support_ = torch::linspace(options.v_min, options.v_max, options.num_atoms,
+                               torch::TensorOptions().dtype(torch::kFloat).device(device_));
+  }
+}
+
+std::vector<int32_t> DqnAgent::Act(std::span<const uint8_t> obs, int64_t num_envs,
+                                   double epsilon, Rng& rng, bool eval) {
+  std::vector<int64_t> shape = {num_envs};
+  shape.insert(shape.end(), obs_shape_.begin(), obs_shape_.end());
+  torch::NoGradGuard no_grad;
+  // from_blob does not copy; .to() makes the device copy (or a CPU clone is
+  // not needed because forward only reads).
+  auto input = torch::from_blob(const_cast<uint8_t*>(obs.data()), shape, torch::kUInt8)
+                   .to(device_);
+  if (network_options_.noisy) {
+    if (eval) {
+      online_->eval();
+    } else {
+      online_->reset_noise();
+    }
+  }
+  const torch::Tensor q = online_->forward(input).q;
+  if (eval) online_->train();
+  const torch::Tensor actions = EpsilonGreedy(q, epsilon, rng);
+  const auto* a = actions.data_ptr<int64_t>();
+  return std::vector<int32_t>(a, a + num_envs);
+}
+
+UpdateMetrics DqnAgent::Update(const SampledBatch& batch) {
+  if (network_options_.noisy) {
+    online_->reset_noise();
+    target_->reset_noise();
+  }
+  const auto obs = batch.obs.to(device_);
+  const auto next_obs = batch.next_obs.to(device_);
+  const auto actions = batch.actions.to(device_);
+  const auto returns = batch.returns.to(device_);
+  const auto discounts = batch.discounts.to(device_);
+  const auto weights = batch.weights.to(device_);
+
+  const nn::QOutput out = online_->forward(obs);
+  torch::Tensor per_sample, priorities, q_taken;
+  if (!options_.distributional) {
+    q_taken = SelectActions(out.q, actions);
+    torch::Tensor targets;
+    {
+      torch::NoGradGuard no_grad;
+      const torch::Tensor next_target = target_->forward(next_obs).q;
+      const torch::Tensor next_online =
+          options_.double_q ? online_->forward(next_obs).q : torch::Tensor();
+      targets = TdTargets(returns, discounts, next_target, next_online);
+    }
+    per_sample = TdLoss(q_taken, targets, options_.loss);
+    priorities = (targets - q_taken.detach()).abs();
+  } else {
+    q_taken = SelectActions(out.q, actions);
+    torch::Tensor target_probs;
+    {
+      torch::NoGradGuard no_grad;
+      const torch::Tensor next_logits = target_->forward(next_obs).logits;
+      const torch::Tensor next_q = C51QValues(next_logits, support_);
+      const torch::Tensor next_online =
+          options_.double_q ? C51QValues(online_->forward(next_obs).logits, support_)
+                            : torch::Tensor();
+      const torch::Tensor next_actions = DoubleQActions(next_q, next_online);
+      const torch::Tensor next_probs =
+          torch::softmax(SelectActions(next_logits, next_actions), -1);
+      target_probs = ProjectDistribution(next_probs, returns, discounts, support_);
+    }
+    per_sample = C51Loss(SelectActions(out.logits, actions), target_probs);
+    priorities = per_sample.detach();
+  }
+  torch::Tensor loss = (weights * per_sample).mean();
+  UpdateMetrics metrics;
+  metrics.loss = loss.item<double>();
+  if (out.aux_loss.defined()) {
+    metrics.aux_loss = out.aux_loss.item<double>();
+    loss = loss + out.aux_loss;
+  }
+  optimizer_->zero_grad();
+  loss.backward();
+  // clip_grad_norm_ with an infinite max only measures the norm.
+  const double max_norm = options_.grad_clip_norm > 0 ? options_.grad_clip_norm
+                                                       : std::numeric_limits<double>::infinity();
+  metrics.grad_norm = torch::nn::utils::clip_grad_norm_(online_->parameters(), max_norm);
+  optimizer_->step();
+  metrics.mean_q = q_taken.detach().mean().item<double>();
+  metrics.priorities = priorities.to(torch::kCPU, torch::kDouble);
+  return metrics;
+}
+
+void DqnAgent::SyncTarget() {
+  torch::NoGradGuard no_grad;
+  auto src = online_->parameters();
+  auto dst = target_->parameters();
+  for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+  auto src_buffers = online_->buffers();
+  auto dst_buffers = target_->buffers();
+  for (size_t i = 0; i < src_buffers.size(); ++i) dst_buffers[i].copy_(src_buffers[i]);
+}
+
+void DqnAgent::Save(torch::serialize::OutputArchive& archive) const {
+  torch::serialize::OutputArchive online, target, optimizer;
+  online_->save(online);
+  target_->save(target);
+  optimizer_->save(optimizer);
+  archive.write("online", online);
+  archive.write("target", target);
+  archive.write("optimizer", optimizer);
+}
+
+void DqnAgent::Load(torch::serialize::InputArchive& archive) {
+  torch::serialize::InputArchive online, target, optimizer;
+  archive.read("online", online);
+  archive.read("target", target);
+  archive.read("optimizer", optimizer);
+  online_->load(online);
+  target_->load(target);
+  optimizer_->load(optimizer);
+  for (auto& p : target_->parameters()) p.set_requires_grad(false);
+}
+
+}  // namespace tokrl

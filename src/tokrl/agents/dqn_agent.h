@@ -1,0 +1,94 @@
+// DqnAgent: the value-based agent of tokrl. One class covers DQN, Rainbow-lite
+// and full Rainbow / DER, which differ only in options (style.md 8.1.7: DER
+// is a preset, not a new agent):
+//
+//   agent            distributional  n_step  replay       extras
+//   DQN              no (scalar Q)   1       uniform      loss mse|huber
+//   Rainbow-lite     C51             3       prioritized  (Dopamine JAX Rainbow)
+//   full Rainbow/DER C51             3/10    prioritized  double, dueling, noisy
+//
+// The agent owns the online and target QNetworks and the Adam optimizer. It
+// does not own the replay buffer or the envs (the Trainer does), so Update()
+// reads top to bottom as the update rule (CleanRL style):
+//
+//   scalar:  q = Q(s)[a];  y = R + disc * Q_target(s')[a*]
+//            (a* = argmax Q(s') with double_q, else argmax Q_target(s'))
+//            loss = mean(w * TdLoss(q, y));  priorities = |y - q|
+//   C51:     p = Z(s)[a];  m = Project(Z_target(s')[a*], R, disc)
+//            loss = mean(w * CE(m, p));      priorities = CE(m, p)
+//   + MoE auxiliary loss when the network returns one.
+//
+// Devices: the networks live on `device`; Act and Update accept CPU batches
+// and move them. Acting is batched over the N envs of a VecEnv.
+//
+// Reproducibility: acting draws exploration from the caller's Rng; noisy
+// layers and initialisation draw from torch's global generator, which the
+// trainer seeds and checkpoints.
+#ifndef TOKRL_AGENTS_DQN_AGENT_H_
+#define TOKRL_AGENTS_DQN_AGENT_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "tokrl/agents/train_config.h"
+#include "tokrl/core/rng.h"
+#include "tokrl/nn/q_network.h"
+#include "tokrl/replay/replay_buffer.h"
+
+namespace tokrl {
+
+struct UpdateMetrics {
+  double loss = 0.0;        // mean weighted loss (without the aux loss)
+  double aux_loss = 0.0;    // MoE auxiliary loss, 0 when none
+  double mean_q = 0.0;      // mean Q(s, a) of the batch
+  double grad_norm = 0.0;   // before clipping
+  torch::Tensor priorities; // [B] CPU double, for UpdatePriorities
+};
+
+class DqnAgent {
+ public:
+  DqnAgent(const AgentOptions& options, const nn::QNetworkOptions& network,
+           torch::Device device);
+
+  // Epsilon-greedy actions for obs (uint8, num_envs * obs_size bytes,
+  // [N, C, H, W] on the CPU). With noisy layers, fresh noise is drawn first
+  // (training) or the mean weights are used (evaluation = `eval` true).
+  std::vector<int32_t> Act(std::span<const uint8_t> obs, int64_t num_envs,
+                           double epsilon, Rng& rng, bool eval = false);
+
+  // One gradient step on a sampled batch.
+  UpdateMetrics Update(const SampledBatch& batch);
+
+  // Copies the online weights into the target network.
+  void SyncTarget();
+
+  // Saves / restores networks and optimizer state (torch archive).
+  void Save(torch::serialize::OutputArchive& archive) const;
+  void Load(torch::serialize::InputArchive& archive);
+
+  nn::QNetwork& online() { return online_; }
+  nn::QNetwork& target() { return target_; }
+  const AgentOptions& options() const { return options_; }
+  torch::Device device() const { return device_; }
+
+ private:
+  AgentOptions options_;
+  nn::QNetworkOptions network_options_;
+  torch::Device device_;
+  std::vector<int64_t> obs_shape_;
+  nn::QNetwork online_{nullptr};
+  nn::QNetwork target_{nullptr};
+  std::unique_ptr<torch::optim::Adam> optimizer_;
+  torch::Tensor support_;  // C51 atoms on device_
+};
+
+// "auto" -> CUDA when available, else CPU; "cpu"; "cuda"; "cuda:N". Throws
+// tokrl::Error for unknown names or an unavailable CUDA device.
+torch::Device ResolveDevice(const std::string& name);
+
+}  // namespace tokrl
+
+#endif  // TOKRL_AGENTS_DQN_AGENT_H_

@@ -1,0 +1,59 @@
+// Every preset in configs/ must load, validate and build its network.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "tokrl/agents/dqn_agent.h"
+#include "tokrl/agents/train_config.h"
+#include "tokrl/env/registry.h"
+#include "tokrl/core/test_paths.h"
+
+namespace tokrl {
+namespace {
+namespace fs = std::filesystem;
+
+fs::path ConfigDir() { return SourceDir() / "configs"; }
+
+void CheckBuilds(const Config& config) {
+  auto env = MakeEnv(config.GetString("env.id"));
+  const AgentOptions agent = AgentOptionsFrom(config);
+  TrainOptionsFrom(config);
+  ReplayOptionsFrom(config, env->spec());
+  DqnAgent dqn(agent, NetworkOptionsFrom(config, env->spec()), torch::kCPU);
+  std::vector<uint8_t> obs(2 * env->spec().obs_size(), 1);
+  Rng rng(0);
+  const auto actions = dqn.Act(obs, 2, 0.0, rng);
+  ASSERT_EQ(actions.size(), 2u);
+  EXPECT_LT(actions[0], env->spec().num_actions);
+}
+
+TEST(Presets, EveryAgentPresetBuilds) {
+  int count = 0;
+  for (const auto& entry : fs::directory_iterator(ConfigDir())) {
+    if (entry.path().extension() != ".toml") continue;
+    SCOPED_TRACE(entry.path().string());
+    Config config = MakeTrainConfig();
+    config.LoadTomlFile(entry.path());
+    CheckBuilds(config);
+    ++count;
+  }
+  EXPECT_GE(count, 4);
+}
+
+TEST(Presets, EveryNetworkVariantBuildsOnMinAtar) {
+  int count = 0;
+  for (const auto& entry : fs::directory_iterator(ConfigDir() / "networks")) {
+    SCOPED_TRACE(entry.path().string());
+    for (const char* agent : {"dqn_minatar.toml", "rainbow_lite_minatar.toml"}) {
+      Config config = MakeTrainConfig();
+      config.LoadTomlFile(ConfigDir() / agent);
+      config.LoadTomlFile(entry.path());
+      CheckBuilds(config);
+    }
+    ++count;
+  }
+  EXPECT_GE(count, 10);
+}
+
+}  // namespace
+}  // namespace tokrl

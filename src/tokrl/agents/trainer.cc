@@ -1,0 +1,477 @@
+#include "tokrl/agents/trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <sstream>
+
+#include "tokrl/agents/losses.h"
+#include "tokrl/core/bytes.h"
+#include "tokrl/core/check.h"
+#include "tokrl/env/registry.h"
+#include "tokrl/io/atomic_file.h"
+#include "tokrl/io/run_info.h"
+#include "tokrl/io/tfevents.h"
+
+#ifndef TOKRL_VERSION
+#define TOKRL_VERSION "0.1.0"
+#endif
+
+namespace tokrl {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr char kTrainerMagic[] = "tokrl.trainer.v1";
+// Keys a resumed run may change: they affect neither the learning nor the
+// random streams.
+const char* const kResumeMutableKeys[] = {"train.total_steps", "train.log_every",
+                                          "train.checkpoint_every", "train.tensorboard"};
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string FormatDuration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const auto s = static_cast<int64_t>(seconds);
+  char buf[64];
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof(buf), "%lldh%02lldm", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s % 3600 / 60));
+  } else {
+    std::snprintf(buf, sizeof(buf), "%lldm%02llds", static_cast<long long>(s / 60),
+                  static_cast<long long>(s % 60));
+  }
+  return buf;
+}
+
+double Mean(const std::deque<double>& xs) {
+  if (xs.empty()) return std::nan("");
+  double sum = 0;
+  for (double x : xs) sum += x;
+  return sum / static_cast<double>(xs.size());
+}
+
+// Whether [before, after) crosses a multiple of `period` (> 0).
+bool Crossed(int64_t before, int64_t after, int64_t period) {
+  return period > 0 && before / period != after / period;
+}
+
+std::string TorchRngState() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  const torch::Tensor state = gen.get_state();
+  return std::string(static_cast<const char*>(state.data_ptr()),
+                     static_cast<size_t>(state.numel()));
+}
+
+void SetTorchRngState(const std::string& bytes) {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  torch::Tensor state = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
+  std::memcpy(state.data_ptr(), bytes.data(), bytes.size());
+  gen.set_state(state);
+}
+
+const std::vector<std::string>& MetricColumns() {
+  static const std::vector<std::string> columns = {
+      "train/episode_return", "train/episode_length", "train/episodes", "train/epsilon",
+      "train/loss",           "train/aux_loss",       "train/mean_q",   "train/grad_norm",
+      "train/updates",        "train/replay_size",    "train/sps",      "eval/return_mean",
+      "eval/return_std",      "eval/length_mean",     "eval/episodes"};
+  return columns;
+}
+
+}  // namespace
+
+Trainer::Trainer(const Config& config, const fs::path& run_dir, bool resume,
+                 std::vector<std::string> command_line, std::ostream* progress)
+    : config_(config),
+      run_dir_(run_dir),
+      agent_options_(AgentOptionsFrom(config)),
+      train_options_(TrainOptionsFrom(config)),
+      progress_(progress) {
+  const TrainOptions& t = train_options_;
+  // Validate everything that can be wrong before touching the run directory.
+  auto prototype = MakeEnv(t.env_id);
+  const EnvSpec spec = prototype->spec();
+  const nn::QNetworkOptions network = NetworkOptionsFrom(config, spec);
+  const ReplayOptions replay = ReplayOptionsFrom(config, spec);
+  const torch::Device device = ResolveDevice(t.device);
+  if (resume) {
+    if (!fs::exists(run_dir / "checkpoint") && !fs::exists(run_dir / "checkpoint.old")) {
+      TOKRL_FAIL() << "nothing to resume: no checkpoint in run directory '" << run_dir.string()
+                   << "'";
+    }
+  } else if (fs::exists(run_dir / "config.toml") || fs::exists(run_dir / "checkpoint")) {
+    TOKRL_FAIL() << "run directory '" << run_dir.string()
+                 << "' already holds a run; pass --resume to continue it or choose another "
+                    "--run-dir";
+  }
+
+  torch::set_num_threads(t.torch_threads);
+  torch::manual_seed(t.seed);
+  venv_ = std::make_unique<VecEnv>(
+      *prototype, VecEnvOptions{.num_envs = t.num_envs,
+                                .num_threads = t.env_threads,
+                                .seed = DeriveSeed(t.seed, 0)});
+  venv_->Reset();
+  replay_ = std::make_unique<ReplayBuffer>(replay);
+  agent_ = std::make_unique<DqnAgent>(agent_options_, network, device);
+  act_rng_.Seed(DeriveSeed(t.seed, 2));
+  replay_rng_.Seed(DeriveSeed(t.seed, 3));
+  if (resume) LoadCheckpoint();
+
+  fs::create_directories(run_dir);
+  io::WriteFileAtomic(run_dir / "config.toml",
+                      "# Resolved tokrl training config (every key).\n" + config_.ToToml());
+  io::WriteFileAtomic(
+      run_dir / (resume ? "run_info.resume-" + std::to_string(env_steps_) + ".json"
+                        : std::string("run_info.json")),
+      io::CollectRunInfo(TOKRL_VERSION, std::move(command_line)).ToJson());
+  io::MetricsLoggerOptions log_options;
+  log_options.tensorboard = t.tensorboard;
+  if (resume) log_options.resume_step = env_steps_;
+  log_options.columns = MetricColumns();
+  logger_ = std::make_unique<io::MetricsLogger>(run_dir, log_options);
+  if (progress_ != nullptr) {
+    *progress_ << "tokrl train: " << spec.id << " | " << (agent_options_.distributional ? "rainbow" : "dqn")
+               << " | network " << config.GetString("network.tokenizer") << "+"
+               << config.GetString("network.penultimate") << " ("
+               << nn::NumParameters(*agent_->online()) << " parameters) | device "
+               << device.str() << " | run dir " << run_dir.string()
+               << (resume ? " | resumed at step " + std::to_string(env_steps_) : "") << "\n";
+  }
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::Step() {
+  const TrainOptions& t = train_options_;
+  const AgentOptions& a = agent_options_;
+  const int n = venv_->num_envs();
+  const double epsilon = LinearSchedule(a.epsilon_start, a.epsilon_end, a.epsilon_decay_steps,
+                                        env_steps_, a.min_replay);
+  acted_obs_.assign(venv_->obs().begin(), venv_->obs().end());
+  const std::vector<int32_t> actions = agent_->Act(acted_obs_, n, epsilon, act_rng_);
+  venv_->Step(actions);
+  replay_->Add(acted_obs_, actions, venv_->reward(), venv_->terminated(), venv_->truncated(),
+               venv_->next_obs());
+  const int64_t before = env_steps_;
+  env_steps_ += n;
+  for (int i = 0; i < n; ++i) {
+    if (!venv_->done(i)) continue;
+    ++episodes_;
+    recent_returns_.push_back(venv_->episode_return()[i]);
+    recent_lengths_.push_back(venv_->episode_length()[i]);
+    if (static_cast<int>(recent_returns_.size()) > t.episode_window) {
+      recent_returns_.pop_front();
+      recent_lengths_.pop_front();
+    }
+  }
+  if (env_steps_ >= a.min_replay && replay_->size() > 0) {
+    update_credit_ += n;
+    while (update_credit_ >= a.update_period) {
+      update_credit_ -= a.update_period;
+      const SampledBatch batch = replay_->Sample(a.batch_size, replay_rng_);
+      const UpdateMetrics m = agent_->Update(batch);
+      if (replay_->options().prioritized) replay_->UpdatePriorities(batch.indices, m.priorities);
+      ++updates_;
+      loss_sum_ += m.loss;
+      aux_sum_ += m.aux_loss;
+      q_sum_ += m.mean_q;
+      grad_norm_sum_ += m.grad_norm;
+      ++loss_count_;
+    }
+  }
+  if (Crossed(before, env_steps_, a.target_update_period)) agent_->SyncTarget();
+  if (Crossed(before, env_steps_, t.eval_every)) EvaluateAndLog();
+  if (Crossed(before, env_steps_, t.log_every)) Log();
+  if (Crossed(before, env_steps_, t.checkpoint_every)) SaveCheckpoint();
+}
+
+TrainSummary Trainer::Run(int64_t stop_after) {
+  const TrainOptions& t = train_options_;
+  start_time_ = last_log_time_ = Now();
+  last_log_steps_ = env_steps_;
+  while (env_steps_ < t.total_steps) {
+    if (stop_after >= 0 && env_steps_ >= stop_after) break;
+    Step();
+  }
+
+  TrainSummary summary;
+  const bool finished = env_steps_ >= t.total_steps;
+  if (finished) {
+    summary.final_eval = EvaluateAndLog();
+  }
+  SaveCheckpoint();
+  summary.env_steps = env_steps_;
+  summary.updates = updates_;
+  summary.episodes = episodes_;
+  summary.train_return = Mean(recent_returns_);
+  summary.seconds = Now() - start_time_;
+  if (finished) {
+    nlohmann::ordered_json j;
+    j["env_steps"] = summary.env_steps;
+    j["updates"] = summary.updates;
+    j["episodes"] = summary.episodes;
+    j["train_return"] = std::isfinite(summary.train_return) ? nlohmann::ordered_json(summary.train_return)
+                                                            : nlohmann::ordered_json();
+    j["eval_return_mean"] = summary.final_eval.return_mean;
+    j["eval_return_std"] = summary.final_eval.return_std;
+    j["eval_episodes"] = summary.final_eval.episodes;
+    j["seconds_this_session"] = summary.seconds;
+    io::WriteFileAtomic(run_dir_ / "summary.json", j.dump(2) + "\n");
+    if (progress_ != nullptr) {
+      *progress_ << "done  " << env_steps_ << " env steps, " << updates_ << " updates, "
+                 << episodes_ << " episodes in " << FormatDuration(summary.seconds)
+                 << "; final eval return " << summary.final_eval.return_mean << " +- "
+                 << summary.final_eval.return_std << "\n";
+    }
+  }
+  return summary;
+}
+
+EvalResult Trainer::EvaluateAndLog() {
+  const EvalResult e = Evaluate();
+  logger_->Log(env_steps_, {{"eval/return_mean", e.return_mean},
+                            {"eval/return_std", e.return_std},
+                            {"eval/length_mean", e.length_mean},
+                            {"eval/episodes", e.episodes}});
+  if (progress_ != nullptr) {
+    *progress_ << "eval  step " << env_steps_ << "  return " << e.return_mean << " +- "
+               << e.return_std << "  length " << e.length_mean << " (" << e.episodes
+               << " episodes)\n";
+  }
+  return e;
+}
+
+void Trainer::Log() {
+  const double now = Now();
+  const double sps = static_cast<double>(env_steps_ - last_log_steps_) /
+                     std::max(1e-9, now - last_log_time_);
+  const double epsilon =
+      LinearSchedule(agent_options_.epsilon_start, agent_options_.epsilon_end,
+                     agent_options_.epsilon_decay_steps, env_steps_, agent_options_.min_replay);
+  const double count = static_cast<double>(std::max<int64_t>(1, loss_count_));
+  std::map<std::string, double> row = {
+      {"train/episode_return", Mean(recent_returns_)},
+      {"train/episode_length", Mean(recent_lengths_)},
+      {"train/episodes", static_cast<double>(episodes_)},
+      {"train/epsilon", epsilon},
+      {"train/updates", static_cast<double>(updates_)},
+      {"train/replay_size", static_cast<double>(replay_->size())},
+      {"train/sps", sps}};
+  if (loss_count_ > 0) {
+    row["train/loss"] = loss_sum_ / count;
+    row["train/aux_loss"] = aux_sum_ / count;
+    row["train/mean_q"] = q_sum_ / count;
+    row["train/grad_norm"] = grad_norm_sum_ / count;
+  }
+  logger_->Log(env_steps_, row);
+  if (progress_ != nullptr) {
+    const double remaining = static_cast<double>(train_options_.total_steps - env_steps_) / sps;
+    char line[256];
+    std::snprintf(line, sizeof(line),
+                  "step %lld/%lld (%.1f%%)  sps %.0f  return %.2f (%zu ep)  eps %.3f  loss %.4g  "
+                  "q %.3g  eta %s\n",
+                  static_cast<long long>(env_steps_),
+                  static_cast<long long>(train_options_.total_steps),
+                  100.0 * static_cast<double>(env_steps_) /
+                      static_cast<double>(train_options_.total_steps),
+                  sps, Mean(recent_returns_), recent_returns_.size(), epsilon,
+                  loss_count_ > 0 ? loss_sum_ / count : std::nan(""),
+                  loss_count_ > 0 ? q_sum_ / count : std::nan(""),
+                  FormatDuration(remaining).c_str());
+    *progress_ << line << std::flush;
+  }
+  loss_sum_ = aux_sum_ = q_sum_ = grad_norm_sum_ = 0;
+  loss_count_ = 0;
+  last_log_time_ = now;
+  last_log_steps_ = env_steps_;
+}
+
+EvalResult Trainer::Evaluate() {
+  const TrainOptions& t = train_options_;
+  const uint64_t eval_index = static_cast<uint64_t>(evaluations_++);
+  // Fresh envs and RNG per evaluation, derived from the seed and the
+  // evaluation's index: evaluation never perturbs training's random streams.
+  const int num = std::min(t.eval_episodes, 16);
+  auto prototype = MakeEnv(t.env_id);
+  const int64_t obs_size = prototype->spec().obs_size();
+  std::vector<std::unique_ptr<Env>> envs;
+  std::vector<int> episodes_left(num);
+  std::vector<double> returns_now(num, 0.0);
+  std::vector<int64_t> lengths_now(num, 0);
+  std::vector<uint8_t> obs(static_cast<size_t>(num * obs_size));
+  for (int i = 0; i < num; ++i) {
+    envs.push_back(prototype->Clone());
+    envs[i]->Seed(DeriveSeed(DeriveSeed(t.seed, 1), eval_index * 64 + i));
+    envs[i]->Reset({obs.data() + i * obs_size, static_cast<size_t>(obs_size)});
+    episodes_left[i] = t.eval_episodes / num + (i < t.eval_episodes % num ? 1 : 0);
+  }
+  Rng rng(DeriveSeed(DeriveSeed(t.seed, 4), eval_index));
+  std::vector<double> returns, lengths;
+  while (static_cast<int>(returns.size()) < t.eval_episodes) {
+    const std::vector<int32_t> actions =
+        agent_->Act(obs, num, agent_options_.epsilon_eval, rng, /*eval=*/true);
+    for (int i = 0; i < num; ++i) {
+      if (episodes_left[i] == 0) continue;  // finished envs idle (their actions are ignored)
+      ObsSpan row{obs.data() + i * obs_size, static_cast<size_t>(obs_size)};
+      const StepResult r = envs[i]->Step(actions[i], row);
+      returns_now[i] += r.reward;
+      ++lengths_now[i];
+      if (r.done() || lengths_now[i] >= t.eval_max_steps) {
+        returns.push_back(returns_now[i]);
+        lengths.push_back(static_cast<double>(lengths_now[i]));
+        returns_now[i] = 0;
+        lengths_now[i] = 0;
+        if (--episodes_left[i] > 0) envs[i]->Reset(row);
+      }
+    }
+  }
+  EvalResult e;
+  e.episodes = static_cast<int>(returns.size());
+  for (size_t i = 0; i < returns.size(); ++i) {
+    e.return_mean += returns[i];
+    e.length_mean += lengths[i];
+  }
+  e.return_mean /= e.episodes;
+  e.length_mean /= e.episodes;
+  for (double r : returns) e.return_std += (r - e.return_mean) * (r - e.return_mean);
+  e.return_std = e.episodes > 1 ? std::sqrt(e.return_std / (e.episodes - 1)) : 0.0;
+  return e;
+}
+
+std::string Trainer::TrainerStateBlob() const {
+  ByteWriter w;
+  w.PutString(kTrainerMagic).PutString(config_.ToToml());
+  w.Put(env_steps_).Put(updates_).Put(update_credit_).Put(episodes_).Put(evaluations_);
+  w.Put(act_rng_.state()).Put(replay_rng_.state());
+  w.Put<uint64_t>(recent_returns_.size());
+  for (size_t i = 0; i < recent_returns_.size(); ++i) {
+    w.Put(recent_returns_[i]).Put(recent_lengths_[i]);
+  }
+  w.Put(loss_sum_).Put(aux_sum_).Put(q_sum_).Put(grad_norm_sum_).Put(loss_count_);
+  w.PutString(venv_->SaveState()).PutString(TorchRngState());
+  return w.str();
+}
+
+void Trainer::RestoreTrainerState(std::string_view blob) {
+  ByteReader r(blob, "checkpoint file trainer.bin");
+  TOKRL_CHECK_EQ(r.GetString(), std::string(kTrainerMagic))
+      << "checkpoint file trainer.bin is not a tokrl trainer state";
+  Config saved = MakeTrainConfig();
+  saved.LoadTomlString(r.GetString(), "checkpointed config");
+  for (const auto& field : config_.fields()) {
+    bool mutable_key = false;
+    for (const char* key : kResumeMutableKeys) mutable_key |= field.key == key;
+    const auto& old_field = saved.fields()[&field - config_.fields().data()];
+    if (!mutable_key && old_field.value != field.value) {
+      TOKRL_FAIL() << "cannot resume: config key '" << field.key
+                   << "' differs from the checkpointed run (only train.total_steps, "
+                      "train.log_every, train.checkpoint_every and train.tensorboard may change)";
+    }
+  }
+  env_steps_ = r.Get<int64_t>();
+  updates_ = r.Get<int64_t>();
+  update_credit_ = r.Get<int64_t>();
+  episodes_ = r.Get<int64_t>();
+  evaluations_ = r.Get<int64_t>();
+  act_rng_.set_state(r.Get<std::array<uint64_t, 4>>());
+  replay_rng_.set_state(r.Get<std::array<uint64_t, 4>>());
+  const auto window = r.Get<uint64_t>();
+  TOKRL_CHECK_LE(window, 1u << 24) << "checkpoint file trainer.bin is corrupt";
+  recent_returns_.clear();
+  recent_lengths_.clear();
+  for (uint64_t i = 0; i < window; ++i) {
+    recent_returns_.push_back(r.Get<double>());
+    recent_lengths_.push_back(r.Get<double>());
+  }
+  loss_sum_ = r.Get<double>();
+  aux_sum_ = r.Get<double>();
+  q_sum_ = r.Get<double>();
+  grad_norm_sum_ = r.Get<double>();
+  loss_count_ = r.Get<int64_t>();
+  const std::string venv_state = r.GetString();
+  const std::string torch_rng = r.GetString();
+  r.ExpectDone();
+  venv_->LoadState(venv_state);
+  SetTorchRngState(torch_rng);
+}
+
+void Trainer::SaveCheckpoint() {
+  const fs::path tmp = run_dir_ / "checkpoint.tmp";
+  const fs::path final_dir = run_dir_ / "checkpoint";
+  const fs::path old = run_dir_ / "checkpoint.old";
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  {
+    torch::serialize::OutputArchive archive;
+    agent_->Save(archive);
+    archive.save_to((tmp / "agent.pt").string());
+  }
+  replay_->Save(tmp / "replay.bin");
+  io::WriteFileAtomic(tmp / "trainer.bin", TrainerStateBlob());
+  std::ostringstream manifest;
+  for (const char* name : {"agent.pt", "replay.bin", "trainer.bin"}) {
+    const std::string bytes = io::ReadFile(tmp / name);
+    manifest << name << " " << bytes.size() << " " << io::Crc32c(bytes) << "\n";
+  }
+  io::WriteFileAtomic(tmp / "MANIFEST", manifest.str());
+  // Swap in the new checkpoint; at every instant a complete one exists.
+  if (fs::exists(final_dir)) {
+    fs::remove_all(old);
+    fs::rename(final_dir, old);
+  }
+  fs::rename(tmp, final_dir);
+  fs::remove_all(old);
+}
+
+void Trainer::LoadCheckpoint() {
+  fs::path dir = run_dir_ / "checkpoint";
+  if (!fs::exists(dir)) dir = run_dir_ / "checkpoint.old";  // crashed mid-swap
+  const std::string where = "checkpoint '" + dir.string() + "'";
+  if (!fs::exists(dir / "MANIFEST")) TOKRL_FAIL() << "corrupt " << where << ": MANIFEST is missing";
+  std::istringstream manifest(io::ReadFile(dir / "MANIFEST"));
+  std::map<std::string, std::string> files;
+  std::string name;
+  uint64_t size = 0;
+  uint32_t crc = 0;
+  while (manifest >> name >> size >> crc) {
+    if (!fs::exists(dir / name)) TOKRL_FAIL() << "corrupt " << where << ": " << name << " is missing";
+    std::string bytes = io::ReadFile(dir / name);
+    if (bytes.size() != size) {
+      TOKRL_FAIL() << "corrupt " << where << ": " << name << " has " << bytes.size()
+                   << " bytes, MANIFEST says " << size;
+    }
+    if (io::Crc32c(bytes) != crc) {
+      TOKRL_FAIL() << "corrupt " << where << ": " << name << " fails its CRC32C check";
+    }
+    files[name] = std::move(bytes);
+  }
+  for (const char* required : {"agent.pt", "replay.bin", "trainer.bin"}) {
+    if (files.count(required) == 0) {
+      TOKRL_FAIL() << "corrupt " << where << ": MANIFEST does not list " << required;
+    }
+  }
+  RestoreTrainerState(files["trainer.bin"]);
+  try {
+    torch::serialize::InputArchive archive;
+    const std::string& bytes = files["agent.pt"];
+    archive.load_from(bytes.data(), bytes.size(), agent_->device());
+    agent_->Load(archive);
+  } catch (const c10::Error& e) {
+    TOKRL_FAIL() << "cannot load networks from " << where << "/agent.pt (a different network "
+                 << "config?): " << e.what_without_backtrace();
+  }
+  replay_->Load(dir / "replay.bin");
+}
+
+}  // namespace tokrl

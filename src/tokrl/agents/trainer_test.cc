@@ -1,0 +1,234 @@
+#include "tokrl/agents/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "tokrl/core/check.h"
+#include "tokrl/io/atomic_file.h"
+
+namespace tokrl {
+namespace {
+namespace fs = std::filesystem;
+
+// A tiny but complete training setup on Catch: learning starts at step 64,
+// one update per 2 env steps, target sync every 50 steps.
+Config TinyConfig(const std::string& agent = "dqn") {
+  Config c = MakeTrainConfig();
+  c.LoadTomlString(R"toml(
+[env]
+id = "toy/catch(rows=6,columns=4)"
+num_envs = 2
+[network]
+hidden = 16
+[agent]
+min_replay = 64
+update_period = 2
+target_update_period = 50
+epsilon_decay_steps = 200
+batch_size = 8
+[replay]
+capacity = 500
+[train]
+total_steps = 400
+eval_every = 200
+eval_episodes = 4
+log_every = 100
+tensorboard = false
+)toml",
+                   "tiny");
+  c.Set("agent.type", agent);
+  if (agent == "rainbow") {
+    c.Set("agent.n_step", "3");
+    c.Set("replay.prioritized", "true");
+    c.Set("network.noisy", "true");
+    c.Set("network.dueling", "true");
+    c.Set("agent.double_q", "true");
+  }
+  return c;
+}
+
+fs::path FreshDir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("tokrl_trainer_test_" + name);
+  fs::remove_all(dir);
+  return dir;
+}
+
+std::vector<torch::Tensor> Parameters(Trainer& t) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : t.agent().online()->parameters()) out.push_back(p.detach().clone());
+  return out;
+}
+
+std::string ErrorOf(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Drops the wall-clock column (train/sps) so two runs' logs can be compared.
+std::string CsvWithoutSps(const fs::path& file) {
+  std::ifstream in(file);
+  std::string line, out;
+  int sps_column = -1;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    std::string cell;
+    while (std::getline(ss, cell, ',')) cells.push_back(cell);
+    if (sps_column < 0) {
+      for (size_t i = 0; i < cells.size(); ++i) {
+        if (cells[i] == "train/sps") sps_column = static_cast<int>(i);
+      }
+    }
+    for (size_t i = 0; i < cells.size(); ++i) {
+      if (static_cast<int>(i) != sps_column) out += cells[i] + ",";
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+class ResumeTest : public testing::TestWithParam<std::string> {};
+
+TEST_P(ResumeTest, ResumedRunEqualsUninterruptedRun) {
+  const Config config = TinyConfig(GetParam());
+  const fs::path straight_dir = FreshDir("straight_" + GetParam());
+  const fs::path resumed_dir = FreshDir("resumed_" + GetParam());
+  std::vector<torch::Tensor> straight_params;
+  {
+    Trainer straight(config, straight_dir, false, {}, nullptr);
+    straight.Run();
+    straight_params = Parameters(straight);
+  }
+  {
+    Trainer first(config, resumed_dir, false, {}, nullptr);
+    first.Run(/*stop_after=*/250);
+    EXPECT_EQ(first.env_steps(), 250);
+  }
+  Trainer second(config, resumed_dir, true, {}, nullptr);
+  EXPECT_EQ(second.env_steps(), 250);
+  second.Run();
+  const auto resumed_params = Parameters(second);
+  ASSERT_EQ(resumed_params.size(), straight_params.size());
+  for (size_t i = 0; i < resumed_params.size(); ++i) {
+    EXPECT_TRUE(torch::equal(resumed_params[i], straight_params[i])) << "parameter " << i;
+  }
+  EXPECT_EQ(CsvWithoutSps(resumed_dir / "metrics.csv"), CsvWithoutSps(straight_dir / "metrics.csv"));
+  EXPECT_TRUE(fs::exists(resumed_dir / "summary.json"));
+  fs::remove_all(straight_dir);
+  fs::remove_all(resumed_dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Agents, ResumeTest, testing::Values("dqn", "rainbow"));
+
+TEST(Trainer, WritesRunFiles) {
+  const fs::path dir = FreshDir("files");
+  {
+    Trainer t(TinyConfig(), dir, false, {"tokrl", "train"}, nullptr);
+    const TrainSummary s = t.Run();
+    EXPECT_EQ(s.env_steps, 400);
+    EXPECT_EQ(s.updates, (400 - 64) / 2 + 1);  // the first at step 64
+    EXPECT_EQ(s.final_eval.episodes, 4);
+  }
+  for (const char* f : {"config.toml", "run_info.json", "metrics.csv", "metrics.jsonl",
+                        "summary.json", "checkpoint/MANIFEST", "checkpoint/agent.pt",
+                        "checkpoint/replay.bin", "checkpoint/trainer.bin"}) {
+    EXPECT_TRUE(fs::exists(dir / f)) << f;
+  }
+  // The resolved config loads back into an identical config.
+  Config again = MakeTrainConfig();
+  again.LoadTomlFile(dir / "config.toml");
+  EXPECT_EQ(again.ToToml(), TinyConfig().ToToml());
+  fs::remove_all(dir);
+}
+
+TEST(Trainer, RefusesToOverwriteAnExistingRun) {
+  const fs::path dir = FreshDir("exists");
+  {
+    Trainer t(TinyConfig(), dir, false, {}, nullptr);
+    t.Run(100);
+  }
+  const std::string before = io::ReadFile(dir / "metrics.csv");
+  EXPECT_NE(ErrorOf([&] { Trainer(TinyConfig(), dir, false, {}, nullptr); })
+                .find("already holds a run"),
+            std::string::npos);
+  EXPECT_EQ(io::ReadFile(dir / "metrics.csv"), before);
+  fs::remove_all(dir);
+}
+
+TEST(Trainer, CorruptCheckpointIsRejectedAndNothingChanges) {
+  const fs::path dir = FreshDir("corrupt");
+  {
+    Trainer t(TinyConfig(), dir, false, {}, nullptr);
+    t.Run(100);
+  }
+  const std::string csv = io::ReadFile(dir / "metrics.csv");
+  const std::string agent = io::ReadFile(dir / "checkpoint/agent.pt");
+  std::string flipped = agent;
+  flipped[flipped.size() / 2] ^= 0x5A;
+  {
+    std::ofstream(dir / "checkpoint/agent.pt", std::ios::binary) << flipped;
+  }
+  const std::string msg = ErrorOf([&] { Trainer(TinyConfig(), dir, true, {}, nullptr); });
+  EXPECT_NE(msg.find("corrupt checkpoint"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("agent.pt"), std::string::npos) << msg;
+  EXPECT_EQ(io::ReadFile(dir / "metrics.csv"), csv);
+  // A truncated trainer state is caught too.
+  {
+    std::ofstream(dir / "checkpoint/agent.pt", std::ios::binary) << agent;
+  }
+  fs::resize_file(dir / "checkpoint/trainer.bin", 10);
+  EXPECT_NE(ErrorOf([&] { Trainer(TinyConfig(), dir, true, {}, nullptr); }).find("trainer.bin"),
+            std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(Trainer, ResumeWithChangedLearningConfigIsRejected) {
+  const fs::path dir = FreshDir("changed");
+  {
+    Trainer t(TinyConfig(), dir, false, {}, nullptr);
+    t.Run(100);
+  }
+  Config changed = TinyConfig();
+  changed.Set("agent.lr", "0.5");
+  EXPECT_NE(ErrorOf([&] { Trainer(changed, dir, true, {}, nullptr); }).find("'agent.lr' differs"),
+            std::string::npos);
+  Config longer = TinyConfig();
+  longer.Set("train.total_steps", "500");
+  EXPECT_NO_THROW(Trainer(longer, dir, true, {}, nullptr));
+  EXPECT_NE(ErrorOf([&] { Trainer(TinyConfig(), FreshDir("none"), true, {}, nullptr); })
+                .find("nothing to resume"),
+            std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(Trainer, BadConfigValuesAreNamed) {
+  const fs::path dir = FreshDir("bad");
+  Config c = TinyConfig();
+  c.Set("env.id", "minatar/pong");
+  EXPECT_NE(ErrorOf([&] { Trainer(c, dir, false, {}, nullptr); }).find("unknown env"),
+            std::string::npos);
+  c = TinyConfig();
+  c.Set("network.penultimate", "softmax");
+  EXPECT_NE(ErrorOf([&] { Trainer(c, dir, false, {}, nullptr); }).find("softmax"),
+            std::string::npos);
+  c = TinyConfig();
+  c.Set("agent.type", "ppo");
+  EXPECT_NE(ErrorOf([&] { Trainer(c, dir, false, {}, nullptr); }).find("'agent.type'"),
+            std::string::npos);
+  c = TinyConfig();
+  c.Set("train.device", "tpu");
+  EXPECT_NE(ErrorOf([&] { Trainer(c, dir, false, {}, nullptr); }).find("unknown device"),
+            std::string::npos);
+  EXPECT_FALSE(fs::exists(dir));  // nothing was created
+}
+
+}  // namespace
+}  // namespace tokrl

@@ -1,0 +1,280 @@
+#include "tokrl/nn/encoders.h"
+
+#include <torch/torch.h>
+
+#include <array>
+#include <limits>
+#include <string>
+
+#include "tokrl/core/check.h"
+#include "tokrl/nn/enum_names.h"
+#include "tokrl/nn/init.h"
+
+namespace tokrl::nn {
+namespace {
+
+constexpr std::array<EnumName<EncoderType>, 3> kEncoderNames = {{
+    {"minatar", EncoderType::kMinAtar},
+    {"nature", EncoderType::kNature},
+    {"impala", EncoderType::kImpala},
+}};
+
+constexpr std::array<EnumName<Padding>, 2> kPaddingNames = {{
+    {"same", Padding::kSame},
+    {"valid", Padding::kValid},
+}};
+
+c10::ScalarType ParamDtype(const torch::nn::Module& module) {
+  const auto params = module.parameters();
+  return params.empty() ? torch::kFloat : params.front().scalar_type();
+}
+
+void CheckObservation(const at::Tensor& obs, int64_t in_channels) {
+  TOKRL_CHECK_EQ(obs.dim(), 4)
+      << "expected obs [B, C, H, W], got " << obs.sizes();
+  TOKRL_CHECK_EQ(obs.size(1), in_channels)
+      << "obs channels do not match the encoder, obs " << obs.sizes();
+}
+
+}  // namespace
+
+EncoderType ParseEncoderType(std::string_view name) {
+  return ParseEnum<EncoderType>("encoder", name, kEncoderNames);
+}
+std::string_view ToString(EncoderType type) {
+  return EnumToName<EncoderType>(type, kEncoderNames);
+}
+Padding ParsePadding(std::string_view name) {
+  return ParseEnum<Padding>("padding", name, kPaddingNames);
+}
+std::string_view ToString(Padding padding) {
+  return EnumToName<Padding>(padding, kPaddingNames);
+}
+
+std::array<int64_t, 2> SamePadding(int64_t size, int64_t kernel,
+                                   int64_t stride) {
+  const int64_t out = (size + stride - 1) / stride;
+  const int64_t total =
+      std::max<int64_t>((out - 1) * stride + kernel - size, 0);
+  return {total / 2, total - total / 2};
+}
+
+int64_t ConvOutputSize(int64_t size, int64_t kernel, int64_t stride,
+                       Padding padding) {
+  if (padding == Padding::kSame) return (size + stride - 1) / stride;
+  TOKRL_CHECK_GE(size, kernel) << "input too small for a VALID conv";
+  return (size - kernel) / stride + 1;
+}
+
+at::Tensor PadSame(const at::Tensor& x, int64_t kernel, int64_t stride,
+                   double value) {
+  const auto h = SamePadding(x.size(2), kernel, stride);
+  const auto w = SamePadding(x.size(3), kernel, stride);
+  if (h[0] == 0 && h[1] == 0 && w[0] == 0 && w[1] == 0) return x;
+  // constant_pad_nd takes {left, right, top, bottom} for the last two dims.
+  return torch::constant_pad_nd(x, {w[0], w[1], h[0], h[1]}, value);
+}
+
+at::Tensor MaxPoolSame(const at::Tensor& x, int64_t kernel, int64_t stride) {
+  const at::Tensor padded =
+      PadSame(x, kernel, stride, -std::numeric_limits<double>::infinity());
+  return torch::max_pool2d(padded, {kernel, kernel}, {stride, stride});
+}
+
+at::Tensor PreprocessObservation(const at::Tensor& obs, double scale,
+                                 c10::ScalarType dtype) {
+  if (at::isFloatingType(obs.scalar_type())) return obs.to(dtype);
+  at::Tensor x = obs.to(dtype);
+  if (scale != 1.0) x = x * scale;
+  return x;
+}
+
+// ---- PaddedConv2d -----------------------------------------------------------
+
+PaddedConv2dImpl::PaddedConv2dImpl(const PaddedConv2dOptions& options_)
+    : options(options_) {
+  reset();
+}
+
+void PaddedConv2dImpl::reset() {
+  const int64_t k = options.kernel();
+  TOKRL_CHECK_GT(k, 0);
+  TOKRL_CHECK_GT(options.stride(), 0);
+  builtin_padding_ =
+      options.padding() == Padding::kSame && options.stride() == 1 && k % 2;
+  auto conv_options =
+      torch::nn::Conv2dOptions(options.in_channels(), options.out_channels(), k)
+          .stride(options.stride())
+          .padding(builtin_padding_ ? k / 2 : 0);
+  conv = register_module("conv", torch::nn::Conv2d(conv_options));
+  const int64_t fan_in = options.in_channels() * k * k;
+  if (options.lecun_init()) {
+    LecunNormal_(conv->weight, fan_in);
+  } else {
+    XavierUniform_(conv->weight, fan_in, options.out_channels() * k * k);
+  }
+  torch::NoGradGuard no_grad;
+  conv->bias.zero_();
+}
+
+void PaddedConv2dImpl::pretty_print(std::ostream& stream) const {
+  stream << "tokrl::nn::PaddedConv2d(" << options.in_channels() << ", "
+         << options.out_channels() << ", kernel=" << options.kernel()
+         << ", stride=" << options.stride()
+         << ", padding=" << ToString(options.padding()) << ")";
+}
+
+at::Tensor PaddedConv2dImpl::forward(const at::Tensor& x) {
+  if (options.padding() == Padding::kSame && !builtin_padding_) {
+    return conv->forward(PadSame(x, options.kernel(), options.stride()));
+  }
+  return conv->forward(x);
+}
+
+int64_t PaddedConv2dImpl::OutputSize(int64_t size) const {
+  return ConvOutputSize(size, options.kernel(), options.stride(),
+                        options.padding());
+}
+
+// ---- MinAtarConv ------------------------------------------------------------
+
+MinAtarConvImpl::MinAtarConvImpl(const MinAtarConvOptions& options_)
+    : options(options_) {
+  reset();
+}
+
+void MinAtarConvImpl::reset() {
+  conv = register_module("conv",
+                         PaddedConv2d(PaddedConv2dOptions(options.in_channels(),
+                                                          options.channels(), 3)
+                                          .padding(options.padding())));
+}
+
+void MinAtarConvImpl::pretty_print(std::ostream& stream) const {
+  stream << "tokrl::nn::MinAtarConv(in_channels=" << options.in_channels()
+         << ", channels=" << options.channels()
+         << ", padding=" << ToString(options.padding()) << ")";
+}
+
+at::Tensor MinAtarConvImpl::forward(const at::Tensor& obs) {
+  CheckObservation(obs, options.in_channels());
+  at::Tensor x =
+      PreprocessObservation(obs, options.input_scale(), ParamDtype(*this));
+  return torch::relu(conv->forward(x));
+}
+
+std::array<int64_t, 3> MinAtarConvImpl::OutputShape(int64_t height,
+                                                    int64_t width) const {
+  return {options.channels(), conv->OutputSize(height),
+          conv->OutputSize(width)};
+}
+
+// ---- NatureCnn --------------------------------------------------------------
+
+NatureCnnImpl::NatureCnnImpl(const NatureCnnOptions& options_)
+    : options(options_) {
+  reset();
+}
+
+void NatureCnnImpl::reset() {
+  const Padding p = options.padding();
+  conv1 = register_module(
+      "conv1", PaddedConv2d(PaddedConv2dOptions(options.in_channels(), 32, 8)
+                                .stride(4)
+                                .padding(p)));
+  conv2 = register_module(
+      "conv2",
+      PaddedConv2d(PaddedConv2dOptions(32, 64, 4).stride(2).padding(p)));
+  conv3 = register_module(
+      "conv3",
+      PaddedConv2d(PaddedConv2dOptions(64, 64, 3).stride(1).padding(p)));
+}
+
+void NatureCnnImpl::pretty_print(std::ostream& stream) const {
+  stream << "tokrl::nn::NatureCnn(in_channels=" << options.in_channels()
+         << ", padding=" << ToString(options.padding()) << ")";
+}
+
+at::Tensor NatureCnnImpl::forward(const at::Tensor& obs) {
+  CheckObservation(obs, options.in_channels());
+  at::Tensor x =
+      PreprocessObservation(obs, options.input_scale(), ParamDtype(*this));
+  x = torch::relu(conv1->forward(x));
+  x = torch::relu(conv2->forward(x));
+  return torch::relu(conv3->forward(x));
+}
+
+std::array<int64_t, 3> NatureCnnImpl::OutputShape(int64_t height,
+                                                  int64_t width) const {
+  for (const PaddedConv2d& c : {conv1, conv2, conv3}) {
+    height = c->OutputSize(height);
+    width = c->OutputSize(width);
+  }
+  return {64, height, width};
+}
+
+// ---- ImpalaCnn --------------------------------------------------------------
+
+ImpalaCnnImpl::ImpalaCnnImpl(const ImpalaCnnOptions& options_)
+    : options(options_) {
+  reset();
+}
+
+void ImpalaCnnImpl::reset() {
+  TOKRL_CHECK(!options.stack_sizes().empty()) << "Impala needs >= 1 stack";
+  stack_convs.clear();
+  block_convs.clear();
+  int64_t in = options.in_channels();
+  for (size_t s = 0; s < options.stack_sizes().size(); ++s) {
+    const int64_t ch = options.stack_sizes()[s];
+    const std::string prefix = "stack" + std::to_string(s);
+    stack_convs.push_back(register_module(
+        prefix + "_conv", PaddedConv2d(PaddedConv2dOptions(in, ch, 3))));
+    std::vector<PaddedConv2d> blocks;
+    for (int64_t b = 0; b < options.num_blocks(); ++b) {
+      for (int j = 0; j < 2; ++j) {
+        blocks.push_back(register_module(
+            prefix + "_block" + std::to_string(b) + "_conv" + std::to_string(j),
+            PaddedConv2d(PaddedConv2dOptions(ch, ch, 3).lecun_init(true))));
+      }
+    }
+    block_convs.push_back(std::move(blocks));
+    in = ch;
+  }
+}
+
+void ImpalaCnnImpl::pretty_print(std::ostream& stream) const {
+  stream << "tokrl::nn::ImpalaCnn(in_channels=" << options.in_channels()
+         << ", stacks=[";
+  for (size_t s = 0; s < options.stack_sizes().size(); ++s) {
+    stream << (s ? ", " : "") << options.stack_sizes()[s];
+  }
+  stream << "], num_blocks=" << options.num_blocks() << ")";
+}
+
+at::Tensor ImpalaCnnImpl::forward(const at::Tensor& obs) {
+  CheckObservation(obs, options.in_channels());
+  at::Tensor x =
+      PreprocessObservation(obs, options.input_scale(), ParamDtype(*this));
+  for (size_t s = 0; s < stack_convs.size(); ++s) {
+    x = MaxPoolSame(stack_convs[s]->forward(x), 3, 2);
+    auto& convs = block_convs[s];
+    for (size_t j = 0; j + 1 < convs.size(); j += 2) {
+      at::Tensor y = convs[j]->forward(torch::relu(x));
+      y = convs[j + 1]->forward(torch::relu(y));
+      x = x + y;
+    }
+  }
+  return torch::relu(x);
+}
+
+std::array<int64_t, 3> ImpalaCnnImpl::OutputShape(int64_t height,
+                                                  int64_t width) const {
+  for (size_t s = 0; s < options.stack_sizes().size(); ++s) {
+    height = ConvOutputSize(height, 3, 2, Padding::kSame);
+    width = ConvOutputSize(width, 3, 2, Padding::kSame);
+  }
+  return {options.stack_sizes().back(), height, width};
+}
+
+}  // namespace tokrl::nn

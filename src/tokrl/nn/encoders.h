@@ -1,0 +1,223 @@
+// Pixel encoders: the convolutional torsos in front of every Q-network.
+//
+//   encoder     layers                                  out (84x84 or 10x10)
+//   ----------  --------------------------------------  --------------------
+//   MinAtarConv conv 16 3x3 s1 -> ReLU                      10x10x16 (SAME)
+//                                                           8x8x16   (VALID)
+//   NatureCnn   conv 32 8x8 s4 -> ReLU -> conv 64 4x4 s2 -> ReLU
+//               -> conv 64 3x3 s1 -> ReLU               11x11x64 (SAME)
+//                                                           7x7x64   (VALID)
+//   ImpalaCnn   3 stacks (16, 32, 32 channels), each:
+//                 conv 3x3 s1 -> maxpool 3x3 s2 (SAME)
+//                 -> 2 x [ReLU -> conv 3x3 -> ReLU -> conv 3x3 -> + input]
+//               then a final ReLU                       11x11x32
+//
+// Invariants
+//   * Input [B, C, H, W] (channels first, as the tokrl envs write them);
+//     output [B, d, h, w] in the network's parameter dtype.
+//   * Input scaling: integral inputs (uint8, bool, int) are cast to the
+//     parameter dtype and multiplied by `input_scale`; floating inputs are
+//     taken as already scaled and only cast. Defaults: 1/255 for the Atari
+//     encoders (Dopamine `preprocess_atari_inputs`, paper.md 2.1), 1 for
+//     MinAtar, whose observations are 0/1 (Dopamine casts them to float).
+//   * SAME padding follows TensorFlow/Flax exactly: out = ceil(in / stride),
+//     total padding max((out - 1) * stride + k - in, 0), the extra pixel of an
+//     odd total going after (bottom/right). This can be asymmetric (21 -> 11
+//     with k=4, s=2 pads 1 before and 2 after), which torch's symmetric conv
+//     padding cannot express, so PaddedConv2d pads explicitly when needed.
+//     SAME max-pooling pads with -inf.
+//   * Init as Dopamine: xavier_uniform for the MinAtar and Nature convs and
+//     the first conv of each Impala stack; lecun_normal (Flax default) for
+//     the residual-block convs; zero biases.
+//
+// References: Mnih et al. 2015 (Nature DQN); Espeholt et al. 2018 (IMPALA);
+// Young & Tian 2019 (MinAtar); google/dopamine `jax/networks.py`
+// (NatureDQNNetwork, ImpalaEncoder/Stack, MinatarDQNNetwork); paper.md 2.2.
+//
+// Choices where the spec is open (each an option):
+//   * MinAtar padding: SAME by default (10x10x16, Dopamine/Flax); VALID gives
+//     the MinAtar reference torso's 8x8x16 (paper.md 7).
+//   * Nature padding: SAME by default (Dopamine, 11x11x64, 121 tokens); VALID
+//     gives the classic DQN 7x7x64. Impala is always SAME.
+#ifndef TOKRL_NN_ENCODERS_H_
+#define TOKRL_NN_ENCODERS_H_
+
+#include <torch/arg.h>
+#include <torch/nn/cloneable.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/pimpl.h>
+
+#include <array>
+#include <cstdint>
+#include <ostream>
+#include <string_view>
+#include <vector>
+
+namespace tokrl::nn {
+
+enum class EncoderType { kMinAtar, kNature, kImpala };
+enum class Padding { kSame, kValid };
+
+/// "minatar", "nature", "impala"; throws tokrl::Error otherwise.
+EncoderType ParseEncoderType(std::string_view name);
+std::string_view ToString(EncoderType type);
+/// "same", "valid"; throws tokrl::Error otherwise.
+Padding ParsePadding(std::string_view name);
+std::string_view ToString(Padding padding);
+
+// Padding {before, after} of one spatial axis for a TF/Flax SAME op.
+std::array<int64_t, 2> SamePadding(int64_t size, int64_t kernel,
+                                   int64_t stride);
+// Output size of one spatial axis of a conv or pool.
+int64_t ConvOutputSize(int64_t size, int64_t kernel, int64_t stride,
+                       Padding padding);
+// Pads H and W of x [B, C, H, W] for a SAME op of (kernel, stride).
+at::Tensor PadSame(const at::Tensor& x, int64_t kernel, int64_t stride,
+                   double value = 0.0);
+// Flax `max_pool(x, (k, k), strides=(s, s), padding="SAME")`.
+at::Tensor MaxPoolSame(const at::Tensor& x, int64_t kernel, int64_t stride);
+// Casts obs to `dtype`; integral inputs are also multiplied by `scale`.
+at::Tensor PreprocessObservation(const at::Tensor& obs, double scale,
+                                 c10::ScalarType dtype);
+
+// ---------------------------------------------------------------------------
+// PaddedConv2d: a square conv with TF-style SAME or VALID padding.
+// ---------------------------------------------------------------------------
+
+/// Example: PaddedConv2d(PaddedConv2dOptions(4, 32, 8).stride(4))
+struct PaddedConv2dOptions {
+  PaddedConv2dOptions(int64_t in_channels, int64_t out_channels, int64_t kernel)
+      : in_channels_(in_channels),
+        out_channels_(out_channels),
+        kernel_(kernel) {}
+  /// Input channels.
+  TORCH_ARG(int64_t, in_channels);
+  /// Output channels.
+  TORCH_ARG(int64_t, out_channels);
+  /// Square kernel size.
+  TORCH_ARG(int64_t, kernel);
+  /// Stride on both axes.
+  TORCH_ARG(int64_t, stride) = 1;
+  /// SAME (TF/Flax) or VALID.
+  TORCH_ARG(Padding, padding) = Padding::kSame;
+  /// true: lecun_normal kernel (Flax default); false: xavier_uniform.
+  TORCH_ARG(bool, lecun_init) = false;
+};
+
+class PaddedConv2dImpl : public torch::nn::Cloneable<PaddedConv2dImpl> {
+ public:
+  explicit PaddedConv2dImpl(const PaddedConv2dOptions& options);
+  void reset() override;
+  void pretty_print(std::ostream& stream) const override;
+  at::Tensor forward(const at::Tensor& x);
+  int64_t OutputSize(int64_t size) const;
+
+  PaddedConv2dOptions options;
+  torch::nn::Conv2d conv{nullptr};
+
+ private:
+  // True when the conv's own symmetric padding already implements SAME
+  // (stride 1 and an odd kernel), so forward() needs no explicit pad.
+  bool builtin_padding_ = false;
+};
+TORCH_MODULE(PaddedConv2d);
+
+// ---------------------------------------------------------------------------
+// MinAtarConv
+// ---------------------------------------------------------------------------
+
+/// Example: MinAtarConv(MinAtarConvOptions(4).padding(Padding::kValid))
+struct MinAtarConvOptions {
+  explicit MinAtarConvOptions(int64_t in_channels)
+      : in_channels_(in_channels) {}
+  /// Observation channels (4 to 10 depending on the game).
+  TORCH_ARG(int64_t, in_channels);
+  /// Conv filters d.
+  TORCH_ARG(int64_t, channels) = 16;
+  /// SAME (default, 10x10 out) or VALID (8x8 out).
+  TORCH_ARG(Padding, padding) = Padding::kSame;
+  /// Multiplier for integral inputs (MinAtar observations are 0/1).
+  TORCH_ARG(double, input_scale) = 1.0;
+};
+
+class MinAtarConvImpl : public torch::nn::Cloneable<MinAtarConvImpl> {
+ public:
+  explicit MinAtarConvImpl(const MinAtarConvOptions& options);
+  void reset() override;
+  void pretty_print(std::ostream& stream) const override;
+  /// obs [B, C, H, W] -> features [B, channels, h, w].
+  at::Tensor forward(const at::Tensor& obs);
+  /// {d, h, w} for an H x W input.
+  std::array<int64_t, 3> OutputShape(int64_t height, int64_t width) const;
+
+  MinAtarConvOptions options;
+  PaddedConv2d conv{nullptr};
+};
+TORCH_MODULE(MinAtarConv);
+
+// ---------------------------------------------------------------------------
+// NatureCnn
+// ---------------------------------------------------------------------------
+
+/// Example: NatureCnn(NatureCnnOptions(4))
+struct NatureCnnOptions {
+  explicit NatureCnnOptions(int64_t in_channels) : in_channels_(in_channels) {}
+  /// Stacked frames.
+  TORCH_ARG(int64_t, in_channels);
+  /// SAME (Dopamine, 11x11x64 at 84x84) or VALID (classic DQN, 7x7x64).
+  TORCH_ARG(Padding, padding) = Padding::kSame;
+  /// Multiplier for integral inputs (uint8 frames -> [0, 1]).
+  TORCH_ARG(double, input_scale) = 1.0 / 255.0;
+};
+
+class NatureCnnImpl : public torch::nn::Cloneable<NatureCnnImpl> {
+ public:
+  explicit NatureCnnImpl(const NatureCnnOptions& options);
+  void reset() override;
+  void pretty_print(std::ostream& stream) const override;
+  /// obs [B, C, H, W] -> features [B, 64, h, w].
+  at::Tensor forward(const at::Tensor& obs);
+  std::array<int64_t, 3> OutputShape(int64_t height, int64_t width) const;
+
+  NatureCnnOptions options;
+  PaddedConv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+};
+TORCH_MODULE(NatureCnn);
+
+// ---------------------------------------------------------------------------
+// ImpalaCnn
+// ---------------------------------------------------------------------------
+
+/// Example: ImpalaCnn(ImpalaCnnOptions(4).stack_sizes({32, 64, 64}))
+struct ImpalaCnnOptions {
+  explicit ImpalaCnnOptions(int64_t in_channels) : in_channels_(in_channels) {}
+  /// Stacked frames.
+  TORCH_ARG(int64_t, in_channels);
+  /// Channels of each stack (Dopamine: 16, 32, 32; times `nn_scale`).
+  TORCH_ARG(std::vector<int64_t>, stack_sizes) = std::vector<int64_t>{16, 32,
+                                                                      32};
+  /// Residual blocks per stack.
+  TORCH_ARG(int64_t, num_blocks) = 2;
+  /// Multiplier for integral inputs (uint8 frames -> [0, 1]).
+  TORCH_ARG(double, input_scale) = 1.0 / 255.0;
+};
+
+class ImpalaCnnImpl : public torch::nn::Cloneable<ImpalaCnnImpl> {
+ public:
+  explicit ImpalaCnnImpl(const ImpalaCnnOptions& options);
+  void reset() override;
+  void pretty_print(std::ostream& stream) const override;
+  /// obs [B, C, H, W] -> features [B, stack_sizes.back(), h, w].
+  at::Tensor forward(const at::Tensor& obs);
+  std::array<int64_t, 3> OutputShape(int64_t height, int64_t width) const;
+
+  ImpalaCnnOptions options;
+  /// Per stack: the entry conv, then 2 convs per residual block.
+  std::vector<PaddedConv2d> stack_convs;
+  std::vector<std::vector<PaddedConv2d>> block_convs;
+};
+TORCH_MODULE(ImpalaCnn);
+
+}  // namespace tokrl::nn
+
+#endif  // TOKRL_NN_ENCODERS_H_

@@ -1,0 +1,178 @@
+#include "tokrl/nn/encoders.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <array>
+
+#include "tokrl/core/check.h"
+#include "tokrl/nn/testing.h"
+
+namespace tokrl::nn {
+namespace {
+
+at::Tensor RandomFrames(int64_t b, int64_t c, int64_t h, int64_t w) {
+  return torch::randint(0, 256, {b, c, h, w}, torch::kUInt8);
+}
+
+TEST(SamePaddingTest, MatchesTensorFlow) {
+  using P = std::array<int64_t, 2>;
+  EXPECT_EQ(SamePadding(84, 8, 4), (P{2, 2}));  // 84 -> 21
+  EXPECT_EQ(SamePadding(21, 4, 2), (P{1, 2}));  // 21 -> 11, asymmetric
+  EXPECT_EQ(SamePadding(11, 3, 1), (P{1, 1}));  // 11 -> 11
+  EXPECT_EQ(SamePadding(84, 3, 2), (P{0, 1}));  // Impala pool 84 -> 42
+  EXPECT_EQ(SamePadding(42, 3, 2), (P{0, 1}));  // 42 -> 21
+  EXPECT_EQ(SamePadding(21, 3, 2), (P{1, 1}));  // 21 -> 11
+  EXPECT_EQ(ConvOutputSize(84, 8, 4, Padding::kSame), 21);
+  EXPECT_EQ(ConvOutputSize(84, 8, 4, Padding::kValid), 20);
+  EXPECT_EQ(ConvOutputSize(10, 3, 1, Padding::kValid), 8);
+}
+
+TEST(PaddedConv2dTest, SameEqualsConvOnExplicitlyPaddedInput) {
+  torch::manual_seed(0);
+  PaddedConv2d conv(PaddedConv2dOptions(2, 3, 4).stride(2));
+  const at::Tensor x = torch::randn({1, 2, 21, 21});
+  const at::Tensor y = conv->forward(x);
+  ASSERT_EQ(y.sizes(), (std::vector<int64_t>{1, 3, 11, 11}));
+  // Top/left 1, bottom/right 2.
+  const at::Tensor padded = torch::constant_pad_nd(x, {1, 2, 1, 2}, 0.0);
+  const at::Tensor expected =
+      torch::conv2d(padded, conv->conv->weight, conv->conv->bias, {2, 2});
+  EXPECT_TRUE(torch::allclose(y, expected, 1e-5, 1e-6));
+}
+
+TEST(PaddedConv2dTest, BiasStartsAtZero) {
+  PaddedConv2d conv(PaddedConv2dOptions(2, 3, 3));
+  EXPECT_EQ(conv->conv->bias.abs().sum().item<double>(), 0.0);
+}
+
+TEST(MaxPoolSameTest, PadsWithMinusInfinity) {
+  // Zero padding would turn the border maxima of an all-negative input to 0.
+  const at::Tensor x = -torch::ones({1, 1, 84, 84});
+  const at::Tensor y = MaxPoolSame(x, 3, 2);
+  ASSERT_EQ(y.sizes(), (std::vector<int64_t>{1, 1, 42, 42}));
+  EXPECT_EQ(y.max().item<double>(), -1.0);
+}
+
+TEST(MinAtarConvTest, SameAndValidShapes) {
+  torch::manual_seed(0);
+  const at::Tensor obs = torch::randint(0, 2, {3, 4, 10, 10}, torch::kUInt8);
+  MinAtarConv same(MinAtarConvOptions(4));
+  EXPECT_EQ(same->forward(obs).sizes(), (std::vector<int64_t>{3, 16, 10, 10}));
+  EXPECT_EQ(same->OutputShape(10, 10), (std::array<int64_t, 3>{16, 10, 10}));
+  MinAtarConv valid(MinAtarConvOptions(4).padding(Padding::kValid));
+  EXPECT_EQ(valid->forward(obs).sizes(), (std::vector<int64_t>{3, 16, 8, 8}));
+  EXPECT_EQ(valid->OutputShape(10, 10), (std::array<int64_t, 3>{16, 8, 8}));
+}
+
+TEST(MinAtarConvTest, BinaryUint8EqualsFloatWithoutRescaling) {
+  torch::manual_seed(1);
+  MinAtarConv enc(MinAtarConvOptions(7));
+  const at::Tensor obs = torch::randint(0, 2, {2, 7, 10, 10}, torch::kUInt8);
+  EXPECT_TRUE(
+      torch::equal(enc->forward(obs), enc->forward(obs.to(torch::kFloat))));
+  EXPECT_TRUE(
+      torch::equal(enc->forward(obs), enc->forward(obs.to(torch::kBool))));
+}
+
+TEST(NatureCnnTest, SameGives11x11AndValidGives7x7) {
+  torch::manual_seed(0);
+  const at::Tensor obs = RandomFrames(2, 4, 84, 84);
+  NatureCnn same(NatureCnnOptions(4));
+  EXPECT_EQ(same->forward(obs).sizes(), (std::vector<int64_t>{2, 64, 11, 11}));
+  EXPECT_EQ(same->OutputShape(84, 84), (std::array<int64_t, 3>{64, 11, 11}));
+  NatureCnn valid(NatureCnnOptions(4).padding(Padding::kValid));
+  EXPECT_EQ(valid->forward(obs).sizes(), (std::vector<int64_t>{2, 64, 7, 7}));
+  EXPECT_EQ(valid->OutputShape(84, 84), (std::array<int64_t, 3>{64, 7, 7}));
+}
+
+TEST(NatureCnnTest, Uint8InputIsDividedBy255) {
+  torch::manual_seed(2);
+  NatureCnn enc(NatureCnnOptions(4));
+  const at::Tensor obs = RandomFrames(2, 4, 84, 84);
+  const at::Tensor a = enc->forward(obs);
+  const at::Tensor b = enc->forward(obs.to(torch::kFloat) / 255.0);
+  EXPECT_TRUE(torch::allclose(a, b, 1e-5, 1e-6));
+}
+
+TEST(ImpalaCnnTest, Gives11x11x32AndMatchesOutputShape) {
+  torch::manual_seed(0);
+  ImpalaCnn enc(ImpalaCnnOptions(4));
+  const at::Tensor y = enc->forward(RandomFrames(2, 4, 84, 84));
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 32, 11, 11}));
+  EXPECT_EQ(enc->OutputShape(84, 84), (std::array<int64_t, 3>{32, 11, 11}));
+  EXPECT_GE(y.min().item<double>(), 0.0);  // Final ReLU.
+  // 3 stacks x (1 + 2 blocks x 2) convs.
+  EXPECT_EQ(enc->parameters().size(), 3u * 5u * 2u);
+}
+
+TEST(ImpalaCnnTest, StackSizesOption) {
+  ImpalaCnn enc(ImpalaCnnOptions(3).stack_sizes({8, 8}).num_blocks(1));
+  const at::Tensor y = enc->forward(torch::rand({1, 3, 20, 20}));
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{1, 8, 5, 5}));
+  EXPECT_EQ(enc->OutputShape(20, 20), (std::array<int64_t, 3>{8, 5, 5}));
+}
+
+TEST(EncodersTest, EveryParameterGetsGradient) {
+  torch::manual_seed(3);
+  MinAtarConv minatar(MinAtarConvOptions(4));
+  minatar->forward(torch::randint(0, 2, {2, 4, 10, 10})).sum().backward();
+  testing::ExpectEveryParameterHasNonzeroGrad(*minatar);
+  NatureCnn nature(NatureCnnOptions(4));
+  nature->forward(RandomFrames(2, 4, 84, 84)).sum().backward();
+  testing::ExpectEveryParameterHasNonzeroGrad(*nature);
+  ImpalaCnn impala(ImpalaCnnOptions(4));
+  impala->forward(RandomFrames(2, 4, 84, 84)).sum().backward();
+  testing::ExpectEveryParameterHasNonzeroGrad(*impala);
+}
+
+TEST(EncodersTest, CloneIsDeepAndSaveLoadRoundTrips) {
+  torch::manual_seed(4);
+  ImpalaCnn enc(ImpalaCnnOptions(4));
+  const at::Tensor obs = RandomFrames(2, 4, 84, 84);
+  const at::Tensor before = enc->forward(obs);
+
+  testing::TempFile file("impala");
+  torch::save(enc, file.path());
+  ImpalaCnn loaded(ImpalaCnnOptions(4));
+  torch::load(loaded, file.path());
+  EXPECT_TRUE(torch::equal(loaded->forward(obs), before));
+
+  auto copy = std::dynamic_pointer_cast<ImpalaCnnImpl>(enc->clone());
+  ASSERT_NE(copy, nullptr);
+  EXPECT_TRUE(torch::equal(copy->forward(obs), before));
+  testing::ExpectDeepClone(*enc, *copy);
+  EXPECT_TRUE(torch::equal(copy->forward(obs), before));
+}
+
+TEST(EncodersTest, DoublePrecisionFollowsParameters) {
+  NatureCnn enc(NatureCnnOptions(4));
+  enc->to(torch::kDouble);
+  EXPECT_EQ(enc->forward(RandomFrames(1, 4, 84, 84)).scalar_type(),
+            torch::kDouble);
+}
+
+TEST(EncodersTest, WrongInputThrows) {
+  MinAtarConv enc(MinAtarConvOptions(4));
+  EXPECT_THROW(enc->forward(torch::zeros({2, 5, 10, 10})), tokrl::Error);
+  EXPECT_THROW(enc->forward(torch::zeros({5, 10, 10})), tokrl::Error);
+}
+
+TEST(EncodersTest, ParseNames) {
+  EXPECT_EQ(ParseEncoderType("impala"), EncoderType::kImpala);
+  EXPECT_EQ(ParseEncoderType("Nature"), EncoderType::kNature);
+  EXPECT_EQ(ParseEncoderType("minatar"), EncoderType::kMinAtar);
+  EXPECT_EQ(ParsePadding("VALID"), Padding::kValid);
+  EXPECT_EQ(ToString(EncoderType::kImpala), "impala");
+  try {
+    ParseEncoderType("resnet");
+    FAIL() << "expected tokrl::Error";
+  } catch (const tokrl::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("'resnet'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("minatar, nature, impala"), std::string::npos) << msg;
+  }
+}
+
+}  // namespace
+}  // namespace tokrl::nn

@@ -1,0 +1,83 @@
+#include "tokrl/nn/experts.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "tokrl/core/check.h"
+#include "tokrl/nn/testing.h"
+
+namespace tokrl::nn {
+namespace {
+
+TEST(ExpertsTest, BatchedForwardEqualsOneMlpPerExpert) {
+  torch::manual_seed(0);
+  Experts experts(ExpertsOptions(3, 5, 7));
+  experts->to(torch::kDouble);
+  const at::Tensor x = torch::randn({3, 4, 5}, torch::kDouble);
+  const at::Tensor y = experts->forward(x);
+  ASSERT_EQ(y.sizes(), (std::vector<int64_t>{3, 4, 5}));
+  for (int64_t e = 0; e < 3; ++e) {
+    const at::Tensor h = torch::relu(x[e].mm(experts->w1[e]) + experts->b1[e]);
+    const at::Tensor expected = h.mm(experts->w2[e]) + experts->b2[e];
+    EXPECT_TRUE(torch::allclose(y[e], expected, 1e-12, 1e-12)) << e;
+  }
+}
+
+TEST(ExpertsTest, ParameterCountMatchesPaperFormula) {
+  // paper.md 2.11: one expert costs 2 d H + H + d.
+  EXPECT_EQ(ExpertParameterCount(1, 32, 512), 33312);
+  EXPECT_EQ(ExpertParameterCount(4, 32, 512), 133248);
+  EXPECT_EQ(ExpertParameterCount(8, 32, 512), 266496);
+  EXPECT_EQ(ExpertParameterCount(1, 32, 2048), 133152);
+  EXPECT_EQ(ExpertParameterCount(1, 64, 512), 66112);
+  Experts experts(ExpertsOptions(4, 32, 512));
+  int64_t total = 0;
+  for (const auto& p : experts->parameters()) total += p.numel();
+  EXPECT_EQ(total, 133248);
+}
+
+TEST(ExpertsTest, InitIsXavierPerExpertWithZeroBias) {
+  torch::manual_seed(1);
+  Experts experts(ExpertsOptions(2, 32, 512));
+  const double limit = std::sqrt(6.0 / (32 + 512));
+  EXPECT_LE(experts->w1.abs().max().item<double>(), limit);
+  EXPECT_LE(experts->w2.abs().max().item<double>(), limit);
+  EXPECT_EQ(experts->b1.abs().sum().item<double>(), 0.0);
+  EXPECT_EQ(experts->b2.abs().sum().item<double>(), 0.0);
+  // Separate parameters: the experts' slices differ.
+  EXPECT_FALSE(torch::equal(experts->w1[0], experts->w1[1]));
+}
+
+TEST(ExpertsTest, ApplyExpertsWithOneHotRoutingRunsEachTokenThroughItsExpert) {
+  torch::manual_seed(2);
+  Experts experts(ExpertsOptions(2, 3, 4));
+  experts->to(torch::kDouble);
+  // B = 1, m = 2 tokens, n = 2 experts, p = 1 slot: token 0 -> expert 1,
+  // token 1 -> expert 0, combined with weights 0.5 and 2.
+  const at::Tensor x = torch::randn({1, 2, 3}, torch::kDouble);
+  at::Tensor dispatch = torch::zeros({1, 2, 2, 1}, torch::kDouble);
+  dispatch[0][0][1][0] = 1.0;
+  dispatch[0][1][0][0] = 1.0;
+  at::Tensor combine = dispatch.clone();
+  combine[0][0][1][0] = 0.5;
+  combine[0][1][0][0] = 2.0;
+  const at::Tensor y = ApplyExperts(x, dispatch, combine, *experts);
+  const at::Tensor f = experts->forward(torch::stack({x[0], x[0]}));  // [2,2,3]
+  EXPECT_TRUE(torch::allclose(y[0][0], 0.5 * f[1][0], 1e-12, 1e-12));
+  EXPECT_TRUE(torch::allclose(y[0][1], 2.0 * f[0][1], 1e-12, 1e-12));
+}
+
+TEST(ExpertsTest, GradientCloneAndShapeChecks) {
+  torch::manual_seed(3);
+  Experts experts(ExpertsOptions(2, 3, 4));
+  experts->forward(torch::randn({2, 5, 3})).pow(2).sum().backward();
+  testing::ExpectEveryParameterHasNonzeroGrad(*experts);
+  auto copy = std::dynamic_pointer_cast<ExpertsImpl>(experts->clone());
+  ASSERT_NE(copy, nullptr);
+  testing::ExpectDeepClone(*experts, *copy);
+  EXPECT_THROW(experts->forward(torch::randn({3, 5, 3})), tokrl::Error);
+  EXPECT_THROW(Experts(ExpertsOptions(0, 3, 4)), tokrl::Error);
+}
+
+}  // namespace
+}  // namespace tokrl::nn

@@ -1,0 +1,113 @@
+// Q heads: the output layer(s) after the penultimate representation z.
+//
+//   L = Dense, or NoisyLinear when noisy; A actions, N atoms.
+//
+//   linear            q = L_A(z)                                 q [B, A]
+//   linear + dueling  q = V(z) + A(z) - mean_a A(z),             q [B, A]
+//                     V: L_1, A: L_A
+//   c51               logits = L_{A*N}(z).view(B, A, N)          logits [B,A,N]
+//   c51 + dueling     logits = V(z) + A(z) - mean_a A(z),        and q [B, A]
+//                     V: L_N -> [B, 1, N], A: L_{A*N} -> [B, A, N]
+//   C51: q[b, a] = sum_k softmax(logits[b, a, :])_k * support_k,
+//        support = linspace(v_min, v_max, N) (a buffer).
+//
+// Invariants
+//   * The dueling combination is applied to logits (C51) or to q (linear),
+//     as Dopamine's full Rainbow; mean_a of the advantage stream is 0.
+//   * Dense layers use xavier_uniform kernels and zero biases (Dopamine);
+//     NoisyLinear uses its own init (noisy_linear.h).
+//   * The head's input z is used as is: no activation is added (after SoftMoE
+//     the flattened tokens go straight into the head, paper.md 2.6).
+//
+// References: Wang et al. 2016 (dueling); Bellemare et al. 2017 (C51);
+// Fortunato et al. 2018 (NoisyNet); Hessel et al. 2018 (Rainbow);
+// google/dopamine `jax/networks.py` (FullRainbowNetwork); paper.md 3.3.
+#ifndef TOKRL_NN_HEADS_H_
+#define TOKRL_NN_HEADS_H_
+
+#include <torch/arg.h>
+#include <torch/nn/cloneable.h>
+#include <torch/nn/modules/container/any.h>
+#include <torch/nn/pimpl.h>
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+namespace tokrl::nn {
+
+enum class HeadType { kLinear, kC51 };
+/// "linear", "c51" (alias "distributional").
+HeadType ParseHeadType(std::string_view name);
+std::string_view ToString(HeadType type);
+
+/// linspace(v_min, v_max, num_atoms).
+at::Tensor C51Support(int64_t num_atoms, double v_min, double v_max,
+                      const at::TensorOptions& options = {});
+/// q [B, A] = sum_k softmax(logits [B, A, N])_k * support [N]_k.
+at::Tensor C51QValues(const at::Tensor& logits, const at::Tensor& support);
+/// value [B, 1, ...] + advantage [B, A, ...] - mean over A of advantage.
+at::Tensor DuelingCombine(const at::Tensor& value, const at::Tensor& advantage);
+
+/// Example (Dopamine full Rainbow head):
+///   QHead head(QHeadOptions(512, 18).type(HeadType::kC51).dueling(true)
+///                  .noisy(true).noisy_sigma0(0.1));
+struct QHeadOptions {
+  QHeadOptions(int64_t in_features, int64_t num_actions)
+      : in_features_(in_features), num_actions_(num_actions) {}
+  /// Size of z.
+  TORCH_ARG(int64_t, in_features);
+  /// A.
+  TORCH_ARG(int64_t, num_actions);
+  /// Expected-value (linear) or distributional (C51) head.
+  TORCH_ARG(HeadType, type) = HeadType::kLinear;
+  /// C51: atoms N.
+  TORCH_ARG(int64_t, num_atoms) = 51;
+  /// C51: support minimum.
+  TORCH_ARG(double, v_min) = -10.0;
+  /// C51: support maximum.
+  TORCH_ARG(double, v_max) = 10.0;
+  /// Separate value and advantage streams.
+  TORCH_ARG(bool, dueling) = false;
+  /// NoisyLinear instead of Dense for the head layers.
+  TORCH_ARG(bool, noisy) = false;
+  /// NoisyLinear sigma0.
+  TORCH_ARG(double, noisy_sigma0) = 0.5;
+  /// NoisyLinear: mean weights only in eval mode.
+  TORCH_ARG(bool, noisy_deterministic_eval) = true;
+};
+
+struct HeadOutput {
+  at::Tensor q;       ///< [B, A]
+  at::Tensor logits;  ///< [B, A, N] for C51, undefined otherwise
+};
+
+class QHeadImpl : public torch::nn::Cloneable<QHeadImpl> {
+ public:
+  explicit QHeadImpl(const QHeadOptions& options);
+  void reset() override;
+  void pretty_print(std::ostream& stream) const override;
+  /// z [B, in_features] -> HeadOutput.
+  HeadOutput forward(const at::Tensor& z);
+  /// Atoms per action (1 for a linear head).
+  int64_t atoms() const {
+    return options.type() == HeadType::kC51 ? options.num_atoms() : 1;
+  }
+
+  QHeadOptions options;
+  /// The advantage stream (or the only stream without dueling): A * atoms.
+  torch::nn::AnyModule advantage;
+  /// The value stream (dueling only): atoms.
+  torch::nn::AnyModule value;
+  /// C51 only: [N] buffer.
+  at::Tensor support;
+
+ private:
+  torch::nn::AnyModule MakeLayer(const std::string& name, int64_t out);
+};
+TORCH_MODULE(QHead);
+
+}  // namespace tokrl::nn
+
+#endif  // TOKRL_NN_HEADS_H_

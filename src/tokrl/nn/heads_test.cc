@@ -1,0 +1,155 @@
+#include "tokrl/nn/heads.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "tokrl/core/check.h"
+#include "tokrl/nn/noisy_linear.h"
+#include "tokrl/nn/testing.h"
+
+namespace tokrl::nn {
+namespace {
+
+int64_t CountParams(const torch::nn::Module& m) {
+  int64_t total = 0;
+  for (const auto& p : m.parameters()) total += p.numel();
+  return total;
+}
+
+TEST(HeadsTest, LinearHead) {
+  torch::manual_seed(0);
+  QHead head(QHeadOptions(16, 6));
+  const HeadOutput out = head->forward(torch::randn({3, 16}));
+  EXPECT_EQ(out.q.sizes(), (std::vector<int64_t>{3, 6}));
+  EXPECT_FALSE(out.logits.defined());
+  EXPECT_EQ(CountParams(*head), 16 * 6 + 6);
+}
+
+TEST(HeadsTest, C51HeadQIsExpectationOverSupport) {
+  torch::manual_seed(1);
+  QHead head(QHeadOptions(16, 4)
+                 .type(HeadType::kC51)
+                 .num_atoms(11)
+                 .v_min(-2)
+                 .v_max(3));
+  EXPECT_EQ(CountParams(*head), 16 * 4 * 11 + 4 * 11);
+  const HeadOutput out = head->forward(torch::randn({2, 16}) * 5);
+  ASSERT_EQ(out.logits.sizes(), (std::vector<int64_t>{2, 4, 11}));
+  ASSERT_EQ(out.q.sizes(), (std::vector<int64_t>{2, 4}));
+  const at::Tensor support = torch::linspace(-2, 3, 11);
+  EXPECT_TRUE(torch::allclose(head->support, support));
+  const at::Tensor probs = torch::softmax(out.logits, -1);
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t a = 0; a < 4; ++a)
+      EXPECT_NEAR(out.q[b][a].item<double>(),
+                  (probs[b][a] * support).sum().item<double>(), 1e-5);
+  EXPECT_GE(out.q.min().item<double>(), -2.0);
+  EXPECT_LE(out.q.max().item<double>(), 3.0);
+}
+
+TEST(HeadsTest, DuelingCombineHasZeroMeanAdvantage) {
+  torch::manual_seed(2);
+  const at::Tensor v = torch::randn({2, 1, 5});
+  const at::Tensor a = torch::randn({2, 3, 5});
+  const at::Tensor q = DuelingCombine(v, a);
+  EXPECT_TRUE(torch::allclose(q.mean(1, true), v, 1e-5, 1e-6));
+  EXPECT_TRUE(
+      torch::allclose(q - q.mean(1, true), a - a.mean(1, true), 1e-5, 1e-6));
+}
+
+TEST(HeadsTest, DuelingLinearHeadMeanOverActionsIsTheValue) {
+  torch::manual_seed(3);
+  QHead head(QHeadOptions(16, 6).dueling(true));
+  EXPECT_EQ(CountParams(*head), (16 * 6 + 6) + (16 + 1));
+  const at::Tensor z = torch::randn({3, 16});
+  const HeadOutput out = head->forward(z);
+  const at::Tensor v = head->value.forward<at::Tensor>(z);  // [3, 1]
+  EXPECT_TRUE(torch::allclose(out.q.mean(1, true), v, 1e-5, 1e-6));
+}
+
+TEST(HeadsTest, DuelingC51AppliesToLogits) {
+  torch::manual_seed(4);
+  QHead head(
+      QHeadOptions(16, 3).type(HeadType::kC51).num_atoms(7).dueling(true));
+  EXPECT_EQ(CountParams(*head), (16 * 21 + 21) + (16 * 7 + 7));
+  const at::Tensor z = torch::randn({2, 16});
+  const HeadOutput out = head->forward(z);
+  const at::Tensor v = head->value.forward<at::Tensor>(z).view({2, 1, 7});
+  EXPECT_TRUE(torch::allclose(out.logits.mean(1, true), v, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(out.q, C51QValues(out.logits, head->support)));
+}
+
+TEST(HeadsTest, NoisyHeadUsesNoisyLayers) {
+  torch::manual_seed(5);
+  QHead head(QHeadOptions(16, 4)
+                 .type(HeadType::kC51)
+                 .num_atoms(5)
+                 .dueling(true)
+                 .noisy(true));
+  int noisy_layers = 0;
+  for (const auto& m : head->modules(false)) {
+    if (m->as<NoisyLinearImpl>()) ++noisy_layers;
+  }
+  EXPECT_EQ(noisy_layers, 2);
+  const at::Tensor z = torch::randn({2, 16});
+  const at::Tensor train_q = head->forward(z).q;
+  head->eval();
+  const at::Tensor eval_q = head->forward(z).q;
+  EXPECT_FALSE(torch::allclose(train_q, eval_q));
+  EXPECT_TRUE(torch::equal(eval_q, head->forward(z).q));
+}
+
+TEST(HeadsTest, GradientsCloneAndSaveLoad) {
+  torch::manual_seed(6);
+  QHead head(QHeadOptions(16, 4)
+                 .type(HeadType::kC51)
+                 .num_atoms(5)
+                 .dueling(true)
+                 .noisy(true));
+  const at::Tensor z = torch::randn({2, 16});
+  const HeadOutput out = head->forward(z);
+  (out.logits * torch::randn({2, 4, 5})).sum().backward();
+  testing::ExpectEveryParameterHasNonzeroGrad(*head);
+
+  head->eval();
+  const at::Tensor before = head->forward(z).q;
+  testing::TempFile file("head");
+  torch::save(head, file.path());
+  QHead loaded(QHeadOptions(16, 4)
+                   .type(HeadType::kC51)
+                   .num_atoms(5)
+                   .dueling(true)
+                   .noisy(true));
+  torch::load(loaded, file.path());
+  loaded->eval();
+  EXPECT_TRUE(torch::equal(loaded->forward(z).q, before));
+  auto copy = std::dynamic_pointer_cast<QHeadImpl>(head->clone());
+  ASSERT_NE(copy, nullptr);
+  EXPECT_TRUE(torch::equal(copy->forward(z).q, before));
+  testing::ExpectDeepClone(*head, *copy);
+  EXPECT_TRUE(torch::equal(copy->forward(z).q, before));
+}
+
+TEST(HeadsTest, BadOptionsThrow) {
+  EXPECT_THROW(QHead(QHeadOptions(16, 0)), tokrl::Error);
+  EXPECT_THROW(QHead(QHeadOptions(16, 4).type(HeadType::kC51).num_atoms(1)),
+               tokrl::Error);
+  EXPECT_THROW(
+      QHead(QHeadOptions(16, 4).type(HeadType::kC51).v_min(1).v_max(1)),
+      tokrl::Error);
+  EXPECT_THROW(QHead(QHeadOptions(16, 4))->forward(torch::zeros({2, 15})),
+               tokrl::Error);
+  EXPECT_EQ(ParseHeadType("C51"), HeadType::kC51);
+  EXPECT_EQ(ParseHeadType("distributional"), HeadType::kC51);
+  try {
+    ParseHeadType("iqn");
+    FAIL() << "expected tokrl::Error";
+  } catch (const tokrl::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("head 'iqn'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("linear, c51"), std::string::npos) << msg;
+  }
+}
+
+}  // namespace
+}  // namespace tokrl::nn

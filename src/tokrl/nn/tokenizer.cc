@@ -1,0 +1,231 @@
+#include "tokrl/nn/tokenizer.h"
+
+#include <torch/torch.h>
+
+#include <array>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "tokrl/core/check.h"
+#include "tokrl/nn/enum_names.h"
+#include "tokrl/nn/init.h"
+
+namespace tokrl::nn {
+namespace {
+
+constexpr std::array<EnumName<Tokenization>, 6> kTokenizationNames = {{
+    {"flatten", Tokenization::kFlatten},
+    {"perconv", Tokenization::kPerConv},
+    {"perfeat", Tokenization::kPerFeat},
+    {"persamp", Tokenization::kPerSamp},
+    {"perpatch", Tokenization::kPerPatch},
+    {"shuffled", Tokenization::kShuffled},
+}};
+
+constexpr std::array<EnumName<PatchEmbedding>, 2> kPatchEmbeddingNames = {{
+    {"avg_pool", PatchEmbedding::kAvgPool},
+    {"conv", PatchEmbedding::kConv},
+}};
+
+void CheckFeatures(const at::Tensor& features) {
+  TOKRL_CHECK_EQ(features.dim(), 4)
+      << "expected features [B, d, h, w], got " << features.sizes();
+}
+
+// Uniform integer in [0, bound) without modulo bias (rejection sampling).
+uint64_t UniformBelow(std::mt19937_64& rng, uint64_t bound) {
+  const uint64_t limit = std::numeric_limits<uint64_t>::max() -
+                         std::numeric_limits<uint64_t>::max() % bound;
+  uint64_t x;
+  do {
+    x = rng();
+  } while (x >= limit);
+  return x % bound;
+}
+
+}  // namespace
+
+Tokenization ParseTokenization(std::string_view name) {
+  return ParseEnum<Tokenization>("tokenizer", name, kTokenizationNames);
+}
+std::string_view ToString(Tokenization tokenization) {
+  return EnumToName<Tokenization>(tokenization, kTokenizationNames);
+}
+PatchEmbedding ParsePatchEmbedding(std::string_view name) {
+  return ParseEnum<PatchEmbedding>("patch embedding", name,
+                                   kPatchEmbeddingNames);
+}
+std::string_view ToString(PatchEmbedding embedding) {
+  return EnumToName<PatchEmbedding>(embedding, kPatchEmbeddingNames);
+}
+
+at::Tensor PerConvTokens(const at::Tensor& features) {
+  CheckFeatures(features);
+  // [B, d, h, w] -> [B, d, h*w] -> [B, h*w, d].
+  return features.flatten(2).transpose(1, 2);
+}
+
+at::Tensor PerFeatTokens(const at::Tensor& features) {
+  CheckFeatures(features);
+  return features.flatten(2);
+}
+
+at::Tensor PerSampTokens(const at::Tensor& features) {
+  return PerConvTokens(features).reshape({features.size(0), 1, -1});
+}
+
+at::Tensor FlattenTokens(const at::Tensor& features) {
+  return PerSampTokens(features);
+}
+
+at::Tensor PerPatchAvgTokens(const at::Tensor& features, int64_t patch) {
+  CheckFeatures(features);
+  TOKRL_CHECK_GT(patch, 0);
+  TOKRL_CHECK(patch <= features.size(2) && patch <= features.size(3))
+      << "patch " << patch << " larger than the feature map "
+      << features.sizes();
+  return PerConvTokens(torch::avg_pool2d(features, {patch, patch}));
+}
+
+at::Tensor ShuffledTokens(const at::Tensor& features,
+                          const at::Tensor& permutation) {
+  CheckFeatures(features);
+  const int64_t b = features.size(0);
+  const int64_t d = features.size(1);
+  const at::Tensor flat = PerConvTokens(features).reshape({b, -1});
+  TOKRL_CHECK_EQ(permutation.numel(), flat.size(1))
+      << "shuffle permutation does not match the feature size";
+  return flat.index_select(1, permutation).reshape({b, -1, d});
+}
+
+at::Tensor MakeShufflePermutation(int64_t n, uint64_t seed) {
+  TOKRL_CHECK_GT(n, 0);
+  std::vector<int64_t> perm(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) perm[static_cast<size_t>(i)] = i;
+  std::mt19937_64 rng(seed);
+  for (int64_t i = n - 1; i > 0; --i) {
+    const auto j =
+        static_cast<int64_t>(UniformBelow(rng, static_cast<uint64_t>(i) + 1));
+    std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(j)]);
+  }
+  return torch::tensor(perm, torch::kLong);
+}
+
+std::array<int64_t, 2> TokenShape(Tokenization tokenization, int64_t d,
+                                  int64_t h, int64_t w, int64_t patch,
+                                  PatchEmbedding embedding,
+                                  int64_t embedding_size) {
+  switch (tokenization) {
+    case Tokenization::kFlatten:
+    case Tokenization::kPerSamp:
+      return {1, h * w * d};
+    case Tokenization::kPerConv:
+    case Tokenization::kShuffled:
+      return {h * w, d};
+    case Tokenization::kPerFeat:
+      return {d, h * w};
+    case Tokenization::kPerPatch: {
+      TOKRL_CHECK(patch > 0 && patch <= h && patch <= w)
+          << "patch_size " << patch << " does not fit a " << h << "x" << w
+          << " feature map";
+      const int64_t t = embedding == PatchEmbedding::kAvgPool ? d
+                        : embedding_size > 0                  ? embedding_size
+                                                              : d;
+      return {(h / patch) * (w / patch), t};
+    }
+  }
+  TOKRL_FAIL() << "unhandled tokenization";
+  return {};
+}
+
+// ---- TokenizerImpl ----------------------------------------------------------
+
+TokenizerImpl::TokenizerImpl(const TokenizerOptions& options_)
+    : options(options_) {
+  reset();
+}
+
+void TokenizerImpl::reset() {
+  const int64_t d = options.channels();
+  const int64_t h = options.height();
+  const int64_t w = options.width();
+  TOKRL_CHECK(d > 0 && h > 0 && w > 0)
+      << "bad feature shape " << d << "x" << h << "x" << w;
+  shape_ = TokenShape(options.tokenization(), d, h, w, options.patch_size(),
+                      options.patch_embedding(), options.embedding_size());
+  patch_embed = nullptr;
+  permutation = at::Tensor();
+  if (options.tokenization() == Tokenization::kPerPatch &&
+      options.patch_embedding() == PatchEmbedding::kConv) {
+    const int64_t p = options.patch_size();
+    patch_embed = register_module(
+        "patch_embed",
+        torch::nn::Conv2d(torch::nn::Conv2dOptions(d, shape_[1], p).stride(p)));
+    LecunNormal_(patch_embed->weight, d * p * p);
+    torch::NoGradGuard no_grad;
+    patch_embed->bias.zero_();
+  }
+  if (options.tokenization() == Tokenization::kShuffled) {
+    permutation = register_buffer(
+        "permutation",
+        MakeShufflePermutation(h * w * d, options.shuffle_seed()));
+  }
+}
+
+void TokenizerImpl::to(torch::Dtype dtype, bool non_blocking) {
+  const at::Tensor keep =
+      permutation.defined() ? permutation.detach() : at::Tensor();
+  torch::nn::Module::to(dtype, non_blocking);
+  if (keep.defined()) permutation.set_data(keep);
+}
+
+void TokenizerImpl::to(torch::Device device, torch::Dtype dtype,
+                       bool non_blocking) {
+  const at::Tensor keep =
+      permutation.defined() ? permutation.detach() : at::Tensor();
+  torch::nn::Module::to(device, dtype, non_blocking);
+  if (keep.defined()) permutation.set_data(keep.to(device));
+}
+
+void TokenizerImpl::pretty_print(std::ostream& stream) const {
+  stream << "tokrl::nn::Tokenizer(" << ToString(options.tokenization())
+         << ", tokens=" << num_tokens() << "x" << token_dim();
+  if (options.tokenization() == Tokenization::kPerPatch) {
+    stream << ", patch=" << options.patch_size() << ", "
+           << ToString(options.patch_embedding());
+  }
+  if (options.tokenization() == Tokenization::kShuffled) {
+    stream << ", seed=" << options.shuffle_seed();
+  }
+  stream << ")";
+}
+
+at::Tensor TokenizerImpl::forward(const at::Tensor& features) {
+  CheckFeatures(features);
+  TOKRL_CHECK(features.size(1) == options.channels() &&
+              features.size(2) == options.height() &&
+              features.size(3) == options.width())
+      << "features " << features.sizes() << " do not match the tokenizer's "
+      << options.channels() << "x" << options.height() << "x"
+      << options.width();
+  switch (options.tokenization()) {
+    case Tokenization::kFlatten:
+      return FlattenTokens(features);
+    case Tokenization::kPerConv:
+      return PerConvTokens(features);
+    case Tokenization::kPerFeat:
+      return PerFeatTokens(features);
+    case Tokenization::kPerSamp:
+      return PerSampTokens(features);
+    case Tokenization::kPerPatch:
+      if (patch_embed) return PerConvTokens(patch_embed->forward(features));
+      return PerPatchAvgTokens(features, options.patch_size());
+    case Tokenization::kShuffled:
+      return ShuffledTokens(features, permutation);
+  }
+  TOKRL_FAIL() << "unhandled tokenization";
+  return {};
+}
+
+}  // namespace tokrl::nn

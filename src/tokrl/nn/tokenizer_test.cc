@@ -1,0 +1,218 @@
+#include "tokrl/nn/tokenizer.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <set>
+
+#include "tokrl/core/check.h"
+#include "tokrl/nn/testing.h"
+
+namespace tokrl::nn {
+namespace {
+
+using Shape = std::vector<int64_t>;
+
+TEST(TokenizerTest, PerConvHoldsEachPositionsChannelVector) {
+  torch::manual_seed(0);
+  const at::Tensor f = torch::randn({2, 3, 4, 5});
+  const at::Tensor t = PerConvTokens(f);
+  ASSERT_EQ(t.sizes(), (Shape{2, 20, 3}));
+  for (int64_t i = 0; i < 4; ++i) {
+    for (int64_t j = 0; j < 5; ++j) {
+      EXPECT_TRUE(
+          torch::equal(t.select(1, i * 5 + j), f.select(3, j).select(2, i)));
+    }
+  }
+}
+
+TEST(TokenizerTest, PerFeatIsTransposeOfPerConv) {
+  const at::Tensor f = torch::randn({2, 32, 11, 11});
+  const at::Tensor feat = PerFeatTokens(f);
+  ASSERT_EQ(feat.sizes(), (Shape{2, 32, 121}));
+  EXPECT_TRUE(torch::equal(feat, PerConvTokens(f).transpose(1, 2)));
+}
+
+TEST(TokenizerTest, PerSampAndFlattenAreTheRowMajorHwdFlattening) {
+  const at::Tensor f = torch::randn({2, 3, 4, 5});
+  const at::Tensor s = PerSampTokens(f);
+  ASSERT_EQ(s.sizes(), (Shape{2, 1, 60}));
+  EXPECT_TRUE(torch::equal(s, FlattenTokens(f)));
+  // (h, w, d) order: element (i, j, c) at (i * 5 + j) * 3 + c.
+  EXPECT_TRUE(torch::equal(s.reshape({2, 4, 5, 3}), f.permute({0, 2, 3, 1})));
+}
+
+TEST(TokenizerTest, PerPatchAvgAveragesNonOverlappingPatches) {
+  torch::manual_seed(1);
+  const at::Tensor f = torch::randn({2, 32, 11, 11});
+  const at::Tensor p4 = PerPatchAvgTokens(f, 4);  // 2 x 2 patches.
+  ASSERT_EQ(p4.sizes(), (Shape{2, 4, 32}));
+  // Token 1 = patch (row 0, col 1): rows 0..3, cols 4..7.
+  const at::Tensor expected =
+      f.slice(2, 0, 4).slice(3, 4, 8).mean(std::vector<int64_t>{2, 3});
+  EXPECT_TRUE(torch::allclose(p4.select(1, 1), expected, 1e-5, 1e-6));
+  EXPECT_EQ(PerPatchAvgTokens(f, 3).sizes(), (Shape{2, 9, 32}));
+  EXPECT_THROW(PerPatchAvgTokens(f, 12), tokrl::Error);
+}
+
+TEST(TokenizerTest, TokenShapesForImpalaFeatures) {
+  using S = std::array<int64_t, 2>;
+  EXPECT_EQ(TokenShape(Tokenization::kPerConv, 32, 11, 11), (S{121, 32}));
+  EXPECT_EQ(TokenShape(Tokenization::kPerFeat, 32, 11, 11), (S{32, 121}));
+  EXPECT_EQ(TokenShape(Tokenization::kPerSamp, 32, 11, 11), (S{1, 3872}));
+  EXPECT_EQ(TokenShape(Tokenization::kFlatten, 64, 11, 11), (S{1, 7744}));
+  EXPECT_EQ(TokenShape(Tokenization::kShuffled, 32, 11, 11), (S{121, 32}));
+  EXPECT_EQ(TokenShape(Tokenization::kPerPatch, 32, 11, 11, 3), (S{9, 32}));
+  EXPECT_EQ(TokenShape(Tokenization::kPerPatch, 32, 11, 11, 4,
+                       PatchEmbedding::kConv, 48),
+            (S{4, 48}));
+  EXPECT_EQ(TokenShape(Tokenization::kPerPatch, 32, 11, 11, 4,
+                       PatchEmbedding::kAvgPool, 48),
+            (S{4, 32}));
+}
+
+TEST(ShuffleTest, PermutationIsSeededAndValid) {
+  const at::Tensor a = MakeShufflePermutation(1000, 7);
+  EXPECT_TRUE(torch::equal(std::get<0>(a.sort()), torch::arange(1000)));
+  EXPECT_TRUE(torch::equal(a, MakeShufflePermutation(1000, 7)));
+  EXPECT_FALSE(torch::equal(a, MakeShufflePermutation(1000, 8)));
+  EXPECT_FALSE(torch::equal(a, torch::arange(1000)));
+}
+
+TEST(ShuffleTest, ShuffledIsAFixedPermutationOfAllEntries) {
+  torch::manual_seed(2);
+  const at::Tensor f = torch::randn({2, 16, 10, 10});
+  Tokenizer tok(
+      TokenizerOptions(Tokenization::kShuffled, 16, 10, 10).shuffle_seed(3));
+  const at::Tensor t = tok->forward(f);
+  ASSERT_EQ(t.sizes(), (Shape{2, 100, 16}));
+  // Same multiset of values per sample.
+  for (int64_t b = 0; b < 2; ++b) {
+    EXPECT_TRUE(torch::equal(std::get<0>(t[b].flatten().sort()),
+                             std::get<0>(f[b].flatten().sort())));
+  }
+  // Fixed across calls, and the same for another module with the same seed.
+  EXPECT_TRUE(torch::equal(t, tok->forward(f)));
+  Tokenizer same(
+      TokenizerOptions(Tokenization::kShuffled, 16, 10, 10).shuffle_seed(3));
+  EXPECT_TRUE(torch::equal(t, same->forward(f)));
+  Tokenizer other(
+      TokenizerOptions(Tokenization::kShuffled, 16, 10, 10).shuffle_seed(4));
+  EXPECT_FALSE(torch::equal(t, other->forward(f)));
+  // Entries, not whole tokens, move: some token mixes entries of several
+  // PerConv tokens (source token of flat entry k is perm[k] / d).
+  const at::Tensor source = tok->permutation.div(16, "floor").view({100, 16});
+  const at::Tensor mixed = (source != source.select(1, 0).unsqueeze(1)).any(1);
+  EXPECT_GT(mixed.sum().item<int64_t>(), 50);
+  // It equals the pure function.
+  EXPECT_TRUE(torch::equal(t, ShuffledTokens(f, tok->permutation)));
+}
+
+TEST(TokenizerModuleTest, EverySchemeHasTheAdvertisedShape) {
+  torch::manual_seed(3);
+  const at::Tensor f = torch::randn({2, 32, 11, 11});
+  for (Tokenization tk : {Tokenization::kFlatten, Tokenization::kPerConv,
+                          Tokenization::kPerFeat, Tokenization::kPerSamp,
+                          Tokenization::kPerPatch, Tokenization::kShuffled}) {
+    for (PatchEmbedding pe :
+         {PatchEmbedding::kAvgPool, PatchEmbedding::kConv}) {
+      Tokenizer tok(TokenizerOptions(tk, 32, 11, 11)
+                        .patch_size(4)
+                        .patch_embedding(pe)
+                        .embedding_size(24));
+      const at::Tensor t = tok->forward(f);
+      EXPECT_EQ(t.sizes(), (Shape{2, tok->num_tokens(), tok->token_dim()}))
+          << ToString(tk);
+      const auto expected =
+          TokenShape(tk, 32, 11, 11, 4, pe, /*embedding_size=*/24);
+      EXPECT_EQ(tok->num_tokens(), expected[0]);
+      EXPECT_EQ(tok->token_dim(), expected[1]);
+    }
+  }
+}
+
+TEST(TokenizerModuleTest, PatchConvEmbeddingIsKernelEqualsStride) {
+  torch::manual_seed(4);
+  Tokenizer tok(TokenizerOptions(Tokenization::kPerPatch, 8, 11, 11)
+                    .patch_size(4)
+                    .embedding_size(5));
+  ASSERT_TRUE(tok->patch_embed);
+  EXPECT_EQ(tok->parameters().size(), 2u);
+  const at::Tensor f = torch::randn({1, 8, 11, 11});
+  const at::Tensor t = tok->forward(f);
+  ASSERT_EQ(t.sizes(), (Shape{1, 4, 5}));
+  // Token 2 = patch (row 1, col 0): a dot product with that 4x4 window.
+  const at::Tensor window = f.slice(2, 4, 8).slice(3, 0, 4);  // [1, 8, 4, 4]
+  const at::Tensor expected =
+      (tok->patch_embed->weight * window).sum({1, 2, 3}) +
+      tok->patch_embed->bias;
+  EXPECT_TRUE(torch::allclose(t[0][2], expected, 1e-5, 1e-5));
+  t.sum().backward();
+  testing::ExpectEveryParameterHasNonzeroGrad(*tok);
+}
+
+TEST(TokenizerModuleTest, CloneAndSaveLoadKeepThePermutation) {
+  Tokenizer tok(
+      TokenizerOptions(Tokenization::kShuffled, 4, 3, 3).shuffle_seed(11));
+  auto copy = std::dynamic_pointer_cast<TokenizerImpl>(tok->clone());
+  ASSERT_NE(copy, nullptr);
+  EXPECT_TRUE(torch::equal(copy->permutation, tok->permutation));
+  EXPECT_NE(copy->permutation.data_ptr(), tok->permutation.data_ptr());
+  copy->permutation.fill_(0);
+  EXPECT_TRUE(
+      torch::equal(std::get<0>(tok->permutation.sort()), torch::arange(36)));
+
+  testing::TempFile file("tokenizer");
+  torch::save(tok, file.path());
+  Tokenizer loaded(
+      TokenizerOptions(Tokenization::kShuffled, 4, 3, 3).shuffle_seed(99));
+  torch::load(loaded, file.path());
+  EXPECT_TRUE(torch::equal(loaded->permutation, tok->permutation));
+}
+
+TEST(TokenizerModuleTest, ToDtypeKeepsTheIntegerPermutation) {
+  Tokenizer tok(TokenizerOptions(Tokenization::kShuffled, 4, 3, 3));
+  const at::Tensor perm = tok->permutation.clone();
+  const at::Tensor f = torch::randn({2, 4, 3, 3}, torch::kDouble);
+  tok->to(torch::kDouble);
+  EXPECT_EQ(tok->permutation.scalar_type(), torch::kLong);
+  tok->to(torch::kCPU, torch::kHalf);
+  EXPECT_EQ(tok->permutation.scalar_type(), torch::kLong);
+  EXPECT_TRUE(torch::equal(tok->permutation, perm));
+  EXPECT_TRUE(torch::equal(tok->forward(f), ShuffledTokens(f, perm)));
+}
+
+TEST(TokenizerModuleTest, RejectsMismatchedFeatures) {
+  Tokenizer tok(TokenizerOptions(Tokenization::kPerConv, 16, 10, 10));
+  EXPECT_THROW(tok->forward(torch::zeros({1, 16, 8, 8})), tokrl::Error);
+  EXPECT_THROW(
+      Tokenizer(
+          TokenizerOptions(Tokenization::kPerPatch, 16, 2, 2).patch_size(3)),
+      tokrl::Error);
+}
+
+TEST(TokenizerTest, ParseNames) {
+  EXPECT_EQ(ParseTokenization("perconv"), Tokenization::kPerConv);
+  EXPECT_EQ(ParseTokenization("Per_Feat"), Tokenization::kPerFeat);
+  EXPECT_EQ(ParseTokenization("shuffled"), Tokenization::kShuffled);
+  EXPECT_EQ(ParsePatchEmbedding("avg_pool"), PatchEmbedding::kAvgPool);
+  for (Tokenization tk : {Tokenization::kFlatten, Tokenization::kPerConv,
+                          Tokenization::kPerFeat, Tokenization::kPerSamp,
+                          Tokenization::kPerPatch, Tokenization::kShuffled}) {
+    EXPECT_EQ(ParseTokenization(ToString(tk)), tk);
+  }
+  try {
+    ParseTokenization("perpixel");
+    FAIL() << "expected tokrl::Error";
+  } catch (const tokrl::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("tokenizer 'perpixel'"), std::string::npos) << msg;
+    EXPECT_NE(
+        msg.find("flatten, perconv, perfeat, persamp, perpatch, shuffled"),
+        std::string::npos)
+        << msg;
+  }
+}
+
+}  // namespace
+}  // namespace tokrl::nn
