@@ -22,18 +22,22 @@ Config MakeConfig(int agent, int network) {
   const std::filesystem::path dir = SourceDir() / "configs";
   Config c = MakeTrainConfig();
   c.LoadTomlFile(dir / (agent == 0 ? "dqn_minatar.toml" : "der_minatar.toml"));
-  c.LoadTomlFile(dir / "networks" / (std::string(kNetworks[network]) + ".toml"));
+  c.LoadTomlFile(dir / "networks" /
+                 (std::string(kNetworks[network]) + ".toml"));
   c.Set("train.device", "cpu");
   return c;
 }
 
 void BM_Update(benchmark::State& state) {
   torch::set_num_threads(1);
-  const Config c = MakeConfig(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
+  const Config c = MakeConfig(static_cast<int>(state.range(0)),
+                              static_cast<int>(state.range(1)));
   auto env = MakeEnv(c.GetString("env.id"));
-  DqnAgent agent(AgentOptionsFrom(c), NetworkOptionsFrom(c, env->spec()), torch::kCPU);
+  DqnAgent agent(AgentOptionsFrom(c), NetworkOptionsFrom(c, env->spec()),
+                 torch::kCPU);
   ReplayBuffer replay(ReplayOptionsFrom(c, env->spec()));
-  VecEnv venv(c.GetString("env.id"), {.num_envs = 1, .num_threads = 1, .seed = 0});
+  VecEnv venv(c.GetString("env.id"),
+              {.num_envs = 1, .num_threads = 1, .seed = 0});
   venv.Reset();
   Rng rng(0);
   std::vector<int32_t> action(1);
@@ -41,38 +45,48 @@ void BM_Update(benchmark::State& state) {
     std::vector<uint8_t> obs(venv.obs().begin(), venv.obs().end());
     action[0] = static_cast<int32_t>(rng.UniformInt(6));
     venv.Step(action);
-    replay.Add(obs, action, venv.reward(), venv.terminated(), venv.truncated(), venv.next_obs());
+    replay.Add(obs, action, venv.reward(), venv.terminated(), venv.truncated(),
+               venv.next_obs());
   }
   for (auto _ : state) {
     const SampledBatch batch = replay.Sample(32, rng);
     const UpdateMetrics m = agent.Update(batch);
-    if (replay.options().prioritized) replay.UpdatePriorities(batch.indices, m.priorities);
+    if (replay.options().prioritized)
+      replay.UpdatePriorities(batch.indices, m.priorities);
   }
-  state.SetLabel(std::string(state.range(0) == 0 ? "dqn/" : "der/") + kNetworks[state.range(1)]);
-  state.counters["updates/s"] =
-      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(state.range(0) == 0 ? "dqn/" : "der/") +
+                 kNetworks[state.range(1)]);
+  state.counters["updates/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_Update)->ArgsProduct({{0, 1}, {0, 1, 2}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Update)
+    ->ArgsProduct({{0, 1}, {0, 1, 2}})
+    ->Unit(benchmark::kMillisecond);
 
 void BM_Act(benchmark::State& state) {
   torch::set_num_threads(1);
   const Config c = MakeConfig(0, static_cast<int>(state.range(0)));
   auto env = MakeEnv(c.GetString("env.id"));
-  DqnAgent agent(AgentOptionsFrom(c), NetworkOptionsFrom(c, env->spec()), torch::kCPU);
+  DqnAgent agent(AgentOptionsFrom(c), NetworkOptionsFrom(c, env->spec()),
+                 torch::kCPU);
   const int64_t n = state.range(1);
   std::vector<uint8_t> obs(n * env->spec().obs_size(), 1);
   Rng rng(0);
   for (auto _ : state) benchmark::DoNotOptimize(agent.Act(obs, n, 0.01, rng));
-  state.SetLabel(std::string(kNetworks[state.range(0)]) + " x" + std::to_string(n) + " envs");
+  state.SetLabel(std::string(kNetworks[state.range(0)]) + " x" +
+                 std::to_string(n) + " envs");
   state.counters["env_steps/s"] = benchmark::Counter(
       static_cast<double>(state.iterations() * n), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_Act)->ArgsProduct({{0, 1, 2}, {1, 16}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Act)
+    ->ArgsProduct({{0, 1, 2}, {1, 16}})
+    ->Unit(benchmark::kMicrosecond);
 
 // End to end: env steps/s of the whole training loop (acting, env stepping,
 // replay, updates at the preset's update period), after warm-up.
 void BM_Train(benchmark::State& state) {
-  Config c = MakeConfig(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
+  Config c = MakeConfig(static_cast<int>(state.range(0)),
+                        static_cast<int>(state.range(1)));
   c.Set("train.eval_every", "0");
   c.Set("train.tensorboard", "false");
   c.Set("train.log_every", "1000000");
@@ -80,21 +94,27 @@ void BM_Train(benchmark::State& state) {
   int64_t total = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    const auto dir = std::filesystem::temp_directory_path() / "tokrl_bench_train";
+    const auto dir =
+        std::filesystem::temp_directory_path() / "tokrl_bench_train";
     std::filesystem::remove_all(dir);
     c.Set("train.total_steps", std::to_string(steps + 2000));
     c.Set("agent.min_replay", "2000");
     Trainer trainer(c, dir, false, {}, nullptr);
-    while (trainer.env_steps() < 2000) trainer.Step();  // fill the replay: not timed
+    while (trainer.env_steps() < 2000)
+      trainer.Step();  // fill the replay: not timed
     state.ResumeTiming();
     while (trainer.env_steps() < steps + 2000) trainer.Step();
     total += steps;
   }
-  state.SetLabel(std::string(state.range(0) == 0 ? "dqn/" : "der/") + kNetworks[state.range(1)]);
-  state.counters["env_steps/s"] =
-      benchmark::Counter(static_cast<double>(total), benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(state.range(0) == 0 ? "dqn/" : "der/") +
+                 kNetworks[state.range(1)]);
+  state.counters["env_steps/s"] = benchmark::Counter(
+      static_cast<double>(total), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_Train)->ArgsProduct({{0, 1}, {0, 1, 2}})->Unit(benchmark::kSecond)->Iterations(1);
+BENCHMARK(BM_Train)
+    ->ArgsProduct({{0, 1}, {0, 1, 2}})
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1);
 
 }  // namespace
 }  // namespace tokrl

@@ -14,8 +14,9 @@
 namespace tokrl {
 namespace {
 
-const char* const kGames[] = {"minatar/asterix", "minatar/breakout", "minatar/freeway",
-                              "minatar/seaquest", "minatar/space_invaders"};
+const char* const kGames[] = {"minatar/asterix", "minatar/breakout",
+                              "minatar/freeway", "minatar/seaquest",
+                              "minatar/space_invaders"};
 
 void BM_SingleEnv(benchmark::State& state) {
   auto env = MakeEnv(kGames[state.range(0)]);
@@ -25,17 +26,19 @@ void BM_SingleEnv(benchmark::State& state) {
   const auto n = static_cast<uint32_t>(env->spec().num_actions);
   env->Reset(obs);
   for (auto _ : state) {
-    if (env->Step(static_cast<int>(policy.UniformInt(n)), obs).done()) env->Reset(obs);
+    if (env->Step(static_cast<int>(policy.UniformInt(n)), obs).done())
+      env->Reset(obs);
   }
-  state.counters["steps/s"] =
-      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["steps/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SingleEnv)->DenseRange(0, 4);
 
 void BM_VecEnv(benchmark::State& state) {
   const int num_envs = 256;
   const int threads = static_cast<int>(state.range(1));
-  VecEnv venv(kGames[state.range(0)], {.num_envs = num_envs, .num_threads = threads});
+  VecEnv venv(kGames[state.range(0)],
+              {.num_envs = num_envs, .num_threads = threads});
   state.SetLabel(kGames[state.range(0)]);
   venv.Reset();
   Rng policy(1);
@@ -46,13 +49,12 @@ void BM_VecEnv(benchmark::State& state) {
     venv.Step(actions);
   }
   const double steps = static_cast<double>(state.iterations()) * num_envs;
-  state.counters["steps/s"] = benchmark::Counter(steps, benchmark::Counter::kIsRate);
+  state.counters["steps/s"] =
+      benchmark::Counter(steps, benchmark::Counter::kIsRate);
   state.counters["steps/s/thread"] =
       benchmark::Counter(steps / threads, benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_VecEnv)
-    ->ArgsProduct({{0, 1, 2, 3, 4}, {1, 2}})
-    ->UseRealTime();
+BENCHMARK(BM_VecEnv)->ArgsProduct({{0, 1, 2, 3, 4}, {1, 2}})->UseRealTime();
 
 }  // namespace
 }  // namespace tokrl

@@ -13,50 +13,58 @@ torch::Device ResolveDevice(const std::string& name) {
   if (name == "cpu") return torch::Device(torch::kCPU);
   if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
     if (!torch::cuda::is_available()) {
-      TOKRL_FAIL() << "device '" << name
-                   << "' requested but CUDA is not available in this LibTorch build or "
-                      "machine (use train.device = \"cpu\" or \"auto\")";
+      TOKRL_FAIL()
+          << "device '" << name
+          << "' requested but CUDA is not available in this LibTorch build or "
+             "machine (use train.device = \"cpu\" or \"auto\")";
     }
     try {
       torch::Device device(name);
-      TOKRL_CHECK_LT(device.index(), static_cast<int>(torch::cuda::device_count()))
+      TOKRL_CHECK_LT(device.index(),
+                     static_cast<int>(torch::cuda::device_count()))
           << "no such CUDA device";
       return device;
     } catch (const c10::Error&) {
       TOKRL_FAIL() << "malformed device '" << name << "'";
     }
   }
-  TOKRL_FAIL() << "unknown device '" << name << "'; valid choices: auto, cpu, cuda, cuda:N";
+  TOKRL_FAIL() << "unknown device '" << name
+               << "'; valid choices: auto, cpu, cuda, cuda:N";
 }
 
-DqnAgent::DqnAgent(const AgentOptions& options, const nn::QNetworkOptions& network,
-                   torch::Device device)
+DqnAgent::DqnAgent(const AgentOptions& options,
+                   const nn::QNetworkOptions& network, torch::Device device)
     : options_(options),
       network_options_(network),
       device_(device),
       obs_shape_(network.obs_shape) {
   online_ = nn::QNetwork(network);
   online_->to(device_);
-  target_ = std::dynamic_pointer_cast<nn::QNetworkImpl>(online_->clone(device_));
+  target_ =
+      std::dynamic_pointer_cast<nn::QNetworkImpl>(online_->clone(device_));
   TOKRL_CHECK(target_) << "QNetwork clone failed";
   for (auto& p : target_->parameters()) p.set_requires_grad(false);
   optimizer_ = std::make_unique<torch::optim::Adam>(
-      online_->parameters(), torch::optim::AdamOptions(options.lr).eps(options.adam_eps));
+      online_->parameters(),
+      torch::optim::AdamOptions(options.lr).eps(options.adam_eps));
   if (options.distributional) {
-    support_ = torch::linspace(options.v_min, options.v_max, options.num_atoms,
-                               torch::TensorOptions().dtype(torch::kFloat).device(device_));
+    support_ = torch::linspace(
+        options.v_min, options.v_max, options.num_atoms,
+        torch::TensorOptions().dtype(torch::kFloat).device(device_));
   }
 }
 
-std::vector<int32_t> DqnAgent::Act(std::span<const uint8_t> obs, int64_t num_envs,
-                                   double epsilon, Rng& rng, bool eval) {
+std::vector<int32_t> DqnAgent::Act(std::span<const uint8_t> obs,
+                                   int64_t num_envs, double epsilon, Rng& rng,
+                                   bool eval) {
   std::vector<int64_t> shape = {num_envs};
   shape.insert(shape.end(), obs_shape_.begin(), obs_shape_.end());
   torch::NoGradGuard no_grad;
   // from_blob does not copy; .to() makes the device copy (or a CPU clone is
   // not needed because forward only reads).
-  auto input = torch::from_blob(const_cast<uint8_t*>(obs.data()), shape, torch::kUInt8)
-                   .to(device_);
+  auto input =
+      torch::from_blob(const_cast<uint8_t*>(obs.data()), shape, torch::kUInt8)
+          .to(device_);
   if (network_options_.noisy) {
     if (eval) {
       online_->eval();
@@ -105,12 +113,14 @@ UpdateMetrics DqnAgent::Update(const SampledBatch& batch) {
       const torch::Tensor next_logits = target_->forward(next_obs).logits;
       const torch::Tensor next_q = C51QValues(next_logits, support_);
       const torch::Tensor next_online =
-          options_.double_q ? C51QValues(online_->forward(next_obs).logits, support_)
-                            : torch::Tensor();
+          options_.double_q
+              ? C51QValues(online_->forward(next_obs).logits, support_)
+              : torch::Tensor();
       const torch::Tensor next_actions = DoubleQActions(next_q, next_online);
       const torch::Tensor next_probs =
           torch::softmax(SelectActions(next_logits, next_actions), -1);
-      target_probs = ProjectDistribution(next_probs, returns, discounts, support_);
+      target_probs =
+          ProjectDistribution(next_probs, returns, discounts, support_);
     }
     per_sample = C51Loss(SelectActions(out.logits, actions), target_probs);
     priorities = per_sample.detach();
@@ -125,9 +135,11 @@ UpdateMetrics DqnAgent::Update(const SampledBatch& batch) {
   optimizer_->zero_grad();
   loss.backward();
   // clip_grad_norm_ with an infinite max only measures the norm.
-  const double max_norm = options_.grad_clip_norm > 0 ? options_.grad_clip_norm
-                                                       : std::numeric_limits<double>::infinity();
-  metrics.grad_norm = torch::nn::utils::clip_grad_norm_(online_->parameters(), max_norm);
+  const double max_norm = options_.grad_clip_norm > 0
+                              ? options_.grad_clip_norm
+                              : std::numeric_limits<double>::infinity();
+  metrics.grad_norm =
+      torch::nn::utils::clip_grad_norm_(online_->parameters(), max_norm);
   optimizer_->step();
   metrics.mean_q = q_taken.detach().mean().item<double>();
   metrics.priorities = priorities.to(torch::kCPU, torch::kDouble);
@@ -141,7 +153,8 @@ void DqnAgent::SyncTarget() {
   for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
   auto src_buffers = online_->buffers();
   auto dst_buffers = target_->buffers();
-  for (size_t i = 0; i < src_buffers.size(); ++i) dst_buffers[i].copy_(src_buffers[i]);
+  for (size_t i = 0; i < src_buffers.size(); ++i)
+    dst_buffers[i].copy_(src_buffers[i]);
 }
 
 void DqnAgent::Save(torch::serialize::OutputArchive& archive) const {

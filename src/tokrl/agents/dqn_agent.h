@@ -4,8 +4,9 @@
 //
 //   agent            distributional  n_step  replay       extras
 //   DQN              no (scalar Q)   1       uniform      loss mse|huber
-//   Rainbow-lite     C51             3       prioritized  (Dopamine JAX Rainbow)
-//   full Rainbow/DER C51             3/10    prioritized  double, dueling, noisy
+//   Rainbow-lite     C51             3       prioritized  (Dopamine JAX
+//   Rainbow) full Rainbow/DER C51             3/10    prioritized  double,
+//   dueling, noisy
 //
 // The agent owns the online and target QNetworks and the Adam optimizer. It
 // does not own the replay buffer or the envs (the Trainer does), so Update()
@@ -41,11 +42,11 @@
 namespace tokrl {
 
 struct UpdateMetrics {
-  double loss = 0.0;        // mean weighted loss (without the aux loss)
-  double aux_loss = 0.0;    // MoE auxiliary loss, 0 when none
-  double mean_q = 0.0;      // mean Q(s, a) of the batch
-  double grad_norm = 0.0;   // before clipping
-  torch::Tensor priorities; // [B] CPU double, for UpdatePriorities
+  double loss = 0.0;         // mean weighted loss (without the aux loss)
+  double aux_loss = 0.0;     // MoE auxiliary loss, 0 when none
+  double mean_q = 0.0;       // mean Q(s, a) of the batch
+  double grad_norm = 0.0;    // before clipping
+  torch::Tensor priorities;  // [B] CPU double, for UpdatePriorities
 };
 
 class DqnAgent {

@@ -27,19 +27,22 @@ TEST(Learning, DqnSolvesCatch) {
   Config config = MakeTrainConfig();
   config.LoadTomlFile(ConfigDir() / "dqn_catch.toml");
   const TrainSummary s = Train(config, "dqn_catch");
-  EXPECT_GE(s.final_eval.return_mean, 0.8) << "eval return " << s.final_eval.return_mean;
+  EXPECT_GE(s.final_eval.return_mean, 0.8)
+      << "eval return " << s.final_eval.return_mean;
 }
 
 TEST(Learning, RainbowSolvesCatch) {
   Config config = MakeTrainConfig();
   config.LoadTomlFile(ConfigDir() / "dqn_catch.toml");
-  for (const char* kv : {"agent.type=rainbow", "agent.n_step=3", "replay.prioritized=true",
-                         "agent.double_q=true", "network.dueling=true", "agent.v_min=-2",
-                         "agent.v_max=2"}) {
+  for (const char* kv :
+       {"agent.type=rainbow", "agent.n_step=3", "replay.prioritized=true",
+        "agent.double_q=true", "network.dueling=true", "agent.v_min=-2",
+        "agent.v_max=2"}) {
     config.SetAssignment(kv);
   }
   const TrainSummary s = Train(config, "rainbow_catch");
-  EXPECT_GE(s.final_eval.return_mean, 0.8) << "eval return " << s.final_eval.return_mean;
+  EXPECT_GE(s.final_eval.return_mean, 0.8)
+      << "eval return " << s.final_eval.return_mean;
 }
 
 TEST(Learning, SoftMoeDqnSolvesCatch) {
@@ -47,7 +50,8 @@ TEST(Learning, SoftMoeDqnSolvesCatch) {
   config.LoadTomlFile(ConfigDir() / "dqn_catch.toml");
   config.LoadTomlFile(ConfigDir() / "networks/softmoe1_scaled4.toml");
   const TrainSummary s = Train(config, "softmoe_catch");
-  EXPECT_GE(s.final_eval.return_mean, 0.8) << "eval return " << s.final_eval.return_mean;
+  EXPECT_GE(s.final_eval.return_mean, 0.8)
+      << "eval return " << s.final_eval.return_mean;
 }
 
 }  // namespace

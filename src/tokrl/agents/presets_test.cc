@@ -5,8 +5,8 @@
 
 #include "tokrl/agents/dqn_agent.h"
 #include "tokrl/agents/train_config.h"
-#include "tokrl/env/registry.h"
 #include "tokrl/core/test_paths.h"
+#include "tokrl/env/registry.h"
 
 namespace tokrl {
 namespace {
@@ -44,7 +44,8 @@ TEST(Presets, EveryNetworkVariantBuildsOnMinAtar) {
   int count = 0;
   for (const auto& entry : fs::directory_iterator(ConfigDir() / "networks")) {
     SCOPED_TRACE(entry.path().string());
-    for (const char* agent : {"dqn_minatar.toml", "rainbow_lite_minatar.toml"}) {
+    for (const char* agent :
+         {"dqn_minatar.toml", "rainbow_lite_minatar.toml"}) {
       Config config = MakeTrainConfig();
       config.LoadTomlFile(ConfigDir() / agent);
       config.LoadTomlFile(entry.path());

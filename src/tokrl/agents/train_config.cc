@@ -15,28 +15,37 @@ using S = std::string;
 Config MakeTrainConfig() {
   return Config({
       // [env]
-      {"env.id", S("minatar/breakout"), "env id, options allowed: minatar/breakout(sticky=0.1)"},
+      {"env.id", S("minatar/breakout"),
+       "env id, options allowed: minatar/breakout(sticky=0.1)"},
       {"env.num_envs", int64_t{1}, "parallel training envs (a VecEnv)"},
       {"env.num_threads", int64_t{1}, "VecEnv threads (0 = all cores)"},
       // [network]
       {"network.encoder", S("minatar"), "minatar | nature | impala"},
-      {"network.padding", S("same"), "minatar/nature conv padding: same | valid"},
+      {"network.padding", S("same"),
+       "minatar/nature conv padding: same | valid"},
       {"network.tokenizer", S("flatten"),
        "flatten | perconv | perfeat | persamp | perpatch | shuffled"},
       {"network.penultimate", S("dense"),
        "dense | softmoe | moe | tokenized_avg | tokenized_sum"},
-      {"network.hidden", int64_t{512}, "penultimate base width (dense width, expert hidden)"},
-      {"network.scale", int64_t{1}, "penultimate width multiplier (x4 = DFT's scaled)"},
+      {"network.hidden", int64_t{512},
+       "penultimate base width (dense width, expert hidden)"},
+      {"network.scale", int64_t{1},
+       "penultimate width multiplier (x4 = DFT's scaled)"},
       {"network.experts", int64_t{4}, "SoftMoE / MoE experts"},
-      {"network.slots", int64_t{0}, "slots per expert / MoE capacity (0 = ceil(m c / n))"},
+      {"network.slots", int64_t{0},
+       "slots per expert / MoE capacity (0 = ceil(m c / n))"},
       {"network.capacity_factor", 1.0, "c in the default slot count"},
       {"network.normalize", false, "SoftMoE normalization with learned scale"},
-      {"network.routing", S("token_choice"), "MoE routing: token_choice | expert_choice"},
+      {"network.routing", S("token_choice"),
+       "MoE routing: token_choice | expert_choice"},
       {"network.k", int64_t{1}, "MoE token choice: experts per token"},
       {"network.patch_size", int64_t{3}, "PerPatch patch side"},
-      {"network.patch_embedding", S("conv"), "PerPatch embedding: conv | avg_pool"},
-      {"network.shuffle_seed", int64_t{0}, "Shuffled tokenizer permutation seed"},
-      {"network.extra_layer", false, "extra Dense(hidden)+ReLU before the head"},
+      {"network.patch_embedding", S("conv"),
+       "PerPatch embedding: conv | avg_pool"},
+      {"network.shuffle_seed", int64_t{0},
+       "Shuffled tokenizer permutation seed"},
+      {"network.extra_layer", false,
+       "extra Dense(hidden)+ReLU before the head"},
       {"network.dueling", false, "dueling head"},
       {"network.noisy", false, "NoisyNet head layers"},
       {"network.noisy_sigma0", 0.5, "NoisyNet sigma0"},
@@ -52,10 +61,12 @@ Config MakeTrainConfig() {
       {"agent.grad_clip_norm", 0.0, "global gradient norm clip (0 = off)"},
       {"agent.min_replay", int64_t{1000}, "env steps before learning starts"},
       {"agent.update_period", int64_t{4}, "env steps per gradient update"},
-      {"agent.target_update_period", int64_t{1000}, "env steps per target copy"},
+      {"agent.target_update_period", int64_t{1000},
+       "env steps per target copy"},
       {"agent.epsilon_start", 1.0, "epsilon during warm-up"},
       {"agent.epsilon_end", 0.01, "epsilon after decay"},
-      {"agent.epsilon_decay_steps", int64_t{250000}, "env steps of linear decay after warm-up"},
+      {"agent.epsilon_decay_steps", int64_t{250000},
+       "env steps of linear decay after warm-up"},
       {"agent.epsilon_eval", 0.001, "epsilon during evaluation"},
       {"agent.num_atoms", int64_t{51}, "rainbow: C51 atoms"},
       {"agent.v_min", -10.0, "rainbow: support minimum"},
@@ -68,16 +79,22 @@ Config MakeTrainConfig() {
       {"replay.priority_eps", 1e-10, "added to priorities before the exponent"},
       // [train]
       {"train.total_steps", int64_t{10000000}, "env steps to train for"},
-      {"train.seed", int64_t{0}, "root seed (envs, exploration, replay, network init)"},
+      {"train.seed", int64_t{0},
+       "root seed (envs, exploration, replay, network init)"},
       {"train.device", S("auto"), "auto | cpu | cuda | cuda:N"},
       {"train.torch_threads", int64_t{1}, "LibTorch intra-op threads"},
-      {"train.eval_every", int64_t{100000}, "env steps between evaluations (0 = never)"},
+      {"train.eval_every", int64_t{100000},
+       "env steps between evaluations (0 = never)"},
       {"train.eval_episodes", int64_t{10}, "episodes per evaluation"},
-      {"train.eval_max_steps", int64_t{27000}, "step cap per evaluation episode"},
-      {"train.log_every", int64_t{10000}, "env steps between progress lines and metric rows"},
-      {"train.checkpoint_every", int64_t{0}, "env steps between checkpoints (0 = at the end)"},
+      {"train.eval_max_steps", int64_t{27000},
+       "step cap per evaluation episode"},
+      {"train.log_every", int64_t{10000},
+       "env steps between progress lines and metric rows"},
+      {"train.checkpoint_every", int64_t{0},
+       "env steps between checkpoints (0 = at the end)"},
       {"train.tensorboard", true, "also write TensorBoard event files"},
-      {"train.episode_window", int64_t{100}, "episodes in the running training return"},
+      {"train.episode_window", int64_t{100},
+       "episodes in the running training return"},
   });
 }
 
@@ -97,7 +114,8 @@ int64_t NonNegative(const Config& c, const std::string& key) {
 
 double Probability(const Config& c, const std::string& key) {
   const double v = c.GetDouble(key);
-  TOKRL_CHECK(v >= 0.0 && v <= 1.0) << "config key '" << key << "' must be in [0, 1], got " << v;
+  TOKRL_CHECK(v >= 0.0 && v <= 1.0)
+      << "config key '" << key << "' must be in [0, 1], got " << v;
   return v;
 }
 
@@ -116,7 +134,8 @@ AgentOptions AgentOptionsFrom(const Config& c) {
   o.lr = c.GetDouble("agent.lr");
   TOKRL_CHECK_GT(o.lr, 0.0) << "config key 'agent.lr' must be positive";
   o.adam_eps = c.GetDouble("agent.adam_eps");
-  TOKRL_CHECK_GT(o.adam_eps, 0.0) << "config key 'agent.adam_eps' must be positive";
+  TOKRL_CHECK_GT(o.adam_eps, 0.0)
+      << "config key 'agent.adam_eps' must be positive";
   o.batch_size = Positive(c, "agent.batch_size");
   const std::string& loss = c.GetString("agent.loss");
   if (loss == "mse") {
@@ -129,7 +148,8 @@ AgentOptions AgentOptionsFrom(const Config& c) {
   }
   o.double_q = c.GetBool("agent.double_q");
   o.grad_clip_norm = c.GetDouble("agent.grad_clip_norm");
-  TOKRL_CHECK_GE(o.grad_clip_norm, 0.0) << "config key 'agent.grad_clip_norm' must be >= 0";
+  TOKRL_CHECK_GE(o.grad_clip_norm, 0.0)
+      << "config key 'agent.grad_clip_norm' must be >= 0";
   o.min_replay = Positive(c, "agent.min_replay");
   o.update_period = Positive(c, "agent.update_period");
   o.target_update_period = Positive(c, "agent.target_update_period");
@@ -141,7 +161,8 @@ AgentOptions AgentOptionsFrom(const Config& c) {
   TOKRL_CHECK_GE(o.num_atoms, 2) << "config key 'agent.num_atoms' must be >= 2";
   o.v_min = c.GetDouble("agent.v_min");
   o.v_max = c.GetDouble("agent.v_max");
-  TOKRL_CHECK_LT(o.v_min, o.v_max) << "config keys 'agent.v_min' < 'agent.v_max' required";
+  TOKRL_CHECK_LT(o.v_min, o.v_max)
+      << "config keys 'agent.v_min' < 'agent.v_max' required";
   return o;
 }
 
@@ -177,13 +198,16 @@ nn::QNetworkOptions NetworkOptionsFrom(const Config& c, const EnvSpec& spec) {
   o.experts = Positive(c, "network.experts");
   o.slots = NonNegative(c, "network.slots");
   o.capacity_factor = c.GetDouble("network.capacity_factor");
-  TOKRL_CHECK_GT(o.capacity_factor, 0.0) << "config key 'network.capacity_factor' must be > 0";
+  TOKRL_CHECK_GT(o.capacity_factor, 0.0)
+      << "config key 'network.capacity_factor' must be > 0";
   o.normalize = c.GetBool("network.normalize");
   o.routing = nn::ParseMoERouting(c.GetString("network.routing"));
   o.k = Positive(c, "network.k");
   o.patch_size = Positive(c, "network.patch_size");
-  o.patch_embedding = nn::ParsePatchEmbedding(c.GetString("network.patch_embedding"));
-  o.shuffle_seed = static_cast<uint64_t>(NonNegative(c, "network.shuffle_seed"));
+  o.patch_embedding =
+      nn::ParsePatchEmbedding(c.GetString("network.patch_embedding"));
+  o.shuffle_seed =
+      static_cast<uint64_t>(NonNegative(c, "network.shuffle_seed"));
   o.extra_layer = c.GetBool("network.extra_layer");
   o.dueling = c.GetBool("network.dueling");
   o.noisy = c.GetBool("network.noisy");
@@ -210,7 +234,8 @@ ReplayOptions ReplayOptionsFrom(const Config& c, const EnvSpec& spec) {
   o.beta = c.GetDouble("replay.beta");
   TOKRL_CHECK_GE(o.beta, 0.0) << "config key 'replay.beta' must be >= 0";
   o.priority_eps = c.GetDouble("replay.priority_eps");
-  TOKRL_CHECK_GE(o.priority_eps, 0.0) << "config key 'replay.priority_eps' must be >= 0";
+  TOKRL_CHECK_GE(o.priority_eps, 0.0)
+      << "config key 'replay.priority_eps' must be >= 0";
   return o;
 }
 

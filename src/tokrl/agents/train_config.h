@@ -75,7 +75,8 @@ struct TrainOptions {
 // throws tokrl::Error naming the key.
 AgentOptions AgentOptionsFrom(const Config& config);
 TrainOptions TrainOptionsFrom(const Config& config);
-nn::QNetworkOptions NetworkOptionsFrom(const Config& config, const EnvSpec& spec);
+nn::QNetworkOptions NetworkOptionsFrom(const Config& config,
+                                       const EnvSpec& spec);
 ReplayOptions ReplayOptionsFrom(const Config& config, const EnvSpec& spec);
 
 }  // namespace tokrl

@@ -29,11 +29,13 @@ namespace {
 constexpr char kTrainerMagic[] = "tokrl.trainer.v1";
 // Keys a resumed run may change: they affect neither the learning nor the
 // random streams.
-const char* const kResumeMutableKeys[] = {"train.total_steps", "train.log_every",
-                                          "train.checkpoint_every", "train.tensorboard"};
+const char* const kResumeMutableKeys[] = {
+    "train.total_steps", "train.log_every", "train.checkpoint_every",
+    "train.tensorboard"};
 
 double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration<double>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -42,10 +44,12 @@ std::string FormatDuration(double seconds) {
   const auto s = static_cast<int64_t>(seconds);
   char buf[64];
   if (s >= 3600) {
-    std::snprintf(buf, sizeof(buf), "%lldh%02lldm", static_cast<long long>(s / 3600),
+    std::snprintf(buf, sizeof(buf), "%lldh%02lldm",
+                  static_cast<long long>(s / 3600),
                   static_cast<long long>(s % 3600 / 60));
   } else {
-    std::snprintf(buf, sizeof(buf), "%lldm%02llds", static_cast<long long>(s / 60),
+    std::snprintf(buf, sizeof(buf), "%lldm%02llds",
+                  static_cast<long long>(s / 60),
                   static_cast<long long>(s % 60));
   }
   return buf;
@@ -74,17 +78,28 @@ std::string TorchRngState() {
 void SetTorchRngState(const std::string& bytes) {
   auto gen = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(gen.mutex());
-  torch::Tensor state = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
+  torch::Tensor state =
+      torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
   std::memcpy(state.data_ptr(), bytes.data(), bytes.size());
   gen.set_state(state);
 }
 
 const std::vector<std::string>& MetricColumns() {
-  static const std::vector<std::string> columns = {
-      "train/episode_return", "train/episode_length", "train/episodes", "train/epsilon",
-      "train/loss",           "train/aux_loss",       "train/mean_q",   "train/grad_norm",
-      "train/updates",        "train/replay_size",    "train/sps",      "eval/return_mean",
-      "eval/return_std",      "eval/length_mean",     "eval/episodes"};
+  static const std::vector<std::string> columns = {"train/episode_return",
+                                                   "train/episode_length",
+                                                   "train/episodes",
+                                                   "train/epsilon",
+                                                   "train/loss",
+                                                   "train/aux_loss",
+                                                   "train/mean_q",
+                                                   "train/grad_norm",
+                                                   "train/updates",
+                                                   "train/replay_size",
+                                                   "train/sps",
+                                                   "eval/return_mean",
+                                                   "eval/return_std",
+                                                   "eval/length_mean",
+                                                   "eval/episodes"};
   return columns;
 }
 
@@ -105,13 +120,16 @@ Trainer::Trainer(const Config& config, const fs::path& run_dir, bool resume,
   const ReplayOptions replay = ReplayOptionsFrom(config, spec);
   const torch::Device device = ResolveDevice(t.device);
   if (resume) {
-    if (!fs::exists(run_dir / "checkpoint") && !fs::exists(run_dir / "checkpoint.old")) {
-      TOKRL_FAIL() << "nothing to resume: no checkpoint in run directory '" << run_dir.string()
-                   << "'";
+    if (!fs::exists(run_dir / "checkpoint") &&
+        !fs::exists(run_dir / "checkpoint.old")) {
+      TOKRL_FAIL() << "nothing to resume: no checkpoint in run directory '"
+                   << run_dir.string() << "'";
     }
-  } else if (fs::exists(run_dir / "config.toml") || fs::exists(run_dir / "checkpoint")) {
+  } else if (fs::exists(run_dir / "config.toml") ||
+             fs::exists(run_dir / "checkpoint")) {
     TOKRL_FAIL() << "run directory '" << run_dir.string()
-                 << "' already holds a run; pass --resume to continue it or choose another "
+                 << "' already holds a run; pass --resume to continue it or "
+                    "choose another "
                     "--run-dir";
   }
 
@@ -129,11 +147,13 @@ Trainer::Trainer(const Config& config, const fs::path& run_dir, bool resume,
   if (resume) LoadCheckpoint();
 
   fs::create_directories(run_dir);
-  io::WriteFileAtomic(run_dir / "config.toml",
-                      "# Resolved tokrl training config (every key).\n" + config_.ToToml());
   io::WriteFileAtomic(
-      run_dir / (resume ? "run_info.resume-" + std::to_string(env_steps_) + ".json"
-                        : std::string("run_info.json")),
+      run_dir / "config.toml",
+      "# Resolved tokrl training config (every key).\n" + config_.ToToml());
+  io::WriteFileAtomic(
+      run_dir / (resume
+                     ? "run_info.resume-" + std::to_string(env_steps_) + ".json"
+                     : std::string("run_info.json")),
       io::CollectRunInfo(TOKRL_VERSION, std::move(command_line)).ToJson());
   io::MetricsLoggerOptions log_options;
   log_options.tensorboard = t.tensorboard;
@@ -141,12 +161,16 @@ Trainer::Trainer(const Config& config, const fs::path& run_dir, bool resume,
   log_options.columns = MetricColumns();
   logger_ = std::make_unique<io::MetricsLogger>(run_dir, log_options);
   if (progress_ != nullptr) {
-    *progress_ << "tokrl train: " << spec.id << " | " << (agent_options_.distributional ? "rainbow" : "dqn")
+    *progress_ << "tokrl train: " << spec.id << " | "
+               << (agent_options_.distributional ? "rainbow" : "dqn")
                << " | network " << config.GetString("network.tokenizer") << "+"
                << config.GetString("network.penultimate") << " ("
-               << nn::NumParameters(*agent_->online()) << " parameters) | device "
-               << device.str() << " | run dir " << run_dir.string()
-               << (resume ? " | resumed at step " + std::to_string(env_steps_) : "") << "\n";
+               << nn::NumParameters(*agent_->online())
+               << " parameters) | device " << device.str() << " | run dir "
+               << run_dir.string()
+               << (resume ? " | resumed at step " + std::to_string(env_steps_)
+                          : "")
+               << "\n";
   }
 }
 
@@ -156,13 +180,15 @@ void Trainer::Step() {
   const TrainOptions& t = train_options_;
   const AgentOptions& a = agent_options_;
   const int n = venv_->num_envs();
-  const double epsilon = LinearSchedule(a.epsilon_start, a.epsilon_end, a.epsilon_decay_steps,
-                                        env_steps_, a.min_replay);
+  const double epsilon =
+      LinearSchedule(a.epsilon_start, a.epsilon_end, a.epsilon_decay_steps,
+                     env_steps_, a.min_replay);
   acted_obs_.assign(venv_->obs().begin(), venv_->obs().end());
-  const std::vector<int32_t> actions = agent_->Act(acted_obs_, n, epsilon, act_rng_);
+  const std::vector<int32_t> actions =
+      agent_->Act(acted_obs_, n, epsilon, act_rng_);
   venv_->Step(actions);
-  replay_->Add(acted_obs_, actions, venv_->reward(), venv_->terminated(), venv_->truncated(),
-               venv_->next_obs());
+  replay_->Add(acted_obs_, actions, venv_->reward(), venv_->terminated(),
+               venv_->truncated(), venv_->next_obs());
   const int64_t before = env_steps_;
   env_steps_ += n;
   for (int i = 0; i < n; ++i) {
@@ -181,7 +207,8 @@ void Trainer::Step() {
       update_credit_ -= a.update_period;
       const SampledBatch batch = replay_->Sample(a.batch_size, replay_rng_);
       const UpdateMetrics m = agent_->Update(batch);
-      if (replay_->options().prioritized) replay_->UpdatePriorities(batch.indices, m.priorities);
+      if (replay_->options().prioritized)
+        replay_->UpdatePriorities(batch.indices, m.priorities);
       ++updates_;
       loss_sum_ += m.loss;
       aux_sum_ += m.aux_loss;
@@ -221,17 +248,19 @@ TrainSummary Trainer::Run(int64_t stop_after) {
     j["env_steps"] = summary.env_steps;
     j["updates"] = summary.updates;
     j["episodes"] = summary.episodes;
-    j["train_return"] = std::isfinite(summary.train_return) ? nlohmann::ordered_json(summary.train_return)
-                                                            : nlohmann::ordered_json();
+    j["train_return"] = std::isfinite(summary.train_return)
+                            ? nlohmann::ordered_json(summary.train_return)
+                            : nlohmann::ordered_json();
     j["eval_return_mean"] = summary.final_eval.return_mean;
     j["eval_return_std"] = summary.final_eval.return_std;
     j["eval_episodes"] = summary.final_eval.episodes;
     j["seconds_this_session"] = summary.seconds;
     io::WriteFileAtomic(run_dir_ / "summary.json", j.dump(2) + "\n");
     if (progress_ != nullptr) {
-      *progress_ << "done  " << env_steps_ << " env steps, " << updates_ << " updates, "
-                 << episodes_ << " episodes in " << FormatDuration(summary.seconds)
-                 << "; final eval return " << summary.final_eval.return_mean << " +- "
+      *progress_ << "done  " << env_steps_ << " env steps, " << updates_
+                 << " updates, " << episodes_ << " episodes in "
+                 << FormatDuration(summary.seconds) << "; final eval return "
+                 << summary.final_eval.return_mean << " +- "
                  << summary.final_eval.return_std << "\n";
     }
   }
@@ -245,9 +274,9 @@ EvalResult Trainer::EvaluateAndLog() {
                             {"eval/length_mean", e.length_mean},
                             {"eval/episodes", e.episodes}});
   if (progress_ != nullptr) {
-    *progress_ << "eval  step " << env_steps_ << "  return " << e.return_mean << " +- "
-               << e.return_std << "  length " << e.length_mean << " (" << e.episodes
-               << " episodes)\n";
+    *progress_ << "eval  step " << env_steps_ << "  return " << e.return_mean
+               << " +- " << e.return_std << "  length " << e.length_mean << " ("
+               << e.episodes << " episodes)\n";
   }
   return e;
 }
@@ -258,7 +287,8 @@ void Trainer::Log() {
                      std::max(1e-9, now - last_log_time_);
   const double epsilon =
       LinearSchedule(agent_options_.epsilon_start, agent_options_.epsilon_end,
-                     agent_options_.epsilon_decay_steps, env_steps_, agent_options_.min_replay);
+                     agent_options_.epsilon_decay_steps, env_steps_,
+                     agent_options_.min_replay);
   const double count = static_cast<double>(std::max<int64_t>(1, loss_count_));
   std::map<std::string, double> row = {
       {"train/episode_return", Mean(recent_returns_)},
@@ -276,10 +306,12 @@ void Trainer::Log() {
   }
   logger_->Log(env_steps_, row);
   if (progress_ != nullptr) {
-    const double remaining = static_cast<double>(train_options_.total_steps - env_steps_) / sps;
+    const double remaining =
+        static_cast<double>(train_options_.total_steps - env_steps_) / sps;
     char line[256];
     std::snprintf(line, sizeof(line),
-                  "step %lld/%lld (%.1f%%)  sps %.0f  return %.2f (%zu ep)  eps %.3f  loss %.4g  "
+                  "step %lld/%lld (%.1f%%)  sps %.0f  return %.2f (%zu ep)  "
+                  "eps %.3f  loss %.4g  "
                   "q %.3g  eta %s\n",
                   static_cast<long long>(env_steps_),
                   static_cast<long long>(train_options_.total_steps),
@@ -314,7 +346,8 @@ EvalResult Trainer::Evaluate() {
     envs.push_back(prototype->Clone());
     envs[i]->Seed(DeriveSeed(DeriveSeed(t.seed, 1), eval_index * 64 + i));
     envs[i]->Reset({obs.data() + i * obs_size, static_cast<size_t>(obs_size)});
-    episodes_left[i] = t.eval_episodes / num + (i < t.eval_episodes % num ? 1 : 0);
+    episodes_left[i] =
+        t.eval_episodes / num + (i < t.eval_episodes % num ? 1 : 0);
   }
   Rng rng(DeriveSeed(DeriveSeed(t.seed, 4), eval_index));
   std::vector<double> returns, lengths;
@@ -322,7 +355,8 @@ EvalResult Trainer::Evaluate() {
     const std::vector<int32_t> actions =
         agent_->Act(obs, num, agent_options_.epsilon_eval, rng, /*eval=*/true);
     for (int i = 0; i < num; ++i) {
-      if (episodes_left[i] == 0) continue;  // finished envs idle (their actions are ignored)
+      if (episodes_left[i] == 0)
+        continue;  // finished envs idle (their actions are ignored)
       ObsSpan row{obs.data() + i * obs_size, static_cast<size_t>(obs_size)};
       const StepResult r = envs[i]->Step(actions[i], row);
       returns_now[i] += r.reward;
@@ -344,21 +378,31 @@ EvalResult Trainer::Evaluate() {
   }
   e.return_mean /= e.episodes;
   e.length_mean /= e.episodes;
-  for (double r : returns) e.return_std += (r - e.return_mean) * (r - e.return_mean);
-  e.return_std = e.episodes > 1 ? std::sqrt(e.return_std / (e.episodes - 1)) : 0.0;
+  for (double r : returns)
+    e.return_std += (r - e.return_mean) * (r - e.return_mean);
+  e.return_std =
+      e.episodes > 1 ? std::sqrt(e.return_std / (e.episodes - 1)) : 0.0;
   return e;
 }
 
 std::string Trainer::TrainerStateBlob() const {
   ByteWriter w;
   w.PutString(kTrainerMagic).PutString(config_.ToToml());
-  w.Put(env_steps_).Put(updates_).Put(update_credit_).Put(episodes_).Put(evaluations_);
+  w.Put(env_steps_)
+      .Put(updates_)
+      .Put(update_credit_)
+      .Put(episodes_)
+      .Put(evaluations_);
   w.Put(act_rng_.state()).Put(replay_rng_.state());
   w.Put<uint64_t>(recent_returns_.size());
   for (size_t i = 0; i < recent_returns_.size(); ++i) {
     w.Put(recent_returns_[i]).Put(recent_lengths_[i]);
   }
-  w.Put(loss_sum_).Put(aux_sum_).Put(q_sum_).Put(grad_norm_sum_).Put(loss_count_);
+  w.Put(loss_sum_)
+      .Put(aux_sum_)
+      .Put(q_sum_)
+      .Put(grad_norm_sum_)
+      .Put(loss_count_);
   w.PutString(venv_->SaveState()).PutString(TorchRngState());
   return w.str();
 }
@@ -374,9 +418,11 @@ void Trainer::RestoreTrainerState(std::string_view blob) {
     for (const char* key : kResumeMutableKeys) mutable_key |= field.key == key;
     const auto& old_field = saved.fields()[&field - config_.fields().data()];
     if (!mutable_key && old_field.value != field.value) {
-      TOKRL_FAIL() << "cannot resume: config key '" << field.key
-                   << "' differs from the checkpointed run (only train.total_steps, "
-                      "train.log_every, train.checkpoint_every and train.tensorboard may change)";
+      TOKRL_FAIL()
+          << "cannot resume: config key '" << field.key
+          << "' differs from the checkpointed run (only train.total_steps, "
+             "train.log_every, train.checkpoint_every and train.tensorboard "
+             "may change)";
     }
   }
   env_steps_ = r.Get<int64_t>();
@@ -438,27 +484,31 @@ void Trainer::LoadCheckpoint() {
   fs::path dir = run_dir_ / "checkpoint";
   if (!fs::exists(dir)) dir = run_dir_ / "checkpoint.old";  // crashed mid-swap
   const std::string where = "checkpoint '" + dir.string() + "'";
-  if (!fs::exists(dir / "MANIFEST")) TOKRL_FAIL() << "corrupt " << where << ": MANIFEST is missing";
+  if (!fs::exists(dir / "MANIFEST"))
+    TOKRL_FAIL() << "corrupt " << where << ": MANIFEST is missing";
   std::istringstream manifest(io::ReadFile(dir / "MANIFEST"));
   std::map<std::string, std::string> files;
   std::string name;
   uint64_t size = 0;
   uint32_t crc = 0;
   while (manifest >> name >> size >> crc) {
-    if (!fs::exists(dir / name)) TOKRL_FAIL() << "corrupt " << where << ": " << name << " is missing";
+    if (!fs::exists(dir / name))
+      TOKRL_FAIL() << "corrupt " << where << ": " << name << " is missing";
     std::string bytes = io::ReadFile(dir / name);
     if (bytes.size() != size) {
-      TOKRL_FAIL() << "corrupt " << where << ": " << name << " has " << bytes.size()
-                   << " bytes, MANIFEST says " << size;
+      TOKRL_FAIL() << "corrupt " << where << ": " << name << " has "
+                   << bytes.size() << " bytes, MANIFEST says " << size;
     }
     if (io::Crc32c(bytes) != crc) {
-      TOKRL_FAIL() << "corrupt " << where << ": " << name << " fails its CRC32C check";
+      TOKRL_FAIL() << "corrupt " << where << ": " << name
+                   << " fails its CRC32C check";
     }
     files[name] = std::move(bytes);
   }
   for (const char* required : {"agent.pt", "replay.bin", "trainer.bin"}) {
     if (files.count(required) == 0) {
-      TOKRL_FAIL() << "corrupt " << where << ": MANIFEST does not list " << required;
+      TOKRL_FAIL() << "corrupt " << where << ": MANIFEST does not list "
+                   << required;
     }
   }
   RestoreTrainerState(files["trainer.bin"]);
@@ -468,7 +518,8 @@ void Trainer::LoadCheckpoint() {
     archive.load_from(bytes.data(), bytes.size(), agent_->device());
     agent_->Load(archive);
   } catch (const c10::Error& e) {
-    TOKRL_FAIL() << "cannot load networks from " << where << "/agent.pt (a different network "
+    TOKRL_FAIL() << "cannot load networks from " << where
+                 << "/agent.pt (a different network "
                  << "config?): " << e.what_without_backtrace();
   }
   replay_->Load(dir / "replay.bin");

@@ -67,8 +67,9 @@ struct TrainSummary {
 class Trainer {
  public:
   // `progress` receives the progress lines (nullptr: silent).
-  Trainer(const Config& config, const std::filesystem::path& run_dir, bool resume,
-          std::vector<std::string> command_line, std::ostream* progress);
+  Trainer(const Config& config, const std::filesystem::path& run_dir,
+          bool resume, std::vector<std::string> command_line,
+          std::ostream* progress);
   ~Trainer();
 
   // Trains until train.total_steps env steps, or stops early (with a

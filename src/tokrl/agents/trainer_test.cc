@@ -52,14 +52,16 @@ tensorboard = false
 }
 
 fs::path FreshDir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("tokrl_trainer_test_" + name);
+  const fs::path dir =
+      fs::temp_directory_path() / ("tokrl_trainer_test_" + name);
   fs::remove_all(dir);
   return dir;
 }
 
 std::vector<torch::Tensor> Parameters(Trainer& t) {
   std::vector<torch::Tensor> out;
-  for (const auto& p : t.agent().online()->parameters()) out.push_back(p.detach().clone());
+  for (const auto& p : t.agent().online()->parameters())
+    out.push_back(p.detach().clone());
   return out;
 }
 
@@ -118,9 +120,11 @@ TEST_P(ResumeTest, ResumedRunEqualsUninterruptedRun) {
   const auto resumed_params = Parameters(second);
   ASSERT_EQ(resumed_params.size(), straight_params.size());
   for (size_t i = 0; i < resumed_params.size(); ++i) {
-    EXPECT_TRUE(torch::equal(resumed_params[i], straight_params[i])) << "parameter " << i;
+    EXPECT_TRUE(torch::equal(resumed_params[i], straight_params[i]))
+        << "parameter " << i;
   }
-  EXPECT_EQ(CsvWithoutSps(resumed_dir / "metrics.csv"), CsvWithoutSps(straight_dir / "metrics.csv"));
+  EXPECT_EQ(CsvWithoutSps(resumed_dir / "metrics.csv"),
+            CsvWithoutSps(straight_dir / "metrics.csv"));
   EXPECT_TRUE(fs::exists(resumed_dir / "summary.json"));
   fs::remove_all(straight_dir);
   fs::remove_all(resumed_dir);
@@ -137,9 +141,10 @@ TEST(Trainer, WritesRunFiles) {
     EXPECT_EQ(s.updates, (400 - 64) / 2 + 1);  // the first at step 64
     EXPECT_EQ(s.final_eval.episodes, 4);
   }
-  for (const char* f : {"config.toml", "run_info.json", "metrics.csv", "metrics.jsonl",
-                        "summary.json", "checkpoint/MANIFEST", "checkpoint/agent.pt",
-                        "checkpoint/replay.bin", "checkpoint/trainer.bin"}) {
+  for (const char* f :
+       {"config.toml", "run_info.json", "metrics.csv", "metrics.jsonl",
+        "summary.json", "checkpoint/MANIFEST", "checkpoint/agent.pt",
+        "checkpoint/replay.bin", "checkpoint/trainer.bin"}) {
     EXPECT_TRUE(fs::exists(dir / f)) << f;
   }
   // The resolved config loads back into an identical config.
@@ -156,8 +161,9 @@ TEST(Trainer, RefusesToOverwriteAnExistingRun) {
     t.Run(100);
   }
   const std::string before = io::ReadFile(dir / "metrics.csv");
-  EXPECT_NE(ErrorOf([&] { Trainer(TinyConfig(), dir, false, {}, nullptr); })
-                .find("already holds a run"),
+  EXPECT_NE(ErrorOf([&] {
+              Trainer(TinyConfig(), dir, false, {}, nullptr);
+            }).find("already holds a run"),
             std::string::npos);
   EXPECT_EQ(io::ReadFile(dir / "metrics.csv"), before);
   fs::remove_all(dir);
@@ -173,19 +179,18 @@ TEST(Trainer, CorruptCheckpointIsRejectedAndNothingChanges) {
   const std::string agent = io::ReadFile(dir / "checkpoint/agent.pt");
   std::string flipped = agent;
   flipped[flipped.size() / 2] ^= 0x5A;
-  {
-    std::ofstream(dir / "checkpoint/agent.pt", std::ios::binary) << flipped;
-  }
-  const std::string msg = ErrorOf([&] { Trainer(TinyConfig(), dir, true, {}, nullptr); });
+  { std::ofstream(dir / "checkpoint/agent.pt", std::ios::binary) << flipped; }
+  const std::string msg =
+      ErrorOf([&] { Trainer(TinyConfig(), dir, true, {}, nullptr); });
   EXPECT_NE(msg.find("corrupt checkpoint"), std::string::npos) << msg;
   EXPECT_NE(msg.find("agent.pt"), std::string::npos) << msg;
   EXPECT_EQ(io::ReadFile(dir / "metrics.csv"), csv);
   // A truncated trainer state is caught too.
-  {
-    std::ofstream(dir / "checkpoint/agent.pt", std::ios::binary) << agent;
-  }
+  { std::ofstream(dir / "checkpoint/agent.pt", std::ios::binary) << agent; }
   fs::resize_file(dir / "checkpoint/trainer.bin", 10);
-  EXPECT_NE(ErrorOf([&] { Trainer(TinyConfig(), dir, true, {}, nullptr); }).find("trainer.bin"),
+  EXPECT_NE(ErrorOf([&] {
+              Trainer(TinyConfig(), dir, true, {}, nullptr);
+            }).find("trainer.bin"),
             std::string::npos);
   fs::remove_all(dir);
 }
@@ -198,13 +203,16 @@ TEST(Trainer, ResumeWithChangedLearningConfigIsRejected) {
   }
   Config changed = TinyConfig();
   changed.Set("agent.lr", "0.5");
-  EXPECT_NE(ErrorOf([&] { Trainer(changed, dir, true, {}, nullptr); }).find("'agent.lr' differs"),
+  EXPECT_NE(ErrorOf([&] {
+              Trainer(changed, dir, true, {}, nullptr);
+            }).find("'agent.lr' differs"),
             std::string::npos);
   Config longer = TinyConfig();
   longer.Set("train.total_steps", "500");
   EXPECT_NO_THROW(Trainer(longer, dir, true, {}, nullptr));
-  EXPECT_NE(ErrorOf([&] { Trainer(TinyConfig(), FreshDir("none"), true, {}, nullptr); })
-                .find("nothing to resume"),
+  EXPECT_NE(ErrorOf([&] {
+              Trainer(TinyConfig(), FreshDir("none"), true, {}, nullptr);
+            }).find("nothing to resume"),
             std::string::npos);
   fs::remove_all(dir);
 }
@@ -213,19 +221,25 @@ TEST(Trainer, BadConfigValuesAreNamed) {
   const fs::path dir = FreshDir("bad");
   Config c = TinyConfig();
   c.Set("env.id", "minatar/pong");
-  EXPECT_NE(ErrorOf([&] { Trainer(c, dir, false, {}, nullptr); }).find("unknown env"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf([&] { Trainer(c, dir, false, {}, nullptr); }).find("unknown env"),
+      std::string::npos);
   c = TinyConfig();
   c.Set("network.penultimate", "softmax");
-  EXPECT_NE(ErrorOf([&] { Trainer(c, dir, false, {}, nullptr); }).find("softmax"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf([&] { Trainer(c, dir, false, {}, nullptr); }).find("softmax"),
+      std::string::npos);
   c = TinyConfig();
   c.Set("agent.type", "ppo");
-  EXPECT_NE(ErrorOf([&] { Trainer(c, dir, false, {}, nullptr); }).find("'agent.type'"),
+  EXPECT_NE(ErrorOf([&] {
+              Trainer(c, dir, false, {}, nullptr);
+            }).find("'agent.type'"),
             std::string::npos);
   c = TinyConfig();
   c.Set("train.device", "tpu");
-  EXPECT_NE(ErrorOf([&] { Trainer(c, dir, false, {}, nullptr); }).find("unknown device"),
+  EXPECT_NE(ErrorOf([&] {
+              Trainer(c, dir, false, {}, nullptr);
+            }).find("unknown device"),
             std::string::npos);
   EXPECT_FALSE(fs::exists(dir));  // nothing was created
 }

@@ -33,7 +33,8 @@ MeanStd Summarize(const std::vector<double>& xs) {
   }
   s.mean /= static_cast<double>(xs.size());
   for (double x : xs) s.std += (x - s.mean) * (x - s.mean);
-  s.std = xs.size() > 1 ? std::sqrt(s.std / static_cast<double>(xs.size() - 1)) : 0.0;
+  s.std = xs.size() > 1 ? std::sqrt(s.std / static_cast<double>(xs.size() - 1))
+                        : 0.0;
   return s;
 }
 
@@ -42,7 +43,8 @@ void RunEnvs() {
     auto env = MakeEnv(info.id);
     const auto& shape = env->spec().obs_shape;
     std::printf("%-24s obs %lldx%lldx%lld  actions %d  %s\n", info.id.c_str(),
-                static_cast<long long>(shape[0]), static_cast<long long>(shape[1]),
+                static_cast<long long>(shape[0]),
+                static_cast<long long>(shape[1]),
                 static_cast<long long>(shape[2]), env->spec().num_actions,
                 info.description.c_str());
   }
@@ -63,20 +65,23 @@ int ParseConstantPolicy(const std::string& policy, int num_actions) {
     try {
       size_t used = 0;
       const int action = std::stoi(policy.substr(prefix.size()), &used);
-      if (used == policy.size() - prefix.size() && action >= 0 && action < num_actions) {
+      if (used == policy.size() - prefix.size() && action >= 0 &&
+          action < num_actions) {
         return action;
       }
     } catch (const std::exception&) {
     }
   }
   TOKRL_FAIL() << "unknown policy '" << policy
-               << "' (use random or constant:<action in [0, " << num_actions << ")>)";
+               << "' (use random or constant:<action in [0, " << num_actions
+               << ")>)";
 }
 
 void RunPlay(const PlayArgs& args) {
   TOKRL_CHECK_GE(args.episodes, 1) << "--episodes must be >= 1";
   auto env = MakeEnv(args.env);
-  const int constant = ParseConstantPolicy(args.policy, env->spec().num_actions);
+  const int constant =
+      ParseConstantPolicy(args.policy, env->spec().num_actions);
   env->Seed(args.seed);
   Rng policy(DeriveSeed(args.seed, 1'000'003));
   std::vector<uint8_t> obs(env->spec().obs_size());
@@ -87,9 +92,10 @@ void RunPlay(const PlayArgs& args) {
     int64_t length = 0;
     StepResult r;
     while (!r.done()) {
-      const int action = constant >= 0 ? constant
-                                       : static_cast<int>(policy.UniformInt(
-                                             env->spec().num_actions));
+      const int action =
+          constant >= 0
+              ? constant
+              : static_cast<int>(policy.UniformInt(env->spec().num_actions));
       r = env->Step(action, obs);
       ret += r.reward;
       ++length;
@@ -98,13 +104,13 @@ void RunPlay(const PlayArgs& args) {
     lengths.push_back(static_cast<double>(length));
   }
   const MeanStd rs = Summarize(returns), ls = Summarize(lengths);
-  std::printf("env %s  policy %s  episodes %d  seed %llu\n", env->spec().id.c_str(),
-              args.policy.c_str(), args.episodes,
+  std::printf("env %s  policy %s  episodes %d  seed %llu\n",
+              env->spec().id.c_str(), args.policy.c_str(), args.episodes,
               static_cast<unsigned long long>(args.seed));
-  std::printf("return  mean %.3f  std %.3f  min %.0f  max %.0f\n", rs.mean, rs.std,
-              rs.min, rs.max);
-  std::printf("length  mean %.1f  std %.1f  min %.0f  max %.0f\n", ls.mean, ls.std,
-              ls.min, ls.max);
+  std::printf("return  mean %.3f  std %.3f  min %.0f  max %.0f\n", rs.mean,
+              rs.std, rs.min, rs.max);
+  std::printf("length  mean %.1f  std %.1f  min %.0f  max %.0f\n", ls.mean,
+              ls.std, ls.min, ls.max);
 }
 
 struct BenchArgs {
@@ -115,7 +121,8 @@ struct BenchArgs {
 };
 
 double Seconds(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
 }
 
 // Raw single-env loop: the per-core number.
@@ -127,7 +134,8 @@ double SingleEnvStepsPerSecond(const std::string& id, int64_t steps) {
   env->Reset(obs);
   const auto start = std::chrono::steady_clock::now();
   for (int64_t s = 0; s < steps; ++s) {
-    if (env->Step(static_cast<int>(policy.UniformInt(n)), obs).done()) env->Reset(obs);
+    if (env->Step(static_cast<int>(policy.UniformInt(n)), obs).done())
+      env->Reset(obs);
   }
   return static_cast<double>(steps) / Seconds(start);
 }
@@ -161,7 +169,8 @@ void RunBenchEnv(BenchArgs args) {
   }
   std::printf("\n");
   for (const auto& id : args.envs) {
-    std::printf("%-24s %16.0f", id.c_str(), SingleEnvStepsPerSecond(id, args.steps));
+    std::printf("%-24s %16.0f", id.c_str(),
+                SingleEnvStepsPerSecond(id, args.steps));
     for (int t : args.threads) {
       const double sps = VecEnvStepsPerSecond(id, args.num_envs, t, args.steps);
       std::printf("  %27.0f (%9.0f)", sps, sps / t);
@@ -174,33 +183,41 @@ void RunBenchEnv(BenchArgs args) {
 }  // namespace
 
 void AddEnvCommands(CLI::App& app) {
-  app.add_subcommand("envs", "List the registered environments")->callback(RunEnvs);
+  app.add_subcommand("envs", "List the registered environments")
+      ->callback(RunEnvs);
 
   auto play_args = std::make_shared<PlayArgs>();
-  auto* play = app.add_subcommand("play", "Play episodes with a fixed policy and "
-                                          "print return/length statistics");
-  play->add_option("--env", play_args->env, "Env id, options allowed: "
-                                            "minatar/breakout(sticky=0.1)")
+  auto* play = app.add_subcommand("play",
+                                  "Play episodes with a fixed policy and "
+                                  "print return/length statistics");
+  play->add_option("--env", play_args->env,
+                   "Env id, options allowed: "
+                   "minatar/breakout(sticky=0.1)")
       ->capture_default_str();
   play->add_option("--policy", play_args->policy, "random | constant:<action>")
       ->capture_default_str();
   play->add_option("--episodes", play_args->episodes, "Number of episodes")
       ->capture_default_str();
-  play->add_option("--seed", play_args->seed, "Env and policy seed")->capture_default_str();
+  play->add_option("--seed", play_args->seed, "Env and policy seed")
+      ->capture_default_str();
   play->callback([play_args] { RunPlay(*play_args); });
 
   auto bench_args = std::make_shared<BenchArgs>();
-  auto* bench = app.add_subcommand("bench-env", "Measure env steps per second, single "
-                                                "env and VecEnv with a thread pool");
-  bench->add_option("--env", bench_args->envs, "Env ids (default: every MinAtar game)");
+  auto* bench = app.add_subcommand("bench-env",
+                                   "Measure env steps per second, single "
+                                   "env and VecEnv with a thread pool");
+  bench->add_option("--env", bench_args->envs,
+                    "Env ids (default: every MinAtar game)");
   bench->add_option("--steps", bench_args->steps, "Steps per measurement")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   bench->add_option("--num-envs", bench_args->num_envs, "Envs in the VecEnv")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  bench->add_option("--threads", bench_args->threads,
-                    "VecEnv thread counts to measure (default: all hardware threads)")
+  bench
+      ->add_option(
+          "--threads", bench_args->threads,
+          "VecEnv thread counts to measure (default: all hardware threads)")
       ->check(CLI::PositiveNumber);
   bench->callback([bench_args] { RunBenchEnv(*bench_args); });
 }

@@ -11,7 +11,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   tokrl::cli::AddEnvCommands(app);
 #ifdef TOKRL_WITH_TORCH
-  tokrl::cli::AddTrainCommands(app, std::vector<std::string>(argv, argv + argc));
+  tokrl::cli::AddTrainCommands(app,
+                               std::vector<std::string>(argv, argv + argc));
 #endif
   try {
     app.parse(argc, argv);

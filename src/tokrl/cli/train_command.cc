@@ -27,23 +27,25 @@ struct TrainArgs {
 
 // runs/<config name>-<game>-s<seed>-<UTC time>
 std::string DefaultRunDir(const TrainArgs& args, const Config& config) {
-  std::string name = args.configs.empty()
-                         ? "default"
-                         : std::filesystem::path(args.configs.back()).stem().string();
+  std::string name =
+      args.configs.empty()
+          ? "default"
+          : std::filesystem::path(args.configs.back()).stem().string();
   std::string env = config.GetString("env.id");
   env = env.substr(0, env.find('('));
   env = env.substr(env.rfind('/') + 1);
   const std::time_t now = std::time(nullptr);
   char stamp[32];
   std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", std::gmtime(&now));
-  return "runs/" + name + "-" + env + "-s" + std::to_string(config.GetInt("train.seed")) + "-" +
-         stamp;
+  return "runs/" + name + "-" + env + "-s" +
+         std::to_string(config.GetInt("train.seed")) + "-" + stamp;
 }
 
 void RunTrain(const TrainArgs& args, const std::vector<std::string>& argv) {
   Config config = MakeTrainConfig();
   for (const auto& file : args.configs) config.LoadTomlFile(file);
-  for (const auto& assignment : args.overrides) config.SetAssignment(assignment);
+  for (const auto& assignment : args.overrides)
+    config.SetAssignment(assignment);
   if (args.print_config) {
     std::cout << config.ToToml();
     return;
@@ -51,8 +53,10 @@ void RunTrain(const TrainArgs& args, const std::vector<std::string>& argv) {
   if (args.resume && args.run_dir.empty()) {
     TOKRL_FAIL() << "--resume needs --run-dir naming the run to continue";
   }
-  const std::string run_dir = args.run_dir.empty() ? DefaultRunDir(args, config) : args.run_dir;
-  Trainer trainer(config, run_dir, args.resume, argv, args.quiet ? nullptr : &std::cout);
+  const std::string run_dir =
+      args.run_dir.empty() ? DefaultRunDir(args, config) : args.run_dir;
+  Trainer trainer(config, run_dir, args.resume, argv,
+                  args.quiet ? nullptr : &std::cout);
   trainer.Run(args.stop_after);
 }
 
@@ -61,19 +65,24 @@ void RunTrain(const TrainArgs& args, const std::vector<std::string>& argv) {
 void AddTrainCommands(CLI::App& app, const std::vector<std::string>& argv) {
   auto args = std::make_shared<TrainArgs>();
   auto* train = app.add_subcommand(
-      "train", "Train a value-based agent (DQN / Rainbow / DER) from a TOML config");
-  train->add_option("--config,-c", args->configs,
-                    "Preset TOML file(s), later ones override earlier ones (see configs/)");
+      "train",
+      "Train a value-based agent (DQN / Rainbow / DER) from a TOML config");
+  train->add_option(
+      "--config,-c", args->configs,
+      "Preset TOML file(s), later ones override earlier ones (see configs/)");
   train->add_option("--set,-s", args->overrides,
                     "Override one key: --set agent.lr=1e-4 (repeatable)");
-  train->add_option("--run-dir", args->run_dir,
-                    "Output directory (default: runs/<config>-<game>-s<seed>-<time>)");
-  train->add_flag("--resume", args->resume, "Continue the run in --run-dir from its checkpoint");
+  train->add_option(
+      "--run-dir", args->run_dir,
+      "Output directory (default: runs/<config>-<game>-s<seed>-<time>)");
+  train->add_flag("--resume", args->resume,
+                  "Continue the run in --run-dir from its checkpoint");
   train->add_flag("--print-config", args->print_config,
                   "Print the resolved config (every key) and exit");
   train->add_flag("--quiet,-q", args->quiet, "No progress lines");
-  train->add_option("--stop-after", args->stop_after,
-                    "Stop (with a checkpoint) after this many env steps, as if interrupted");
+  train->add_option(
+      "--stop-after", args->stop_after,
+      "Stop (with a checkpoint) after this many env steps, as if interrupted");
   train->callback([args, argv] { RunTrain(*args, argv); });
 }
 

@@ -54,17 +54,22 @@ class ByteReader {
     return value;
   }
   std::string GetString() { return std::string(Take(Get<uint64_t>())); }
-  void GetBytes(void* out, size_t size) { std::memcpy(out, Take(size).data(), size); }
+  void GetBytes(void* out, size_t size) {
+    std::memcpy(out, Take(size).data(), size);
+  }
   bool done() const { return pos_ == data_.size(); }
   void ExpectDone() const {
-    if (!done()) TOKRL_FAIL() << what_ << ": " << data_.size() - pos_ << " unexpected trailing bytes";
+    if (!done())
+      TOKRL_FAIL() << what_ << ": " << data_.size() - pos_
+                   << " unexpected trailing bytes";
   }
 
  private:
   std::string_view Take(uint64_t size) {
     if (size > data_.size() - pos_) {
       TOKRL_FAIL() << what_ << " is truncated or corrupt (needed " << size
-                   << " bytes at offset " << pos_ << " of " << data_.size() << ")";
+                   << " bytes at offset " << pos_ << " of " << data_.size()
+                   << ")";
     }
     std::string_view out = data_.substr(pos_, size);
     pos_ += size;

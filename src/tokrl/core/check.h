@@ -55,19 +55,19 @@ std::string CheckOp(const A& a, const B& b, Op op) {
 }  // namespace internal
 }  // namespace tokrl
 
-#define TOKRL_CHECK(cond)                                                  \
-  if (__builtin_expect(!!(cond), 1)) {                                     \
-  } else /* NOLINT */                                                      \
+#define TOKRL_CHECK(cond)              \
+  if (__builtin_expect(!!(cond), 1)) { \
+  } else /* NOLINT */                  \
     ::tokrl::internal::CheckFailure(__FILE__, __LINE__, "check failed: " #cond)
 
 // Each operand is evaluated exactly once.
-#define TOKRL_CHECK_OP_(a, b, op)                                          \
+#define TOKRL_CHECK_OP_(a, b, op)                                           \
   if (const std::string tokrl_check_operands_ = ::tokrl::internal::CheckOp( \
-          (a), (b), [](const auto& x, const auto& y) { return x op y; });  \
-      tokrl_check_operands_.empty()) {                                     \
-  } else /* NOLINT */                                                      \
-    ::tokrl::internal::CheckFailure(__FILE__, __LINE__,                    \
-                                    "check failed: " #a " " #op " " #b)    \
+          (a), (b), [](const auto& x, const auto& y) { return x op y; });   \
+      tokrl_check_operands_.empty()) {                                      \
+  } else /* NOLINT */                                                       \
+    ::tokrl::internal::CheckFailure(__FILE__, __LINE__,                     \
+                                    "check failed: " #a " " #op " " #b)     \
         << tokrl_check_operands_
 
 #define TOKRL_CHECK_EQ(a, b) TOKRL_CHECK_OP_(a, b, ==)
@@ -89,6 +89,7 @@ std::string CheckOp(const A& a, const B& b, Op op) {
 
 // Throws tokrl::Error with a message built from stream operands, e.g.
 //   TOKRL_FAIL() << "unknown env '" << id << "'";
-#define TOKRL_FAIL() ::tokrl::internal::CheckFailure(__FILE__, __LINE__, "error:")
+#define TOKRL_FAIL() \
+  ::tokrl::internal::CheckFailure(__FILE__, __LINE__, "error:")
 
 #endif  // TOKRL_CORE_CHECK_H_

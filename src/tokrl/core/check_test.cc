@@ -34,10 +34,13 @@ TEST(Check, OperandsAreEvaluatedOnce) {
 
 TEST(Check, FailThrowsWithMessage) {
   try {
-    TOKRL_FAIL() << "unknown thing '" << "x" << "'";
+    TOKRL_FAIL() << "unknown thing '"
+                 << "x"
+                 << "'";
     FAIL() << "no throw";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("unknown thing 'x'"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("unknown thing 'x'"),
+              std::string::npos);
   }
 }
 

@@ -1,5 +1,7 @@
 #include "tokrl/core/config.h"
 
+#include <toml++/toml.h>
+
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -8,7 +10,6 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "tokrl/core/check.h"
 
@@ -101,20 +102,22 @@ void Config::LoadTomlFile(const std::filesystem::path& path) {
   LoadToml(text.str(), path.string(), path.parent_path(), 0);
 }
 
-void Config::LoadTomlString(std::string_view text, const std::string& source_name) {
+void Config::LoadTomlString(std::string_view text,
+                            const std::string& source_name) {
   LoadToml(text, source_name, std::filesystem::current_path(), 0);
 }
 
 void Config::LoadToml(std::string_view text, const std::string& source_name,
                       const std::filesystem::path& base_dir, int depth) {
-  TOKRL_CHECK_LT(depth, 8) << source_name << ": include chain too deep (a cycle?)";
+  TOKRL_CHECK_LT(depth, 8) << source_name
+                           << ": include chain too deep (a cycle?)";
   toml::table table;
   try {
     table = toml::parse(text, source_name);
   } catch (const toml::parse_error& e) {
     TOKRL_FAIL() << "malformed TOML in " << source_name << " at line "
-                 << e.source().begin.line << ", column " << e.source().begin.column
-                 << ": " << e.description();
+                 << e.source().begin.line << ", column "
+                 << e.source().begin.column << ": " << e.description();
   }
   if (auto include = table["include"]) {
     const auto* name = include.as_string();
@@ -124,8 +127,8 @@ void Config::LoadToml(std::string_view text, const std::string& source_name,
     const std::filesystem::path base = base_dir / name->get();
     std::ifstream in(base, std::ios::binary);
     if (!in) {
-      TOKRL_FAIL() << source_name << ": cannot read included file '" << base.string()
-                   << "'";
+      TOKRL_FAIL() << source_name << ": cannot read included file '"
+                   << base.string() << "'";
     }
     std::stringstream included;
     included << in.rdbuf();
@@ -192,8 +195,8 @@ void Config::LoadToml(std::string_view text, const std::string& source_name,
 void Config::Set(const std::string& key, const std::string& text) {
   ConfigField& field = Field(key, "override");
   auto bad = [&](const char* what) {
-    TOKRL_FAIL() << "override " << key << "=" << text << ": '" << text << "' is not "
-                 << what;
+    TOKRL_FAIL() << "override " << key << "=" << text << ": '" << text
+                 << "' is not " << what;
   };
   switch (field.value.index()) {
     case 0:
@@ -223,7 +226,8 @@ void Config::Set(const std::string& key, const std::string& text) {
     }
     default: {
       std::string s = text;
-      if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+      if (s.size() >= 2 && s.front() == '"' && s.back() == '"')
+        s = s.substr(1, s.size() - 2);
       field.value = s;
     }
   }
@@ -273,7 +277,8 @@ std::string Config::ToToml() const {
     if (!table.empty()) out << "\n[" << table << "]\n";
     for (const ConfigField* f : fields) {
       const auto dot = f->key.rfind('.');
-      out << (dot == std::string::npos ? f->key : f->key.substr(dot + 1)) << " = ";
+      out << (dot == std::string::npos ? f->key : f->key.substr(dot + 1))
+          << " = ";
       std::visit(
           [&out](const auto& v) {
             using T = std::decay_t<decltype(v)>;

@@ -31,7 +31,8 @@ std::string ErrorOf(const std::function<void()>& fn) {
 TEST(Config, DefaultsTomlAndOverridesInOrder) {
   Config c = MakeConfig();
   EXPECT_EQ(c.GetInt("seed"), 0);
-  c.LoadTomlString("seed = 3\n[agent]\nlr = 2.5e-4\nloss = \"huber\"\n", "test.toml");
+  c.LoadTomlString("seed = 3\n[agent]\nlr = 2.5e-4\nloss = \"huber\"\n",
+                   "test.toml");
   EXPECT_EQ(c.GetInt("seed"), 3);
   EXPECT_DOUBLE_EQ(c.GetDouble("agent.lr"), 2.5e-4);
   EXPECT_EQ(c.GetString("agent.loss"), "huber");
@@ -61,51 +62,68 @@ TEST(Config, ToTomlRoundTrips) {
 
 TEST(Config, MalformedTomlNamesFileAndLine) {
   Config c = MakeConfig();
-  const std::string msg = ErrorOf([&] { c.LoadTomlString("seed = 1\n[agent\nlr=1\n", "bad.toml"); });
-  EXPECT_NE(msg.find("malformed TOML in bad.toml at line 2"), std::string::npos) << msg;
+  const std::string msg = ErrorOf(
+      [&] { c.LoadTomlString("seed = 1\n[agent\nlr=1\n", "bad.toml"); });
+  EXPECT_NE(msg.find("malformed TOML in bad.toml at line 2"), std::string::npos)
+      << msg;
 }
 
 TEST(Config, UnknownKeySuggestsCloseOnes) {
   Config c = MakeConfig();
-  const std::string msg = ErrorOf([&] { c.LoadTomlString("[agent]\nlrr = 1.0\n", "x.toml"); });
-  EXPECT_NE(msg.find("unknown config key 'agent.lrr'"), std::string::npos) << msg;
+  const std::string msg =
+      ErrorOf([&] { c.LoadTomlString("[agent]\nlrr = 1.0\n", "x.toml"); });
+  EXPECT_NE(msg.find("unknown config key 'agent.lrr'"), std::string::npos)
+      << msg;
   EXPECT_NE(msg.find("agent.lr"), std::string::npos) << msg;
   EXPECT_NE(msg.find("x.toml:2"), std::string::npos) << msg;
-  EXPECT_NE(ErrorOf([&] { c.SetAssignment("agent.nope=1"); }).find("unknown config key"),
+  EXPECT_NE(ErrorOf([&] {
+              c.SetAssignment("agent.nope=1");
+            }).find("unknown config key"),
             std::string::npos);
 }
 
 TEST(Config, WrongTypesAreRejected) {
   Config c = MakeConfig();
-  EXPECT_NE(ErrorOf([&] { c.LoadTomlString("seed = 1.5\n", "t"); }).find("must be a integer"),
+  EXPECT_NE(ErrorOf([&] {
+              c.LoadTomlString("seed = 1.5\n", "t");
+            }).find("must be a integer"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([&] { c.LoadTomlString("[agent]\ndouble_q = \"yes\"\n", "t"); })
-                .find("must be a boolean, got string"),
+  EXPECT_NE(ErrorOf([&] {
+              c.LoadTomlString("[agent]\ndouble_q = \"yes\"\n", "t");
+            }).find("must be a boolean, got string"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([&] { c.SetAssignment("seed=abc"); }).find("not an integer"),
+  EXPECT_NE(
+      ErrorOf([&] { c.SetAssignment("seed=abc"); }).find("not an integer"),
+      std::string::npos);
+  EXPECT_NE(
+      ErrorOf([&] { c.SetAssignment("agent.lr=fast"); }).find("not a number"),
+      std::string::npos);
+  EXPECT_NE(
+      ErrorOf([&] { c.SetAssignment("agent.double_q=1"); }).find("boolean"),
+      std::string::npos);
+  EXPECT_NE(ErrorOf([&] { c.SetAssignment("noequals"); }).find("key=value"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([&] { c.SetAssignment("agent.lr=fast"); }).find("not a number"),
-            std::string::npos);
-  EXPECT_NE(ErrorOf([&] { c.SetAssignment("agent.double_q=1"); }).find("boolean"),
-            std::string::npos);
-  EXPECT_NE(ErrorOf([&] { c.SetAssignment("noequals"); }).find("key=value"), std::string::npos);
 }
 
 TEST(Config, IncludeLoadsTheBaseFirst) {
   const auto dir = std::filesystem::temp_directory_path() / "tokrl_config_test";
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "base.toml") << "seed = 5\n[agent]\nlr = 0.5\n";
-  std::ofstream(dir / "child.toml") << "include = \"base.toml\"\n[agent]\nlr = 0.25\n";
+  std::ofstream(dir / "child.toml")
+      << "include = \"base.toml\"\n[agent]\nlr = 0.25\n";
   Config c = MakeConfig();
   c.LoadTomlFile(dir / "child.toml");
   EXPECT_EQ(c.GetInt("seed"), 5);
   EXPECT_DOUBLE_EQ(c.GetDouble("agent.lr"), 0.25);
   EXPECT_EQ(c.sources().size(), 2u);
   std::ofstream(dir / "loop.toml") << "include = \"loop.toml\"\n";
-  EXPECT_NE(ErrorOf([&] { MakeConfig().LoadTomlFile(dir / "loop.toml"); }).find("too deep"),
+  EXPECT_NE(ErrorOf([&] {
+              MakeConfig().LoadTomlFile(dir / "loop.toml");
+            }).find("too deep"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([&] { MakeConfig().LoadTomlFile(dir / "missing.toml"); })
-                .find("cannot read config file"),
+  EXPECT_NE(ErrorOf([&] {
+              MakeConfig().LoadTomlFile(dir / "missing.toml");
+            }).find("cannot read config file"),
             std::string::npos);
   std::filesystem::remove_all(dir);
 }

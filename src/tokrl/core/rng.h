@@ -75,7 +75,8 @@ class Rng {
 
   // Uniform integer in [lo, hi] (inclusive), lo <= hi.
   int UniformRange(int lo, int hi) {
-    return lo + static_cast<int>(UniformInt(static_cast<uint32_t>(hi - lo + 1)));
+    return lo +
+           static_cast<int>(UniformInt(static_cast<uint32_t>(hi - lo + 1)));
   }
 
   // true with probability p.

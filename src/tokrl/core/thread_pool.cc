@@ -54,7 +54,8 @@ void ThreadPool::WorkerLoop() {
   }
 }
 
-void ThreadPool::ParallelFor(int num_tasks, const std::function<void(int)>& fn) {
+void ThreadPool::ParallelFor(int num_tasks,
+                             const std::function<void(int)>& fn) {
   if (num_tasks <= 0) return;
   if (workers_.empty() || num_tasks == 1) {
     for (int i = 0; i < num_tasks; ++i) fn(i);

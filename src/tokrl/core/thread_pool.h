@@ -48,9 +48,9 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable start_cv_;
   std::condition_variable done_cv_;
-  uint64_t generation_ = 0;   // bumped for every ParallelFor; guarded by mutex_
-  bool stop_ = false;         // guarded by mutex_
-  int busy_workers_ = 0;      // workers still inside the current loop
+  uint64_t generation_ = 0;  // bumped for every ParallelFor; guarded by mutex_
+  bool stop_ = false;        // guarded by mutex_
+  int busy_workers_ = 0;     // workers still inside the current loop
   const std::function<void(int)>* fn_ = nullptr;
   int num_tasks_ = 0;
   std::atomic<int> next_task_{0};

@@ -44,9 +44,9 @@ namespace tokrl {
 using ObsSpan = std::span<uint8_t>;
 
 struct EnvSpec {
-  std::string id;                         // registry id with options, e.g.
-                                          // "minatar/breakout(sticky=0.1)"
-  std::vector<int64_t> obs_shape;         // {C, H, W}
+  std::string id;                  // registry id with options, e.g.
+                                   // "minatar/breakout(sticky=0.1)"
+  std::vector<int64_t> obs_shape;  // {C, H, W}
   int num_actions = 0;
   std::vector<std::string> action_names;  // one per action
   int max_episode_steps = 0;              // truncation limit, 0 = none

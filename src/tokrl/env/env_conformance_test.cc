@@ -33,7 +33,8 @@ struct Transcript {
 };
 
 // Runs `steps` random steps with resets, checking the contract on the way.
-Transcript RandomRollout(Env& env, uint64_t policy_seed, int steps, bool reset_first) {
+Transcript RandomRollout(Env& env, uint64_t policy_seed, int steps,
+                         bool reset_first) {
   const EnvSpec& spec = env.spec();
   std::vector<uint8_t> obs(spec.obs_size(), 0xAB);
   Transcript t;
@@ -53,7 +54,8 @@ Transcript RandomRollout(Env& env, uint64_t policy_seed, int steps, bool reset_f
       EXPECT_EQ(r.truncated, !r.terminated && length == spec.max_episode_steps);
     }
     // Binary envs write 0/1; every env rewrites each byte of the buffer.
-    const bool binary = spec.id.rfind("minatar/", 0) == 0 || spec.id.rfind("toy/", 0) == 0;
+    const bool binary =
+        spec.id.rfind("minatar/", 0) == 0 || spec.id.rfind("toy/", 0) == 0;
     const auto bad = std::count_if(obs.begin(), obs.end(), [&](uint8_t v) {
       return binary ? v > 1 : v == 0xAB;
     });
@@ -112,11 +114,13 @@ TEST_P(EnvConformance, SavedStateHasTheSameFuture) {
   const std::string blob = env->SaveState();
   auto restored = MakeEnv(GetParam());
   restored->LoadState(blob);
-  EXPECT_TRUE(RandomRollout(*env, 5, 1000, false) == RandomRollout(*restored, 5, 1000, false));
+  EXPECT_TRUE(RandomRollout(*env, 5, 1000, false) ==
+              RandomRollout(*restored, 5, 1000, false));
   // Truncated blobs and blobs of another env are rejected.
   EXPECT_THROW(restored->LoadState(blob.substr(0, blob.size() - 1)), Error);
   EXPECT_THROW(restored->LoadState(blob + "x"), Error);
-  auto other = MakeEnv(GetParam() == "toy/catch" ? "minatar/breakout" : "toy/catch");
+  auto other =
+      MakeEnv(GetParam() == "toy/catch" ? "minatar/breakout" : "toy/catch");
   EXPECT_THROW(other->LoadState(blob), Error);
 }
 
@@ -128,15 +132,16 @@ TEST_P(EnvConformance, OutOfRangeActionThrows) {
   EXPECT_THROW(env->Step(-1, obs), Error);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllEnvs, EnvConformance, testing::ValuesIn(ConformanceIds()),
-                         [](const testing::TestParamInfo<std::string>& param_info) {
-                           std::string name;
-                           for (char c : param_info.param) {
-                             if (c == '(') break;
-                             name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-                           }
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    AllEnvs, EnvConformance, testing::ValuesIn(ConformanceIds()),
+    [](const testing::TestParamInfo<std::string>& param_info) {
+      std::string name;
+      for (char c : param_info.param) {
+        if (c == '(') break;
+        name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      }
+      return name;
+    });
 
 }  // namespace
 }  // namespace tokrl

@@ -18,8 +18,8 @@ std::string Trim(const std::string& s) {
 
 }  // namespace
 
-double EnvOptions::GetDouble(const std::string& key, double fallback,
-                             double lo, double hi) {
+double EnvOptions::GetDouble(const std::string& key, double fallback, double lo,
+                             double hi) {
   read_.insert(key);
   auto it = values_.find(key);
   if (it == values_.end()) return fallback;
@@ -28,12 +28,11 @@ double EnvOptions::GetDouble(const std::string& key, double fallback,
   errno = 0;
   const double value = std::strtod(text.c_str(), &end);
   if (text.empty() || *end != '\0' || errno != 0) {
-    TOKRL_FAIL() << "option '" << key << "': '" << text
-                 << "' is not a number";
+    TOKRL_FAIL() << "option '" << key << "': '" << text << "' is not a number";
   }
   if (!(value >= lo && value <= hi)) {
-    TOKRL_FAIL() << "option '" << key << "': " << text
-                 << " is out of range [" << lo << ", " << hi << "]";
+    TOKRL_FAIL() << "option '" << key << "': " << text << " is out of range ["
+                 << lo << ", " << hi << "]";
   }
   return value;
 }
@@ -51,8 +50,8 @@ int EnvOptions::GetInt(const std::string& key, int fallback, int lo, int hi) {
                  << "' is not an integer";
   }
   if (value < lo || value > hi) {
-    TOKRL_FAIL() << "option '" << key << "': " << text
-                 << " is out of range [" << lo << ", " << hi << "]";
+    TOKRL_FAIL() << "option '" << key << "': " << text << " is out of range ["
+                 << lo << ", " << hi << "]";
   }
   return static_cast<int>(value);
 }
@@ -109,8 +108,8 @@ std::pair<std::string, EnvOptions> ParseEnvId(const std::string& text) {
     if (Trim(item).empty()) continue;
     const auto eq = item.find('=');
     if (eq == std::string::npos) {
-      TOKRL_FAIL() << "malformed env option '" << Trim(item) << "' in '"
-                   << text << "': expected key=value";
+      TOKRL_FAIL() << "malformed env option '" << Trim(item) << "' in '" << text
+                   << "': expected key=value";
     }
     const std::string key = Trim(item.substr(0, eq));
     const std::string value = Trim(item.substr(eq + 1));

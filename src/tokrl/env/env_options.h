@@ -1,4 +1,5 @@
-// Parsing of env ids with options: "minatar/breakout(sticky=0.1,ramping=false)".
+// Parsing of env ids with options:
+// "minatar/breakout(sticky=0.1,ramping=false)".
 //
 // EnvOptions is a key -> string map with typed getters that validate the value
 // and remember which keys were read; Finish() then rejects any key nobody read

@@ -20,7 +20,8 @@ std::string ErrorOf(const std::function<void()>& fn) {
 }
 
 TEST(EnvOptions, ParsesIdWithOptions) {
-  auto [name, options] = ParseEnvId("minatar/breakout(sticky=0.25, ramping=false)");
+  auto [name, options] =
+      ParseEnvId("minatar/breakout(sticky=0.25, ramping=false)");
   EXPECT_EQ(name, "minatar/breakout");
   EXPECT_DOUBLE_EQ(options.GetDouble("sticky", 0.1, 0, 1), 0.25);
   EXPECT_FALSE(options.GetBool("ramping", true));
@@ -36,10 +37,14 @@ TEST(EnvOptions, PlainIdHasNoOptions) {
 }
 
 TEST(EnvOptions, MalformedIdsAreRejected) {
-  EXPECT_NE(ErrorOf([] { ParseEnvId("a(b=1"); }).find("malformed"), std::string::npos);
-  EXPECT_NE(ErrorOf([] { ParseEnvId("a(b)"); }).find("key=value"), std::string::npos);
-  EXPECT_NE(ErrorOf([] { ParseEnvId("a(=1)"); }).find("empty key"), std::string::npos);
-  EXPECT_NE(ErrorOf([] { ParseEnvId("a(b=1,b=2)"); }).find("duplicate"), std::string::npos);
+  EXPECT_NE(ErrorOf([] { ParseEnvId("a(b=1"); }).find("malformed"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf([] { ParseEnvId("a(b)"); }).find("key=value"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf([] { ParseEnvId("a(=1)"); }).find("empty key"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf([] { ParseEnvId("a(b=1,b=2)"); }).find("duplicate"),
+            std::string::npos);
   EXPECT_NE(ErrorOf([] { ParseEnvId("a)"); }).find("stray"), std::string::npos);
 }
 
@@ -51,7 +56,8 @@ TEST(EnvOptions, BadValuesNameKeyAndValue) {
   EXPECT_NE(a.find("lots"), std::string::npos);
   EXPECT_NE(ErrorOf([&] { o.GetInt("steps", 0, 0, 10); }).find("out of range"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([&] { o.GetBool("flag", true); }).find("boolean"), std::string::npos);
+  EXPECT_NE(ErrorOf([&] { o.GetBool("flag", true); }).find("boolean"),
+            std::string::npos);
   EXPECT_NE(ErrorOf([&] { o.GetDouble("p", 0, 0, 1); }).find("out of range"),
             std::string::npos);
   EnvOptions ints(std::map<std::string, std::string>{{"n", "1.5"}});

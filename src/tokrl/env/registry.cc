@@ -31,7 +31,8 @@ std::mutex& RegistryMutex() {
 void RegisterEnv(const std::string& id, const std::string& description,
                  EnvFactory factory) {
   std::lock_guard<std::mutex> lock(RegistryMutex());
-  auto [it, inserted] = Registry().emplace(id, Entry{description, std::move(factory)});
+  auto [it, inserted] =
+      Registry().emplace(id, Entry{description, std::move(factory)});
   TOKRL_CHECK(inserted) << "env '" << id << "' is already registered";
 }
 
@@ -47,7 +48,8 @@ std::vector<EnvInfo> ListEnvs() {
   RegisterBuiltinEnvs();
   std::lock_guard<std::mutex> lock(RegistryMutex());
   std::vector<EnvInfo> out;
-  for (const auto& [id, entry] : Registry()) out.push_back({id, entry.description});
+  for (const auto& [id, entry] : Registry())
+    out.push_back({id, entry.description});
   return out;
 }
 
@@ -62,8 +64,8 @@ std::unique_ptr<Env> MakeEnv(const std::string& id, EnvOptions options) {
       for (const auto& [name, entry] : Registry()) {
         known << (known.tellp() > 0 ? ", " : "") << name;
       }
-      TOKRL_FAIL() << "unknown env '" << id << "' (registered envs: "
-                   << known.str() << ")";
+      TOKRL_FAIL() << "unknown env '" << id
+                   << "' (registered envs: " << known.str() << ")";
     }
     factory = it->second.factory;
   }

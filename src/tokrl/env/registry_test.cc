@@ -19,8 +19,9 @@ std::string ErrorOf(const std::string& id) {
 TEST(Registry, ListsTheBuiltinEnvs) {
   std::vector<std::string> ids;
   for (const auto& info : ListEnvs()) ids.push_back(info.id);
-  for (const char* id : {"minatar/asterix", "minatar/breakout", "minatar/freeway",
-                         "minatar/seaquest", "minatar/space_invaders", "toy/catch"}) {
+  for (const char* id :
+       {"minatar/asterix", "minatar/breakout", "minatar/freeway",
+        "minatar/seaquest", "minatar/space_invaders", "toy/catch"}) {
     EXPECT_NE(std::find(ids.begin(), ids.end(), id), ids.end()) << id;
   }
 }
@@ -49,7 +50,8 @@ TEST(Registry, UnknownEnvListsRegisteredIds) {
 }
 
 TEST(Registry, BadOptionsAreNamed) {
-  EXPECT_NE(ErrorOf("minatar/breakout(sticky=2)").find("'sticky'"), std::string::npos);
+  EXPECT_NE(ErrorOf("minatar/breakout(sticky=2)").find("'sticky'"),
+            std::string::npos);
   EXPECT_NE(ErrorOf("minatar/breakout(ramping=perhaps)").find("'ramping'"),
             std::string::npos);
   EXPECT_NE(ErrorOf("minatar/breakout(stiky=0)").find("unknown option 'stiky'"),

@@ -96,14 +96,14 @@ void VecEnv::StepRange(int begin, int end, std::span<const int32_t> actions) {
 void VecEnv::Step(std::span<const int32_t> actions) {
   TOKRL_CHECK_EQ(static_cast<int>(actions.size()), num_envs())
       << "VecEnv::Step needs one action per env";
-  ForEachRange(
-      [&](int begin, int end) { StepRange(begin, end, actions); });
+  ForEachRange([&](int begin, int end) { StepRange(begin, end, actions); });
 }
 
 std::string VecEnv::SaveState() const {
   ByteWriter w;
   w.PutString("tokrl.VecEnv.v1").PutString(spec().id).Put<int32_t>(num_envs());
-  w.PutBytes(obs_.data(), obs_.size()).PutBytes(next_obs_.data(), next_obs_.size());
+  w.PutBytes(obs_.data(), obs_.size())
+      .PutBytes(next_obs_.data(), next_obs_.size());
   w.PutBytes(running_return_.data(), running_return_.size() * sizeof(float));
   w.PutBytes(running_length_.data(), running_length_.size() * sizeof(int32_t));
   for (const auto& env : envs_) w.PutString(env->SaveState());
@@ -112,9 +112,12 @@ std::string VecEnv::SaveState() const {
 
 void VecEnv::LoadState(std::string_view blob) {
   ByteReader r(blob, "saved VecEnv state");
-  TOKRL_CHECK_EQ(r.GetString(), "tokrl.VecEnv.v1") << "not a saved VecEnv state";
-  TOKRL_CHECK_EQ(r.GetString(), spec().id) << "saved VecEnv state is for another env";
-  TOKRL_CHECK_EQ(r.Get<int32_t>(), num_envs()) << "saved VecEnv state has another num_envs";
+  TOKRL_CHECK_EQ(r.GetString(), "tokrl.VecEnv.v1")
+      << "not a saved VecEnv state";
+  TOKRL_CHECK_EQ(r.GetString(), spec().id)
+      << "saved VecEnv state is for another env";
+  TOKRL_CHECK_EQ(r.Get<int32_t>(), num_envs())
+      << "saved VecEnv state has another num_envs";
   std::vector<uint8_t> obs(obs_.size()), next_obs(next_obs_.size());
   std::vector<float> running_return(running_return_.size());
   std::vector<int32_t> running_length(running_length_.size());

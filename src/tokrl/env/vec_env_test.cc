@@ -20,20 +20,24 @@ struct Trace {
 };
 
 Trace Rollout(const std::string& id, int num_envs, int num_threads, int steps) {
-  VecEnv venv(id, {.num_envs = num_envs, .num_threads = num_threads, .seed = 17});
+  VecEnv venv(id,
+              {.num_envs = num_envs, .num_threads = num_threads, .seed = 17});
   venv.Reset();
   Rng policy(99);
   std::vector<int32_t> actions(num_envs);
   Trace t;
   for (int s = 0; s < steps; ++s) {
-    for (auto& a : actions) a = static_cast<int32_t>(policy.UniformInt(venv.spec().num_actions));
+    for (auto& a : actions)
+      a = static_cast<int32_t>(policy.UniformInt(venv.spec().num_actions));
     venv.Step(actions);
     t.obs.insert(t.obs.end(), venv.obs().begin(), venv.obs().end());
-    t.next_obs.insert(t.next_obs.end(), venv.next_obs().begin(), venv.next_obs().end());
+    t.next_obs.insert(t.next_obs.end(), venv.next_obs().begin(),
+                      venv.next_obs().end());
     for (int i = 0; i < num_envs; ++i) {
       t.flags.push_back(venv.terminated()[i] | (venv.truncated()[i] << 1));
     }
-    t.rewards.insert(t.rewards.end(), venv.reward().begin(), venv.reward().end());
+    t.rewards.insert(t.rewards.end(), venv.reward().begin(),
+                     venv.reward().end());
     t.returns.insert(t.returns.end(), venv.episode_return().begin(),
                      venv.episode_return().end());
     t.lengths.insert(t.lengths.end(), venv.episode_length().begin(),
@@ -43,7 +47,8 @@ Trace Rollout(const std::string& id, int num_envs, int num_threads, int steps) {
 }
 
 TEST(VecEnv, BitIdenticalForAnyThreadCount) {
-  for (const char* id : {"minatar/breakout", "minatar/seaquest", "minatar/asterix"}) {
+  for (const char* id :
+       {"minatar/breakout", "minatar/seaquest", "minatar/asterix"}) {
     const Trace one = Rollout(id, 13, 1, 300);
     EXPECT_TRUE(one == Rollout(id, 13, 2, 300)) << id;
     EXPECT_TRUE(one == Rollout(id, 13, 8, 300)) << id;
@@ -85,14 +90,16 @@ TEST(VecEnv, EqualsSingleEnvsSteppedSerially) {
         envs[i]->Reset(obs[i]);
       }
       // obs() is what to act on next: the reset observation after an end.
-      ASSERT_TRUE(std::equal(obs[i].begin(), obs[i].end(), venv.obs().begin() + i * size));
+      ASSERT_TRUE(std::equal(obs[i].begin(), obs[i].end(),
+                             venv.obs().begin() + i * size));
     }
   }
   EXPECT_GT(episodes_ended, 20);
 }
 
 TEST(VecEnv, TracksEpisodeLengthAndTruncation) {
-  VecEnv venv("minatar/freeway(max_episode_steps=25)", {.num_envs = 3, .seed = 0});
+  VecEnv venv("minatar/freeway(max_episode_steps=25)",
+              {.num_envs = 3, .seed = 0});
   venv.Reset();
   std::vector<int32_t> actions(3, 2);  // up
   for (int s = 1; s <= 60; ++s) {
@@ -140,7 +147,8 @@ TEST(VecEnv, SaveStateResumesExactly) {
   for (int s = 0; s < 300; ++s) {
     step(a, policy);
     step(b, policy_b);
-    ASSERT_TRUE(std::equal(a.next_obs().begin(), a.next_obs().end(), b.next_obs().begin()));
+    ASSERT_TRUE(std::equal(a.next_obs().begin(), a.next_obs().end(),
+                           b.next_obs().begin()));
     ASSERT_TRUE(std::equal(a.episode_return().begin(), a.episode_return().end(),
                            b.episode_return().begin()));
   }

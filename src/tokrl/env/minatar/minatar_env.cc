@@ -70,7 +70,10 @@ std::unique_ptr<Env> MinAtarEnv::Clone() const {
 
 std::string MinAtarEnv::SaveState() const {
   ByteWriter w;
-  w.PutString(spec_.id).Put(rng_.state()).Put(previous_action_).Put(episode_steps_);
+  w.PutString(spec_.id)
+      .Put(rng_.state())
+      .Put(previous_action_)
+      .Put(episode_steps_);
   w.PutString(game_->SaveState());
   return w.str();
 }

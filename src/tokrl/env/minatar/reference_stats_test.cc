@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "tokrl/core/rng.h"
-#include "tokrl/env/registry.h"
 #include "tokrl/core/test_paths.h"
+#include "tokrl/env/registry.h"
 
 namespace tokrl {
 namespace {
@@ -41,37 +41,44 @@ struct Sample {
     const double m = Mean();
     double s = 0;
     for (double v : values) s += (v - m) * (v - m);
-    return values.size() > 1 ? std::sqrt(s / static_cast<double>(values.size() - 1)) : 0.0;
+    return values.size() > 1
+               ? std::sqrt(s / static_cast<double>(values.size() - 1))
+               : 0.0;
   }
 };
 
 // Compares our sample with the reference's mean/std/n.
-void ExpectSameMean(const Sample& ours, double ref_mean, double ref_std, double ref_n,
-                    const std::string& what) {
+void ExpectSameMean(const Sample& ours, double ref_mean, double ref_std,
+                    double ref_n, const std::string& what) {
   const double n = static_cast<double>(ours.values.size());
   const double mean = ours.Mean(), std = ours.Std();
   if (ref_std == 0.0) {
-    EXPECT_NEAR(mean, ref_mean, 1e-5 + 1e-5 * std::abs(ref_mean)) << what << " (constant in the reference)";
-    EXPECT_LT(std, 1e-9) << what << " is constant in the reference but varies here";
+    EXPECT_NEAR(mean, ref_mean, 1e-5 + 1e-5 * std::abs(ref_mean))
+        << what << " (constant in the reference)";
+    EXPECT_LT(std, 1e-9) << what
+                         << " is constant in the reference but varies here";
     return;
   }
   const double se = std::sqrt(std * std / n + ref_std * ref_std / ref_n);
   const double z = (mean - ref_mean) / se;
-  EXPECT_LT(std::abs(z), 4.5) << what << ": ours " << mean << " (std " << std << ", n " << n
-                              << ") vs reference " << ref_mean << " (std " << ref_std << ", n "
-                              << ref_n << "), z = " << z;
+  EXPECT_LT(std::abs(z), 4.5)
+      << what << ": ours " << mean << " (std " << std << ", n " << n
+      << ") vs reference " << ref_mean << " (std " << ref_std << ", n " << ref_n
+      << "), z = " << z;
 }
 
 class ReferenceStats : public testing::TestWithParam<std::string> {};
 
 TEST_P(ReferenceStats, MatchesTheReferenceDistribution) {
   static const nlohmann::json reference = LoadReference();
-  ASSERT_FALSE(reference.is_null()) << "tests/golden/minatar_reference_stats.json not found "
-                                       "(set TOKRL_SOURCE_DIR)";
+  ASSERT_FALSE(reference.is_null())
+      << "tests/golden/minatar_reference_stats.json not found "
+         "(set TOKRL_SOURCE_DIR)";
   const std::string game = GetParam();
   const nlohmann::json& g = reference["games"][game];
   const int cap = reference["source"]["episode_cap"].get<int>();
-  auto env = MakeEnv("minatar/" + game + "(max_episode_steps=" + std::to_string(cap) + ")");
+  auto env = MakeEnv("minatar/" + game +
+                     "(max_episode_steps=" + std::to_string(cap) + ")");
   const int channels = g["num_channels"].get<int>();
   ASSERT_EQ(env->spec().obs_shape[0], channels);
   std::vector<uint8_t> obs(env->spec().obs_size());
@@ -99,7 +106,10 @@ TEST_P(ReferenceStats, MatchesTheReferenceDistribution) {
       int length = 0;
       StepResult r;
       while (!r.done()) {
-        r = env->Step(constant >= 0 ? constant : static_cast<int>(policy_rng.UniformInt(6)), obs);
+        r = env->Step(constant >= 0
+                          ? constant
+                          : static_cast<int>(policy_rng.UniformInt(6)),
+                      obs);
         ret += r.reward;
         ++length;
         count();
@@ -111,10 +121,13 @@ TEST_P(ReferenceStats, MatchesTheReferenceDistribution) {
         occupancy[c].values.push_back(cells[c] / (100.0 * (length + 1)));
       }
     }
-    ExpectSameMean(returns, stats["return_mean"], stats["return_std"], ref_n, "return");
-    ExpectSameMean(lengths, stats["length_mean"], stats["length_std"], ref_n, "length");
+    ExpectSameMean(returns, stats["return_mean"], stats["return_std"], ref_n,
+                   "return");
+    ExpectSameMean(lengths, stats["length_mean"], stats["length_std"], ref_n,
+                   "length");
     for (int c = 0; c < channels; ++c) {
-      ExpectSameMean(occupancy[c], stats["occupancy_mean"][c], stats["occupancy_std"][c], ref_n,
+      ExpectSameMean(occupancy[c], stats["occupancy_mean"][c],
+                     stats["occupancy_std"][c], ref_n,
                      "occupancy of channel " + std::to_string(c));
     }
     // Capped in the reference iff capped here.
@@ -123,8 +136,8 @@ TEST_P(ReferenceStats, MatchesTheReferenceDistribution) {
 }
 
 INSTANTIATE_TEST_SUITE_P(MinAtar, ReferenceStats,
-                         testing::Values("asterix", "breakout", "freeway", "seaquest",
-                                         "space_invaders"));
+                         testing::Values("asterix", "breakout", "freeway",
+                                         "seaquest", "space_invaders"));
 
 }  // namespace
 }  // namespace tokrl

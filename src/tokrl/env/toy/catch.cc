@@ -33,7 +33,8 @@ std::string CatchEnv::SaveState() const {
 
 void CatchEnv::LoadState(std::string_view blob) {
   ByteReader r(blob, "saved state of " + spec_.id);
-  TOKRL_CHECK_EQ(r.GetString(), spec_.id) << "saved env state belongs to another env";
+  TOKRL_CHECK_EQ(r.GetString(), spec_.id)
+      << "saved env state belongs to another env";
   const auto rng_state = r.Get<std::array<uint64_t, 4>>();
   const int ball_row = r.Get<int>(), ball_column = r.Get<int>();
   const int paddle = r.Get<int>();
@@ -58,7 +59,8 @@ void CatchEnv::Render(ObsSpan obs) const {
 
 void CatchEnv::Reset(ObsSpan obs) {
   ball_row_ = 0;
-  ball_column_ = static_cast<int>(rng_.UniformInt(static_cast<uint32_t>(columns_)));
+  ball_column_ =
+      static_cast<int>(rng_.UniformInt(static_cast<uint32_t>(columns_)));
   paddle_column_ = columns_ / 2;
   terminated_ = false;
   Render(obs);
@@ -85,7 +87,8 @@ StepResult CatchEnv::Step(int action, ObsSpan obs) {
 }
 
 void RegisterCatchEnv() {
-  RegisterEnv("toy/catch", "Catch: a falling ball and a paddle (bsuite-style toy)",
+  RegisterEnv("toy/catch",
+              "Catch: a falling ball and a paddle (bsuite-style toy)",
               [](EnvOptions& options) -> std::unique_ptr<Env> {
                 const int rows = options.GetInt("rows", 10, 2, 1000);
                 const int columns = options.GetInt("columns", 5, 1, 1000);
