@@ -44,9 +44,11 @@ DqnAgent::DqnAgent(const AgentOptions& options,
       std::dynamic_pointer_cast<nn::QNetworkImpl>(online_->clone(device_));
   TOKRL_CHECK(target_) << "QNetwork clone failed";
   for (auto& p : target_->parameters()) p.set_requires_grad(false);
-  optimizer_ = std::make_unique<torch::optim::Adam>(
-      online_->parameters(),
-      torch::optim::AdamOptions(options.lr).eps(options.adam_eps));
+  optimizer_ = std::make_unique<FusedAdam>(
+      online_->parameters(), FusedAdamOptions{.lr = options.lr,
+                                              .beta1 = 0.9,
+                                              .beta2 = 0.999,
+                                              .eps = options.adam_eps});
   if (options.distributional) {
     support_ = torch::linspace(
         options.v_min, options.v_max, options.num_atoms,
@@ -132,7 +134,7 @@ UpdateMetrics DqnAgent::Update(const SampledBatch& batch) {
     metrics.aux_loss = out.aux_loss.item<double>();
     loss = loss + out.aux_loss;
   }
-  optimizer_->zero_grad();
+  optimizer_->ZeroGrad();
   loss.backward();
   // clip_grad_norm_ with an infinite max only measures the norm.
   const double max_norm = options_.grad_clip_norm > 0
@@ -140,7 +142,7 @@ UpdateMetrics DqnAgent::Update(const SampledBatch& batch) {
                               : std::numeric_limits<double>::infinity();
   metrics.grad_norm =
       torch::nn::utils::clip_grad_norm_(online_->parameters(), max_norm);
-  optimizer_->step();
+  optimizer_->Step();
   metrics.mean_q = q_taken.detach().mean().item<double>();
   metrics.priorities = priorities.to(torch::kCPU, torch::kDouble);
   return metrics;
@@ -161,7 +163,7 @@ void DqnAgent::Save(torch::serialize::OutputArchive& archive) const {
   torch::serialize::OutputArchive online, target, optimizer;
   online_->save(online);
   target_->save(target);
-  optimizer_->save(optimizer);
+  optimizer_->Save(optimizer);
   archive.write("online", online);
   archive.write("target", target);
   archive.write("optimizer", optimizer);
@@ -174,7 +176,7 @@ void DqnAgent::Load(torch::serialize::InputArchive& archive) {
   archive.read("optimizer", optimizer);
   online_->load(online);
   target_->load(target);
-  optimizer_->load(optimizer);
+  optimizer_->Load(optimizer);
   for (auto& p : target_->parameters()) p.set_requires_grad(false);
 }
 

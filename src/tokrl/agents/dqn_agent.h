@@ -34,6 +34,7 @@
 #include <span>
 #include <vector>
 
+#include "tokrl/agents/fused_adam.h"
 #include "tokrl/agents/train_config.h"
 #include "tokrl/core/rng.h"
 #include "tokrl/nn/q_network.h"
@@ -82,7 +83,7 @@ class DqnAgent {
   std::vector<int64_t> obs_shape_;
   nn::QNetwork online_{nullptr};
   nn::QNetwork target_{nullptr};
-  std::unique_ptr<torch::optim::Adam> optimizer_;
+  std::unique_ptr<FusedAdam> optimizer_;
   torch::Tensor support_;  // C51 atoms on device_
 };
 

@@ -235,7 +235,9 @@ TrainSummary Trainer::Run(int64_t stop_after) {
   TrainSummary summary;
   const bool finished = env_steps_ >= t.total_steps;
   if (finished) {
-    summary.final_eval = EvaluateAndLog();
+    // The periodic evaluation may have just run at this very step.
+    summary.final_eval =
+        last_eval_step_ == env_steps_ ? last_eval_ : EvaluateAndLog();
   }
   SaveCheckpoint();
   summary.env_steps = env_steps_;
@@ -269,6 +271,8 @@ TrainSummary Trainer::Run(int64_t stop_after) {
 
 EvalResult Trainer::EvaluateAndLog() {
   const EvalResult e = Evaluate();
+  last_eval_ = e;
+  last_eval_step_ = env_steps_;
   logger_->Log(env_steps_, {{"eval/return_mean", e.return_mean},
                             {"eval/return_std", e.return_std},
                             {"eval/length_mean", e.length_mean},

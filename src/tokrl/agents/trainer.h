@@ -110,6 +110,8 @@ class Trainer {
   int64_t update_credit_ = 0;  // env steps not yet paid out as updates
   int64_t episodes_ = 0;
   int64_t evaluations_ = 0;
+  EvalResult last_eval_;
+  int64_t last_eval_step_ = -1;
   std::deque<double> recent_returns_, recent_lengths_;
   // Since the last log row:
   double loss_sum_ = 0, q_sum_ = 0, grad_norm_sum_ = 0, aux_sum_ = 0;

@@ -1,6 +1,34 @@
 #include "tokrl/core/thread_pool.h"
 
+#include <chrono>
+
 namespace tokrl {
+namespace {
+
+// Env steps take ~100 ns, so a whole VecEnv step is tens of microseconds:
+// waking a sleeping thread (~10-50 us) would cost more than the work. Both
+// sides therefore spin briefly on atomics before falling back to the
+// condition variables.
+constexpr auto kSpinTime = std::chrono::microseconds(200);
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+template <typename Pred>
+bool SpinUntil(Pred done) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+  for (int i = 0;; ++i) {
+    if (done()) return true;
+    CpuRelax();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > deadline)
+      return false;
+  }
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int num_threads) {
   for (int i = 1; i < num_threads; ++i) {
@@ -11,7 +39,7 @@ ThreadPool::ThreadPool(int num_threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
+    stop_.store(true, std::memory_order_release);
   }
   start_cv_.notify_all();
   for (auto& worker : workers_) worker.join();
@@ -40,16 +68,20 @@ void ThreadPool::RunTasks() {
 void ThreadPool::WorkerLoop() {
   uint64_t seen = 0;
   for (;;) {
-    {
+    auto started = [&] {
+      return stop_.load(std::memory_order_acquire) ||
+             generation_.load(std::memory_order_acquire) != seen;
+    };
+    if (!SpinUntil(started)) {
       std::unique_lock<std::mutex> lock(mutex_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+      start_cv_.wait(lock, started);
     }
+    if (stop_.load(std::memory_order_acquire)) return;
+    seen = generation_.load(std::memory_order_acquire);
     RunTasks();
-    {
+    if (busy_workers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (--busy_workers_ == 0) done_cv_.notify_one();
+      done_cv_.notify_one();
     }
   }
 }
@@ -66,16 +98,24 @@ void ThreadPool::ParallelFor(int num_tasks,
     fn_ = &fn;
     num_tasks_ = num_tasks;
     next_task_.store(0, std::memory_order_relaxed);
-    busy_workers_ = static_cast<int>(workers_.size());
+    busy_workers_.store(static_cast<int>(workers_.size()),
+                        std::memory_order_relaxed);
     error_ = nullptr;
-    ++generation_;
+    // Publishes everything above to workers that acquire the generation.
+    generation_.fetch_add(1, std::memory_order_release);
   }
   start_cv_.notify_all();
   RunTasks();
+  auto finished = [&] {
+    return busy_workers_.load(std::memory_order_acquire) == 0;
+  };
+  if (!SpinUntil(finished)) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_cv_.wait(lock, finished);
+  }
   std::exception_ptr error;
   {
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_cv_.wait(lock, [&] { return busy_workers_ == 0; });
+    std::lock_guard<std::mutex> lock(mutex_);
     fn_ = nullptr;
     error = error_;
   }

@@ -48,9 +48,11 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable start_cv_;
   std::condition_variable done_cv_;
-  uint64_t generation_ = 0;  // bumped for every ParallelFor; guarded by mutex_
-  bool stop_ = false;        // guarded by mutex_
-  int busy_workers_ = 0;     // workers still inside the current loop
+  // Bumped (under mutex_, release) for every ParallelFor; workers spin on it
+  // briefly before sleeping on start_cv_.
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<int> busy_workers_{0};  // workers still inside the current loop
   const std::function<void(int)>* fn_ = nullptr;
   int num_tasks_ = 0;
   std::atomic<int> next_task_{0};

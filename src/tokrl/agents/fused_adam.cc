@@ -1,0 +1,94 @@
+#include "tokrl/agents/fused_adam.h"
+
+#include <cmath>
+#include <string>
+
+#include "tokrl/agents/fused_adam_kernel.h"
+#include "tokrl/core/check.h"
+
+namespace tokrl {
+namespace {
+
+// "m3", "v3": archive keys of parameter 3's moments. (Built with append:
+// GCC 12 misreports "literal" + std::string, bug 105329.)
+std::string StateKey(char moment, size_t index) {
+  std::string key(1, moment);
+  key.append(std::to_string(index));
+  return key;
+}
+
+}  // namespace
+
+FusedAdam::FusedAdam(std::vector<torch::Tensor> params,
+                     const FusedAdamOptions& options)
+    : params_(std::move(params)), options_(options) {
+  for (const auto& p : params_) {
+    m_.push_back(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
+    v_.push_back(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
+  }
+}
+
+void FusedAdam::ZeroGrad() {
+  for (auto& p : params_) {
+    if (p.grad().defined()) p.mutable_grad().zero_();
+  }
+}
+
+void FusedAdam::Step() {
+  torch::NoGradGuard no_grad;
+  ++step_;
+  const double b1 = options_.beta1, b2 = options_.beta2;
+  const double bias1 = 1.0 - std::pow(b1, static_cast<double>(step_));
+  const double bias2 = 1.0 - std::pow(b2, static_cast<double>(step_));
+  const double step_size = options_.lr / bias1;
+  const double inv_sqrt_bias2 = 1.0 / std::sqrt(bias2);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    torch::Tensor& p = params_[i];
+    const torch::Tensor& g = p.grad();
+    if (!g.defined()) continue;
+    const bool fast = p.device().is_cpu() && p.scalar_type() == torch::kFloat &&
+                      p.is_contiguous() && g.is_contiguous() &&
+                      g.scalar_type() == torch::kFloat;
+    if (fast) {
+      internal::AdamKernel(
+          p.data_ptr<float>(), g.data_ptr<float>(), m_[i].data_ptr<float>(),
+          v_[i].data_ptr<float>(), p.numel(), static_cast<float>(b1),
+          static_cast<float>(b2), static_cast<float>(step_size),
+          static_cast<float>(inv_sqrt_bias2), static_cast<float>(options_.eps));
+    } else {
+      m_[i].mul_(b1).add_(g, 1.0 - b1);
+      v_[i].mul_(b2).addcmul_(g, g, 1.0 - b2);
+      const torch::Tensor denom =
+          (v_[i].sqrt() * inv_sqrt_bias2).add_(options_.eps);
+      p.addcdiv_(m_[i], denom, -step_size);
+    }
+  }
+}
+
+void FusedAdam::Save(torch::serialize::OutputArchive& archive) const {
+  archive.write("step", torch::tensor(step_));
+  for (size_t i = 0; i < params_.size(); ++i) {
+    archive.write(StateKey('m', i), m_[i], /*is_buffer=*/true);
+    archive.write(StateKey('v', i), v_[i], /*is_buffer=*/true);
+  }
+}
+
+void FusedAdam::Load(torch::serialize::InputArchive& archive) {
+  torch::Tensor step;
+  archive.read("step", step);
+  std::vector<torch::Tensor> m(params_.size()), v(params_.size());
+  for (size_t i = 0; i < params_.size(); ++i) {
+    archive.read(StateKey('m', i), m[i], /*is_buffer=*/true);
+    archive.read(StateKey('v', i), v[i], /*is_buffer=*/true);
+    TOKRL_CHECK(m[i].sizes() == params_[i].sizes() &&
+                v[i].sizes() == params_[i].sizes())
+        << "saved optimizer state does not fit parameter " << i;
+  }
+  step_ = step.item<int64_t>();
+  for (size_t i = 0; i < params_.size(); ++i) {
+    m_[i] = m[i].to(params_[i].device()).contiguous();
+    v_[i] = v[i].to(params_[i].device()).contiguous();
+  }
+}
+
+}  // namespace tokrl

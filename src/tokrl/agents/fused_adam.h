@@ -1,0 +1,54 @@
+// FusedAdam: Adam (Kingma & Ba 2015) with the update fused into one pass
+// over each parameter on the CPU.
+//
+// The rule is exactly torch::optim::Adam's (and optax.adam's) without weight
+// decay or amsgrad:
+//   m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2;   t += 1
+//   p -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
+// torch::optim::Adam runs this as eight tensor operations with temporaries,
+// i.e. eight passes over memory; for DQN-sized networks on the CPU that was a
+// third of an update (bench/agent_bench.cc). Here contiguous float CPU
+// parameters take one pass; any other parameter (CUDA, double) uses the same
+// formula as tensor operations.
+//
+// Parameters without a gradient are skipped, as in torch. State (m, v, t) is
+// saved and loaded with the archive functions.
+#ifndef TOKRL_AGENTS_FUSED_ADAM_H_
+#define TOKRL_AGENTS_FUSED_ADAM_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace tokrl {
+
+struct FusedAdamOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+};
+
+class FusedAdam {
+ public:
+  FusedAdam(std::vector<torch::Tensor> params, const FusedAdamOptions& options);
+
+  void ZeroGrad();
+  void Step();
+
+  int64_t step_count() const { return step_; }
+  void Save(torch::serialize::OutputArchive& archive) const;
+  // Throws tokrl::Error if the archive's state does not fit the parameters.
+  void Load(torch::serialize::InputArchive& archive);
+
+ private:
+  std::vector<torch::Tensor> params_;
+  std::vector<torch::Tensor> m_, v_;
+  FusedAdamOptions options_;
+  int64_t step_ = 0;
+};
+
+}  // namespace tokrl
+
+#endif  // TOKRL_AGENTS_FUSED_ADAM_H_

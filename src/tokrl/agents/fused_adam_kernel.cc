@@ -1,0 +1,22 @@
+#include "tokrl/agents/fused_adam_kernel.h"
+
+#include <cmath>
+#include <cstdint>
+
+namespace tokrl::internal {
+
+void AdamKernel(float* __restrict p, const float* __restrict g,
+                float* __restrict m, float* __restrict v, int64_t n, float b1,
+                float b2, float step_size, float inv_sqrt_bias2, float eps) {
+  const float c1 = 1.0f - b1, c2 = 1.0f - b2;
+  for (int64_t j = 0; j < n; ++j) {
+    const float grad = g[j];
+    const float mj = b1 * m[j] + c1 * grad;
+    const float vj = b2 * v[j] + c2 * grad * grad;
+    m[j] = mj;
+    v[j] = vj;
+    p[j] -= step_size * mj / (std::sqrt(vj) * inv_sqrt_bias2 + eps);
+  }
+}
+
+}  // namespace tokrl::internal
