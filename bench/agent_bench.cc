@@ -10,7 +10,7 @@
 
 #include "tokrl/agents/dqn_agent.h"
 #include "tokrl/agents/trainer.h"
-#include "tokrl/core/test_paths.h"
+#include "tokrl/core/testing.h"
 #include "tokrl/env/registry.h"
 
 namespace tokrl {

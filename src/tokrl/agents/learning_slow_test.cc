@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "tokrl/agents/trainer.h"
-#include "tokrl/core/test_paths.h"
+#include "tokrl/core/testing.h"
 
 namespace tokrl {
 namespace {

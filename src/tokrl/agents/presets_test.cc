@@ -5,7 +5,7 @@
 
 #include "tokrl/agents/dqn_agent.h"
 #include "tokrl/agents/train_config.h"
-#include "tokrl/core/test_paths.h"
+#include "tokrl/core/testing.h"
 #include "tokrl/env/registry.h"
 
 namespace tokrl {

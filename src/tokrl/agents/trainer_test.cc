@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "tokrl/core/check.h"
+#include "tokrl/core/testing.h"
 #include "tokrl/io/atomic_file.h"
 
 namespace tokrl {
@@ -63,15 +64,6 @@ std::vector<torch::Tensor> Parameters(Trainer& t) {
   for (const auto& p : t.agent().online()->parameters())
     out.push_back(p.detach().clone());
   return out;
-}
-
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // Drops the wall-clock column (train/sps) so two runs' logs can be compared.

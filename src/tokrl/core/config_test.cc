@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "tokrl/core/check.h"
+#include "tokrl/core/testing.h"
 
 namespace tokrl {
 namespace {
@@ -17,15 +18,6 @@ Config MakeConfig() {
                  {"agent.double_q", true, "double DQN"},
                  {"agent.loss", std::string("mse"), "mse or huber"},
                  {"env.id", std::string("minatar/breakout"), "env"}});
-}
-
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(Config, DefaultsTomlAndOverridesInOrder) {

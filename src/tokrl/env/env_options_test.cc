@@ -6,18 +6,10 @@
 #include <map>
 
 #include "tokrl/core/check.h"
+#include "tokrl/core/testing.h"
 
 namespace tokrl {
 namespace {
-
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(EnvOptions, ParsesIdWithOptions) {
   auto [name, options] =

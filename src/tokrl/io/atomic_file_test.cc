@@ -11,20 +11,12 @@
 #include <string>
 
 #include "tokrl/core/check.h"
+#include "tokrl/core/testing.h"
 
 namespace tokrl::io {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // A fresh, empty directory per test, removed afterwards.
 class AtomicFileTest : public ::testing::Test {

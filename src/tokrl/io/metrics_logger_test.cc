@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tokrl/core/check.h"
+#include "tokrl/core/testing.h"
 #include "tokrl/io/atomic_file.h"
 #include "tokrl/io/tfevents.h"
 
@@ -27,15 +28,6 @@ std::string Quoted(const fs::path& path) {
   std::string out = "'";
   out.append(path.string()).append("'");
   return out;
-}
-
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 std::vector<std::string> Lines(const std::string& text) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tokrl/core/check.h"
+#include "tokrl/core/testing.h"
 #include "tokrl/io/atomic_file.h"
 
 namespace tokrl::io {
@@ -23,15 +24,6 @@ std::string Quoted(const fs::path& path) {
   std::string out = "'";
   out.append(path.string()).append("'");
   return out;
-}
-
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 class TfEventsTest : public ::testing::Test {

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "tokrl/core/rng.h"
-#include "tokrl/core/test_paths.h"
+#include "tokrl/core/testing.h"
 #include "tokrl/env/registry.h"
 
 namespace tokrl {
