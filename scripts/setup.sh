@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs every Debian package tokrl needs to build, test and benchmark.
-# Safe to run again. Needs root (or sudo) and Debian 12 (bookworm).
+# Safe to run again. Needs root (or sudo) and Debian 12 (bookworm). Recommended
+# packages are kept: LibTorch's CMake config relies on some of them.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update
-$SUDO apt-get install -y --no-install-recommends \
+$SUDO apt-get install -y \
   build-essential cmake ninja-build pkg-config git \
   libtorch-dev libopenblas0-openmp \
   libgtest-dev libgmock-dev libbenchmark-dev \
