@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package tokrl needs to build, test and benchmark.
 # Safe to run again. Needs root (or sudo) and Debian 12 (bookworm). Recommended
-# packages are kept: LibTorch's CMake config relies on some of them.
+# packages are kept, as in the install the build was verified with.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
