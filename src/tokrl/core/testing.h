@@ -33,6 +33,14 @@ inline std::string ErrorOf(const std::function<void()>& fn) {
   return "";
 }
 
+// '<path>' as error messages quote it. Built by appending: GCC 12 reports a
+// false -Wrestrict for "literal" + std::string&& (GCC bug 105329).
+inline std::string Quoted(const std::filesystem::path& path) {
+  std::string out = "'";
+  out.append(path.string()).append("'");
+  return out;
+}
+
 }  // namespace tokrl
 
 #endif  // TOKRL_CORE_TESTING_H_

@@ -22,14 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// '<path>' as error messages quote it. Built by appending: GCC 12 reports a
-// false -Wrestrict for "literal" + std::string&& (GCC bug 105329).
-std::string Quoted(const fs::path& path) {
-  std::string out = "'";
-  out.append(path.string()).append("'");
-  return out;
-}
-
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);

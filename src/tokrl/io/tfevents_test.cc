@@ -18,14 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// '<path>' as error messages quote it. Built by appending: GCC 12 reports a
-// false -Wrestrict for "literal" + std::string&& (GCC bug 105329).
-std::string Quoted(const fs::path& path) {
-  std::string out = "'";
-  out.append(path.string()).append("'");
-  return out;
-}
-
 class TfEventsTest : public ::testing::Test {
  protected:
   void SetUp() override {
