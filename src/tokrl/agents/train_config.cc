@@ -14,6 +14,12 @@ using S = std::string;
 
 Config MakeTrainConfig() {
   return Config({
+      // [experiment]: labels only; they change nothing in training.
+      {"experiment.name", S(""),
+       "experiment (sweep) this run belongs to; set by `tokrl sweep`"},
+      {"experiment.variant", S(""),
+       "variant label used by `tokrl report` to group runs (default: "
+       "derived from agent and network)"},
       // [env]
       {"env.id", S("minatar/breakout"),
        "env id, options allowed: minatar/breakout(sticky=0.1)"},

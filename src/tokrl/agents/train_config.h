@@ -1,7 +1,8 @@
 // The training configuration: every key `tokrl train` understands, its
 // default and meaning, and the translation into typed option structs.
 //
-// Keys are grouped in tables: [env], [network], [agent], [replay], [train].
+// Keys are grouped in tables: [experiment] (labels only), [env], [network],
+// [agent], [replay], [train].
 // Print them all with `tokrl train --print-config`. Presets in configs/ set
 // a subset and cite their source. Defaults: DQN on MinAtar Breakout with the
 // Revisiting Rainbow MinAtar settings (Obando-Ceron & Castro 2021; see

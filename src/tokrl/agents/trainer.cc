@@ -31,7 +31,7 @@ constexpr char kTrainerMagic[] = "tokrl.trainer.v1";
 // random streams.
 const char* const kResumeMutableKeys[] = {
     "train.total_steps", "train.log_every", "train.checkpoint_every",
-    "train.tensorboard"};
+    "train.tensorboard", "experiment.name", "experiment.variant"};
 
 double Now() {
   return std::chrono::duration<double>(

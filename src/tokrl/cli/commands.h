@@ -19,6 +19,13 @@ void AddEnvCommands(CLI::App& app);
 // train (only in builds with LibTorch); argv is recorded in run_info.json.
 void AddTrainCommands(CLI::App& app, const std::vector<std::string>& argv);
 
+// report: statistics and plots over finished runs (cli/report_command.cc).
+void AddReportCommand(CLI::App& app);
+
+// sweep: expand a sweep file into runs and launch them (only with LibTorch:
+// it validates every run's config before launching).
+void AddSweepCommand(CLI::App& app);
+
 }  // namespace tokrl::cli
 
 #endif  // TOKRL_CLI_COMMANDS_H_

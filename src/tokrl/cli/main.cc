@@ -10,9 +10,11 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("tokrl ") + TOKRL_VERSION);
   app.require_subcommand(1);
   tokrl::cli::AddEnvCommands(app);
+  tokrl::cli::AddReportCommand(app);
 #ifdef TOKRL_WITH_TORCH
   tokrl::cli::AddTrainCommands(app,
                                std::vector<std::string>(argv, argv + argc));
+  tokrl::cli::AddSweepCommand(app);
 #endif
   try {
     app.parse(argc, argv);
