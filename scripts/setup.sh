@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs every Debian package tokrl needs to build, test and benchmark.
+# Installs every Debian package tokrl needs to build, run and benchmark
+# (gnuplot-nox draws the plots of `tokrl report`). scripts/test.sh adds the
+# test-only tools (Chromium, a one-node SLURM cluster).
 # Safe to run again. Needs root (or sudo) and Debian 12 (bookworm). Recommended
 # packages are kept, as in the install the build was verified with.
 set -euo pipefail
@@ -12,4 +14,5 @@ $SUDO apt-get install -y \
   libtorch-dev libopenblas0-openmp \
   libgtest-dev libgmock-dev libbenchmark-dev \
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev \
-  libprotobuf-dev protobuf-compiler
+  libprotobuf-dev protobuf-compiler \
+  gnuplot-nox

@@ -1,12 +1,219 @@
-// tokrl sweep (being written; see src/tokrl/sweep/).
+// tokrl sweep: expand a sweep file (sweep/sweep.h) into runs and launch them
+// locally or as a SLURM array job (sweep/launcher.h).
 #include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
 
+#include "tokrl/agents/train_config.h"
 #include "tokrl/cli/commands.h"
+#include "tokrl/core/check.h"
+#include "tokrl/core/subprocess.h"
+#include "tokrl/env/registry.h"
+#include "tokrl/sweep/launcher.h"
+#include "tokrl/sweep/sweep.h"
 
 namespace tokrl::cli {
+namespace {
+
+struct SweepArgs {
+  std::string file;
+  std::string budget;
+  std::string out;
+  std::vector<std::string> overrides;
+  std::string launcher = "local";
+  int jobs = 1;
+  bool list = false;
+  int64_t task = -1;
+  int64_t stop_after = -1;
+  // SLURM
+  bool no_submit = false;
+  bool wait = false;
+  int cpus_per_task = 1;
+  std::string time, partition, mem;
+  std::vector<std::string> sbatch_args;
+};
+
+// Builds every run's config exactly as `tokrl train` will, so a typo in a
+// preset or override fails here, naming the run, before anything starts.
+void ValidateRuns(const sweep::Sweep& sweep) {
+  std::set<std::string> envs_checked;
+  for (const auto& run : sweep.runs) {
+    try {
+      Config config = MakeTrainConfig();
+      for (const auto& c : run.configs) config.LoadTomlFile(c);
+      for (const auto& o : run.overrides) config.SetAssignment(o);
+      AgentOptionsFrom(config);
+      TrainOptionsFrom(config);
+      const std::string& env_id = config.GetString("env.id");
+      if (envs_checked.insert(env_id).second) MakeEnv(env_id);
+    } catch (const Error& e) {
+      TOKRL_FAIL() << sweep.file.string() << ": run " << run.name << ": "
+                   << e.what();
+    }
+  }
+}
+
+// The arguments that recreate this sweep in a SLURM task.
+std::vector<std::string> SweepArguments(const SweepArgs& args,
+                                        const sweep::Sweep& sweep) {
+  std::vector<std::string> out = {"sweep", sweep.file.string(), "--out",
+                                  sweep.out_dir.string()};
+  if (!args.budget.empty()) {
+    out.push_back("--budget");
+    out.push_back(args.budget);
+  }
+  for (const auto& o : args.overrides) {
+    out.push_back("--set");
+    out.push_back(o);
+  }
+  if (args.stop_after >= 0) {
+    out.push_back("--stop-after");
+    out.push_back(std::to_string(args.stop_after));
+  }
+  return out;
+}
+
+void PrintList(const sweep::Sweep& sweep) {
+  int counts[4] = {0, 0, 0, 0};
+  for (size_t i = 0; i < sweep.runs.size(); ++i) {
+    const auto& run = sweep.runs[i];
+    const auto state = sweep::GetRunState(run.run_dir);
+    ++counts[static_cast<int>(state)];
+    std::cout << i << "\t" << sweep::RunStateName(state) << "\t" << run.name
+              << "\t" << run.run_dir.string() << "\n";
+  }
+  std::cout << sweep.runs.size() << " runs: " << counts[1] << " done, "
+            << counts[2] << " partial, " << counts[0] + counts[3]
+            << " to start\n";
+}
+
+void RunSweep(const SweepArgs& args) {
+  sweep::SweepOptions options;
+  options.budget = args.budget;
+  options.out_dir = args.out;
+  options.overrides = args.overrides;
+  const sweep::Sweep sweep = sweep::LoadSweep(args.file, options);
+  if (args.list) {
+    PrintList(sweep);
+    return;
+  }
+  ValidateRuns(sweep);
+
+  sweep::LocalOptions local;
+  local.jobs = args.jobs;
+  local.tokrl = SelfExecutable();
+  if (args.stop_after >= 0) {
+    local.extra_train_args = {"--stop-after", std::to_string(args.stop_after)};
+  }
+  local.log = &std::cout;
+
+  if (args.task >= 0) {  // one SLURM array task
+    if (static_cast<size_t>(args.task) >= sweep.runs.size()) {
+      TOKRL_FAIL() << "--task " << args.task << " is out of range: the sweep has "
+                   << sweep.runs.size() << " runs";
+    }
+    const auto summary =
+        sweep::RunLocal(sweep, local, {static_cast<size_t>(args.task)});
+    if (summary.failed > 0) TOKRL_FAIL() << summary.failures.front();
+    return;
+  }
+
+  sweep::WriteSweepManifest(sweep);
+  std::cout << "sweep " << sweep.name << ": " << sweep.runs.size()
+            << " runs in " << sweep.out_dir.string()
+            << (sweep.budget.empty() ? "" : " (budget " + sweep.budget + ")")
+            << "\n";
+  if (args.launcher == "local") {
+    const auto summary = sweep::RunLocal(sweep, local);
+    std::cout << "finished " << summary.finished << ", skipped "
+              << summary.skipped << " (already done), failed "
+              << summary.failed << "\n";
+    if (summary.failed > 0) {
+      std::string all;
+      for (const auto& f : summary.failures) all.append(f);
+      TOKRL_FAIL() << summary.failed << " of " << summary.total
+                   << " runs failed:\n"
+                   << all;
+    }
+    return;
+  }
+  sweep::SlurmOptions slurm;
+  slurm.tokrl = local.tokrl;
+  slurm.sweep_args = SweepArguments(args, sweep);
+  slurm.max_parallel = args.jobs > 1 ? args.jobs : 0;
+  slurm.cpus_per_task = args.cpus_per_task;
+  slurm.time = args.time;
+  slurm.partition = args.partition;
+  slurm.mem = args.mem;
+  slurm.sbatch_args = args.sbatch_args;
+  const auto sub = sweep::SubmitSlurm(sweep, slurm, !args.no_submit, args.wait);
+  if (sub.tasks == 0) {
+    std::cout << "all " << sweep.runs.size() << " runs are done; nothing to submit\n";
+    return;
+  }
+  std::cout << "wrote " << sub.script.string() << " (" << sub.tasks
+            << " array tasks)\n";
+  if (!sub.job_id.empty()) {
+    std::cout << "submitted SLURM job " << sub.job_id << "\n";
+  }
+  if (args.wait) {
+    const auto pending = sweep::PendingRuns(sweep);
+    std::cout << "job " << sub.job_id << " ended: "
+              << sweep.runs.size() - pending.size() << " of "
+              << sweep.runs.size() << " runs done\n";
+    if (!pending.empty() && args.stop_after < 0) {
+      TOKRL_FAIL() << pending.size() << " runs are not done; see the logs in "
+                   << (sweep.out_dir / "slurm").string();
+    }
+  }
+}
+
+}  // namespace
 
 void AddSweepCommand(CLI::App& app) {
-  app.add_subcommand("sweep", "Run a sweep file");
+  auto args = std::make_shared<SweepArgs>();
+  auto* cmd = app.add_subcommand(
+      "sweep",
+      "Run a sweep file (games x seeds x variants, see configs/sweeps/): "
+      "skips finished runs, resumes interrupted ones");
+  cmd->add_option("file", args->file, "Sweep TOML file")->required();
+  cmd->add_option("--budget,-b", args->budget,
+                  "A [budgets.<name>] of the file, e.g. tiny (default: the "
+                  "full budget)");
+  cmd->add_option("--out,-o", args->out,
+                  "Output folder (default: runs/sweeps/<sweep name>)");
+  cmd->add_option("--set,-s", args->overrides,
+                  "Override one config key in every run: --set agent.lr=1e-4");
+  cmd->add_option("--launcher", args->launcher, "Where runs execute")
+      ->check(CLI::IsMember({"local", "slurm"}));
+  cmd->add_option("--jobs,-j", args->jobs,
+                  "Runs at a time (local), or the array's task limit (slurm)")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_flag("--list", args->list,
+                "List the runs and their state (done/partial/new) and exit");
+  cmd->add_option("--task", args->task,
+                  "Run only run number TASK (what each SLURM array task does)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--stop-after", args->stop_after,
+                  "Pass --stop-after to every train run (stop with a "
+                  "checkpoint, as if interrupted)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--no-submit", args->no_submit,
+                "slurm: write the sbatch script but do not submit it");
+  cmd->add_flag("--wait", args->wait,
+                "slurm: wait until the array job ends (sbatch --wait)");
+  cmd->add_option("--cpus-per-task", args->cpus_per_task,
+                  "slurm: CPUs per run")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--time", args->time, "slurm: time limit per run (--time)");
+  cmd->add_option("--partition", args->partition, "slurm: partition");
+  cmd->add_option("--mem", args->mem, "slurm: memory per run (--mem)");
+  cmd->add_option("--sbatch-arg", args->sbatch_args,
+                  "slurm: extra #SBATCH option, e.g. --sbatch-arg=--account=rl");
+  cmd->callback([args] { RunSweep(*args); });
 }
 
 }  // namespace tokrl::cli

@@ -6,6 +6,9 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
+
+#include <unistd.h>
 
 #include "tokrl/core/check.h"
 
@@ -40,6 +43,30 @@ inline std::string Quoted(const std::filesystem::path& path) {
   out.append(path.string()).append("'");
   return out;
 }
+
+// A fresh, empty directory under the system temp folder, removed (with
+// everything in it) when the object goes out of scope. `tag` names it, with
+// the process id appended so parallel test processes never collide.
+class ScopedTempDir {
+ public:
+  explicit ScopedTempDir(std::string_view tag) {
+    std::string name = "tokrl_";
+    name.append(tag).append("_").append(std::to_string(::getpid()));
+    path_ = std::filesystem::temp_directory_path() / name;
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~ScopedTempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  ScopedTempDir(const ScopedTempDir&) = delete;
+  ScopedTempDir& operator=(const ScopedTempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 }  // namespace tokrl
 

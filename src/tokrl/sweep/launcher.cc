@@ -1,0 +1,259 @@
+#include "tokrl/sweep/launcher.h"
+
+#include <chrono>
+#include <deque>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <ostream>
+#include <sstream>
+#include <thread>
+#include <utility>
+
+#include "tokrl/core/check.h"
+#include "tokrl/core/subprocess.h"
+#include "tokrl/io/atomic_file.h"
+
+namespace tokrl::sweep {
+namespace fs = std::filesystem;
+namespace {
+
+// The last `lines` lines of a log file, for failure reports.
+std::string Tail(const fs::path& file, int lines) {
+  std::ifstream in(file);
+  std::deque<std::string> last;
+  for (std::string line; std::getline(in, line);) {
+    last.push_back(line);
+    if (static_cast<int>(last.size()) > lines) last.pop_front();
+  }
+  std::string out;
+  for (const auto& l : last) out.append("    | ").append(l).append("\n");
+  return out;
+}
+
+// Moves a stale folder aside (never deletes: it may hold the only log of
+// why the run died).
+void MoveAside(const fs::path& dir, std::ostream* log) {
+  for (int k = 1;; ++k) {
+    fs::path target = dir;
+    target += ".stale-" + std::to_string(k);
+    if (fs::exists(target)) continue;
+    fs::rename(dir, target);
+    if (log) *log << "moved stale run folder to " << target.string() << "\n";
+    return;
+  }
+}
+
+// Single-quotes `s` for a POSIX shell.
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out.append("'\\''");
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('\'');
+  return out;
+}
+
+}  // namespace
+
+std::vector<size_t> PendingRuns(const Sweep& sweep) {
+  std::vector<size_t> pending;
+  for (size_t i = 0; i < sweep.runs.size(); ++i) {
+    if (GetRunState(sweep.runs[i].run_dir) != RunState::kDone)
+      pending.push_back(i);
+  }
+  return pending;
+}
+
+void WriteSweepManifest(const Sweep& sweep) {
+  nlohmann::json j;
+  j["name"] = sweep.name;
+  j["description"] = sweep.description;
+  j["file"] = sweep.file.string();
+  j["budget"] = sweep.budget;
+  j["runs"] = nlohmann::json::array();
+  for (const auto& run : sweep.runs) {
+    j["runs"].push_back({{"name", run.name},
+                         {"variant", run.variant},
+                         {"game", run.game},
+                         {"seed", run.seed},
+                         {"run_dir", run.run_dir.string()},
+                         {"train_args", TrainArguments(run, false)}});
+  }
+  fs::create_directories(sweep.out_dir);
+  io::WriteFileAtomic(sweep.out_dir / "sweep.json", j.dump(2) + "\n");
+}
+
+LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
+                       const std::vector<size_t>& indices_arg) {
+  TOKRL_CHECK_GE(options.jobs, 1) << "--jobs must be at least 1";
+  std::vector<size_t> indices = indices_arg;
+  if (indices.empty()) {
+    for (size_t i = 0; i < sweep.runs.size(); ++i) indices.push_back(i);
+  }
+  std::ostream* log = options.log;
+  LaunchSummary summary;
+  summary.total = static_cast<int>(indices.size());
+
+  std::deque<size_t> queue;
+  for (const size_t i : indices) {
+    TOKRL_CHECK_LT(i, sweep.runs.size())
+        << "run index out of range (the sweep has " << sweep.runs.size()
+        << " runs)";
+    if (GetRunState(sweep.runs[i].run_dir) == RunState::kDone) {
+      ++summary.skipped;
+    } else {
+      queue.push_back(i);
+    }
+  }
+  if (log && summary.skipped > 0) {
+    *log << "skipping " << summary.skipped << " finished run"
+         << (summary.skipped == 1 ? "" : "s") << "\n";
+  }
+
+  struct Active {
+    size_t index;
+    Process process;
+    std::chrono::steady_clock::time_point start;
+  };
+  std::vector<Active> active;
+  const auto start_next = [&] {
+    const size_t i = queue.front();
+    queue.pop_front();
+    const SweepRun& run = sweep.runs[i];
+    RunState state = GetRunState(run.run_dir);
+    if (state == RunState::kStale) {
+      MoveAside(run.run_dir, log);
+      state = RunState::kNew;
+    }
+    const bool resume = state == RunState::kPartial;
+    fs::create_directories(run.run_dir);
+    std::vector<std::string> argv = {options.tokrl.string()};
+    for (auto& a : TrainArguments(run, resume)) argv.push_back(std::move(a));
+    for (const auto& a : options.extra_train_args) argv.push_back(a);
+    if (log) *log << (resume ? "resume " : "start  ") << run.name << "\n";
+    ProcessOptions process_options;
+    process_options.output = run.run_dir / "train.log";
+    active.push_back({i, Process::Spawn(argv, process_options),
+                      std::chrono::steady_clock::now()});
+  };
+
+  while (!queue.empty() || !active.empty()) {
+    while (static_cast<int>(active.size()) < options.jobs && !queue.empty()) {
+      start_next();
+    }
+    bool any_ended = false;
+    for (size_t a = 0; a < active.size();) {
+      const std::optional<int> status = active[a].process.Poll();
+      if (!status) {
+        ++a;
+        continue;
+      }
+      any_ended = true;
+      const SweepRun& run = sweep.runs[active[a].index];
+      const double seconds = std::chrono::duration<double>(
+                                 std::chrono::steady_clock::now() - active[a].start)
+                                 .count();
+      const fs::path log_file = run.run_dir / "train.log";
+      if (*status == 0) {
+        ++summary.finished;
+        if (log) {
+          *log << "done   " << run.name << " ("
+               << RunStateName(GetRunState(run.run_dir)) << ", "
+               << static_cast<int64_t>(seconds) << " s)\n";
+        }
+      } else {
+        ++summary.failed;
+        std::string line = run.name;
+        line.append(": ").append(DescribeExitStatus(*status));
+        line.append(", log ").append(log_file.string()).append("\n");
+        line.append(Tail(log_file, 5));
+        if (log) *log << "FAILED " << line;
+        summary.failures.push_back(std::move(line));
+      }
+      active.erase(active.begin() + static_cast<std::ptrdiff_t>(a));
+    }
+    if (!any_ended && !active.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  return summary;
+}
+
+std::string SlurmScript(const Sweep& sweep, const std::vector<size_t>& pending,
+                        const SlurmOptions& options) {
+  TOKRL_CHECK(!pending.empty()) << "no pending runs for a SLURM array";
+  std::ostringstream s;
+  std::string array;
+  for (const size_t i : pending) {
+    array.append(array.empty() ? "" : ",").append(std::to_string(i));
+  }
+  if (options.max_parallel > 0) {
+    array.append("%").append(std::to_string(options.max_parallel));
+  }
+  const fs::path logs = sweep.out_dir / "slurm";
+  s << "#!/bin/bash\n"
+    << "# SLURM array job for the tokrl sweep '" << sweep.name << "' ("
+    << pending.size() << " of " << sweep.runs.size() << " runs pending).\n"
+    << "# Written by `tokrl sweep --launcher slurm`; task i runs the sweep's\n"
+    << "# run i, skipping it if done and resuming it if interrupted.\n"
+    << "#SBATCH --job-name=tokrl-" << sweep.name << "\n"
+    << "#SBATCH --array=" << array << "\n"
+    << "#SBATCH --cpus-per-task=" << options.cpus_per_task << "\n"
+    << "#SBATCH --ntasks=1\n"
+    << "#SBATCH --output=" << (logs / "%A_%a.out").string() << "\n";
+  if (!options.time.empty()) s << "#SBATCH --time=" << options.time << "\n";
+  if (!options.partition.empty())
+    s << "#SBATCH --partition=" << options.partition << "\n";
+  if (!options.mem.empty()) s << "#SBATCH --mem=" << options.mem << "\n";
+  for (const auto& a : options.sbatch_args) s << "#SBATCH " << a << "\n";
+  s << "set -euo pipefail\n"
+    << "exec " << ShellQuote(options.tokrl.string());
+  for (const auto& a : options.sweep_args) s << " " << ShellQuote(a);
+  s << " --task \"$SLURM_ARRAY_TASK_ID\"\n";
+  return s.str();
+}
+
+SlurmSubmission SubmitSlurm(const Sweep& sweep, const SlurmOptions& options,
+                            bool submit, bool wait) {
+  SlurmSubmission result;
+  const std::vector<size_t> pending = PendingRuns(sweep);
+  result.tasks = pending.size();
+  if (pending.empty()) return result;
+  const fs::path dir = sweep.out_dir / "slurm";
+  fs::create_directories(dir);
+  result.script = dir / (sweep.name + ".sbatch");
+  io::WriteFileAtomic(result.script, SlurmScript(sweep, pending, options));
+  if (!submit) return result;
+  if (!FindProgram("sbatch")) {
+    TOKRL_FAIL() << "sbatch not found: --launcher slurm needs SLURM's client "
+                    "tools in PATH (Debian: apt-get install slurm-client); "
+                    "the job script was written to "
+                 << result.script.string();
+  }
+  const fs::path out = dir / "sbatch.out";
+  fs::remove(out);
+  std::vector<std::string> argv = {"sbatch", "--parsable"};
+  if (wait) argv.push_back("--wait");
+  argv.push_back(result.script.string());
+  ProcessOptions process_options;
+  process_options.output = out;
+  const int status = RunProcess(argv, process_options);
+  std::string text = io::ReadFile(out);
+  if (status != 0) {
+    TOKRL_FAIL() << "sbatch " << (wait ? "--wait " : "") << "failed ("
+                 << DescribeExitStatus(status) << ") for "
+                 << result.script.string() << ":\n"
+                 << text;
+  }
+  // --parsable prints "<jobid>[;cluster]" on its first line.
+  const std::string first = text.substr(0, text.find('\n'));
+  result.job_id = first.substr(0, first.find(';'));
+  return result;
+}
+
+}  // namespace tokrl::sweep

@@ -1,0 +1,97 @@
+// Launching a sweep's runs: each run is a separate `tokrl train` process.
+//
+// Local launcher (RunLocal): up to `jobs` runs at a time on this machine.
+//   * done runs (summary.json present) are skipped;
+//   * partial runs (a checkpoint, no summary) are resumed (--resume), which
+//     continues bit-exactly on the CPU (see agents/trainer.h);
+//   * stale run folders (no checkpoint: the run died before its first one)
+//     are renamed to <dir>.stale-<k> (kept, never deleted) and started over;
+//   * each run's output is appended to <run_dir>/train.log;
+//   * a failed run does not stop the others; the summary lists it with the
+//     tail of its log.
+// Ctrl-C reaches the children too (same process group); what they
+// checkpointed is resumed by the next invocation.
+//
+// SLURM launcher (WriteSlurmScript / SubmitSlurm): one sbatch array job whose
+// task i runs the sweep's run i through `tokrl sweep ... --task i` (so the
+// same skip/resume rules apply inside the cluster). Only runs not yet done
+// at submission get an array index. Options map to #SBATCH lines.
+#ifndef TOKRL_SWEEP_LAUNCHER_H_
+#define TOKRL_SWEEP_LAUNCHER_H_
+
+#include <cstddef>
+#include <filesystem>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "tokrl/sweep/sweep.h"
+
+namespace tokrl::sweep {
+
+struct LocalOptions {
+  /// Runs at a time (>= 1).
+  int jobs = 1;
+  /// The tokrl binary that runs `train`.
+  std::filesystem::path tokrl;
+  /// Extra arguments for every `tokrl train` (e.g. --stop-after N).
+  std::vector<std::string> extra_train_args;
+  /// Progress lines (nullptr: silent).
+  std::ostream* log = nullptr;
+};
+
+struct LaunchSummary {
+  int total = 0;     // runs considered
+  int skipped = 0;   // already done before this launch
+  int finished = 0;  // ran and exited 0
+  int failed = 0;
+  std::vector<std::string> failures;  // one line per failed run
+};
+
+// Runs the given runs (indices into sweep.runs; empty = all).
+LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
+                       const std::vector<size_t>& indices = {});
+
+struct SlurmOptions {
+  /// The tokrl binary the tasks run (absolute).
+  std::filesystem::path tokrl;
+  /// Arguments of `tokrl` that recreate this sweep, without --task:
+  /// {"sweep", "<file>", "--out", "<dir>", "--budget", ..., "--set", ...}.
+  std::vector<std::string> sweep_args;
+  /// At most this many tasks at once (the %N of --array; 0 = no limit).
+  int max_parallel = 0;
+  int cpus_per_task = 1;
+  /// #SBATCH --time / --partition / --mem when non-empty.
+  std::string time, partition, mem;
+  /// Further raw sbatch options, e.g. "--account=rl".
+  std::vector<std::string> sbatch_args;
+};
+
+// The sbatch script for the not-yet-done runs `pending` (indices into
+// sweep.runs, non-empty). Pure: same inputs, same text.
+std::string SlurmScript(const Sweep& sweep, const std::vector<size_t>& pending,
+                        const SlurmOptions& options);
+
+struct SlurmSubmission {
+  std::filesystem::path script;
+  size_t tasks = 0;
+  std::string job_id;  // empty when not submitted
+};
+
+// Writes <out>/slurm/<name>.sbatch for the pending runs and, when `submit`,
+// runs `sbatch --parsable [--wait] <script>`. Throws tokrl::Error when sbatch
+// is missing or fails (with its output). With nothing pending, writes
+// nothing and returns tasks = 0.
+SlurmSubmission SubmitSlurm(const Sweep& sweep, const SlurmOptions& options,
+                            bool submit, bool wait);
+
+// Indices of the runs whose state is not kDone.
+std::vector<size_t> PendingRuns(const Sweep& sweep);
+
+// Records the expanded sweep in <out>/sweep.json (name, file, budget, and
+// every run's name, folder and train arguments), atomically.
+void WriteSweepManifest(const Sweep& sweep);
+
+}  // namespace tokrl::sweep
+
+#endif  // TOKRL_SWEEP_LAUNCHER_H_
