@@ -112,8 +112,9 @@ void RunSweep(const SweepArgs& args) {
 
   if (args.task >= 0) {  // one SLURM array task
     if (static_cast<size_t>(args.task) >= sweep.runs.size()) {
-      TOKRL_FAIL() << "--task " << args.task << " is out of range: the sweep has "
-                   << sweep.runs.size() << " runs";
+      TOKRL_FAIL() << "--task " << args.task
+                   << " is out of range: the sweep has " << sweep.runs.size()
+                   << " runs";
     }
     const auto summary =
         sweep::RunLocal(sweep, local, {static_cast<size_t>(args.task)});
@@ -129,8 +130,8 @@ void RunSweep(const SweepArgs& args) {
   if (args.launcher == "local") {
     const auto summary = sweep::RunLocal(sweep, local);
     std::cout << "finished " << summary.finished << ", skipped "
-              << summary.skipped << " (already done), failed "
-              << summary.failed << "\n";
+              << summary.skipped << " (already done), failed " << summary.failed
+              << "\n";
     if (summary.failed > 0) {
       std::string all;
       for (const auto& f : summary.failures) all.append(f);
@@ -151,7 +152,8 @@ void RunSweep(const SweepArgs& args) {
   slurm.sbatch_args = args.sbatch_args;
   const auto sub = sweep::SubmitSlurm(sweep, slurm, !args.no_submit, args.wait);
   if (sub.tasks == 0) {
-    std::cout << "all " << sweep.runs.size() << " runs are done; nothing to submit\n";
+    std::cout << "all " << sweep.runs.size()
+              << " runs are done; nothing to submit\n";
     return;
   }
   std::cout << "wrote " << sub.script.string() << " (" << sub.tasks
@@ -161,8 +163,8 @@ void RunSweep(const SweepArgs& args) {
   }
   if (args.wait) {
     const auto pending = sweep::PendingRuns(sweep);
-    std::cout << "job " << sub.job_id << " ended: "
-              << sweep.runs.size() - pending.size() << " of "
+    std::cout << "job " << sub.job_id
+              << " ended: " << sweep.runs.size() - pending.size() << " of "
               << sweep.runs.size() << " runs done\n";
     if (!pending.empty() && args.stop_after < 0) {
       TOKRL_FAIL() << pending.size() << " runs are not done; see the logs in "
@@ -205,14 +207,14 @@ void AddSweepCommand(CLI::App& app) {
                 "slurm: write the sbatch script but do not submit it");
   cmd->add_flag("--wait", args->wait,
                 "slurm: wait until the array job ends (sbatch --wait)");
-  cmd->add_option("--cpus-per-task", args->cpus_per_task,
-                  "slurm: CPUs per run")
+  cmd->add_option("--cpus-per-task", args->cpus_per_task, "slurm: CPUs per run")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--time", args->time, "slurm: time limit per run (--time)");
   cmd->add_option("--partition", args->partition, "slurm: partition");
   cmd->add_option("--mem", args->mem, "slurm: memory per run (--mem)");
-  cmd->add_option("--sbatch-arg", args->sbatch_args,
-                  "slurm: extra #SBATCH option, e.g. --sbatch-arg=--account=rl");
+  cmd->add_option(
+      "--sbatch-arg", args->sbatch_args,
+      "slurm: extra #SBATCH option, e.g. --sbatch-arg=--account=rl");
   cmd->callback([args] { RunSweep(*args); });
 }
 

@@ -131,7 +131,8 @@ std::string DescribeExitStatus(int status) {
   if (status >= 0) return "exit code " + std::to_string(status);
   std::string s = "killed by signal ";
   s.append(std::to_string(-status));
-  if (const char* name = ::strsignal(-status)) s.append(" (").append(name).append(")");
+  if (const char* name = ::strsignal(-status))
+    s.append(" (").append(name).append(")");
   return s;
 }
 

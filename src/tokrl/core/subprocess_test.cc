@@ -22,7 +22,9 @@ TEST(SubprocessTest, ExitCodesAndOutputFile) {
   ScopedTempDir dir("subprocess_exit");
   ProcessOptions options;
   options.output = dir.path() / "out.log";
-  EXPECT_EQ(RunProcess({"sh", "-c", "echo hello; echo oops >&2; exit 3"}, options), 3);
+  EXPECT_EQ(
+      RunProcess({"sh", "-c", "echo hello; echo oops >&2; exit 3"}, options),
+      3);
   EXPECT_EQ(RunProcess({"sh", "-c", "echo again"}, options), 0);
   // stdout and stderr both land in the file, appended across runs.
   EXPECT_EQ(ReadAll(options.output), "hello\noops\nagain\n");
@@ -47,14 +49,15 @@ TEST(SubprocessTest, PollThenSignal) {
 }
 
 TEST(SubprocessTest, MissingProgramIsAnErrorNamingIt) {
-  EXPECT_NE(ErrorOf([] { Process::Spawn({"tokrl-no-such-program"}); })
-                .find("cannot start 'tokrl-no-such-program'"),
+  EXPECT_NE(ErrorOf([] {
+              Process::Spawn({"tokrl-no-such-program"});
+            }).find("cannot start 'tokrl-no-such-program'"),
             std::string::npos);
   ProcessOptions options;
   options.output = "/nonexistent-dir/x.log";
-  EXPECT_NE(ErrorOf([&] { Process::Spawn({"true"}, options); })
-                .find("cannot open"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf([&] { Process::Spawn({"true"}, options); }).find("cannot open"),
+      std::string::npos);
 }
 
 TEST(SubprocessTest, FindProgramAndSelf) {

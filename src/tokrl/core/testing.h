@@ -2,13 +2,13 @@
 #ifndef TOKRL_CORE_TESTING_H_
 #define TOKRL_CORE_TESTING_H_
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <string>
 #include <string_view>
-
-#include <unistd.h>
 
 #include "tokrl/core/check.h"
 

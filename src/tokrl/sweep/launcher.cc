@@ -155,9 +155,10 @@ LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
       }
       any_ended = true;
       const SweepRun& run = sweep.runs[active[a].index];
-      const double seconds = std::chrono::duration<double>(
-                                 std::chrono::steady_clock::now() - active[a].start)
-                                 .count();
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                        active[a].start)
+              .count();
       const fs::path log_file = run.run_dir / "train.log";
       if (*status == 0) {
         ++summary.finished;

@@ -1,10 +1,11 @@
 #include "tokrl/sweep/sweep.h"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <charconv>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "tokrl/core/check.h"
 
@@ -44,11 +45,12 @@ std::vector<std::pair<std::string, const toml::node*>> InFileOrder(
     const toml::table& table) {
   std::vector<std::pair<std::string, const toml::node*>> items;
   for (const auto& [key, node] : table) items.emplace_back(key.str(), &node);
-  std::stable_sort(items.begin(), items.end(), [](const auto& a, const auto& b) {
-    const auto& pa = a.second->source().begin;
-    const auto& pb = b.second->source().begin;
-    return pa.line != pb.line ? pa.line < pb.line : pa.column < pb.column;
-  });
+  std::stable_sort(
+      items.begin(), items.end(), [](const auto& a, const auto& b) {
+        const auto& pa = a.second->source().begin;
+        const auto& pb = b.second->source().begin;
+        return pa.line != pb.line ? pa.line < pb.line : pa.column < pb.column;
+      });
   return items;
 }
 
@@ -109,11 +111,11 @@ std::vector<fs::path> ConfigList(const fs::path& file, const toml::node& node) {
   for (const auto& item : *array) {
     const auto name = item.value_exact<std::string>();
     if (!name) {
-      TOKRL_FAIL() << Where(file, item) << ": 'configs' entries must be strings";
+      TOKRL_FAIL() << Where(file, item)
+                   << ": 'configs' entries must be strings";
     }
-    fs::path path = fs::path(*name).is_absolute()
-                        ? fs::path(*name)
-                        : file.parent_path() / *name;
+    fs::path path = fs::path(*name).is_absolute() ? fs::path(*name)
+                                                  : file.parent_path() / *name;
     path = path.lexically_normal();
     if (!fs::is_regular_file(path)) {
       TOKRL_FAIL() << Where(file, item) << ": config file '" << path.string()
@@ -124,7 +126,8 @@ std::vector<fs::path> ConfigList(const fs::path& file, const toml::node& node) {
   return out;
 }
 
-std::vector<std::string> GameList(const fs::path& file, const toml::node& node) {
+std::vector<std::string> GameList(const fs::path& file,
+                                  const toml::node& node) {
   const auto* array = node.as_array();
   std::vector<std::string> games;
   if (array != nullptr) {
@@ -182,12 +185,11 @@ std::string ExpandGame(std::string pattern, const std::string& game) {
 // Variant and game names become folder names.
 void CheckName(const fs::path& file, const toml::node& node,
                const std::string& what, const std::string& name) {
-  const bool ok =
-      !name.empty() && name != "." && name != ".." &&
-      std::all_of(name.begin(), name.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
-               c == '-' || c == '.';
-      });
+  const bool ok = !name.empty() && name != "." && name != ".." &&
+                  std::all_of(name.begin(), name.end(), [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) ||
+                           c == '_' || c == '-' || c == '.';
+                  });
   if (!ok) {
     TOKRL_FAIL() << Where(file, node) << ": " << what << " '" << name
                  << "' must use only letters, digits, '_', '-' and '.' (it "
@@ -232,8 +234,10 @@ Sweep LoadSweep(const fs::path& file_arg, const SweepOptions& options) {
   if (const auto* n = head->get("set")) AppendSet(file, *n, "", sweep_set);
   const toml::node* games_node = head->get("games");
   const toml::node* seeds_node = head->get("seeds");
-  if (games_node == nullptr) TOKRL_FAIL() << file.string() << ": [sweep] has no 'games'";
-  if (seeds_node == nullptr) TOKRL_FAIL() << file.string() << ": [sweep] has no 'seeds'";
+  if (games_node == nullptr)
+    TOKRL_FAIL() << file.string() << ": [sweep] has no 'games'";
+  if (seeds_node == nullptr)
+    TOKRL_FAIL() << file.string() << ": [sweep] has no 'seeds'";
   std::vector<std::string> games = GameList(file, *games_node);
   std::vector<uint64_t> seeds = SeedList(file, *seeds_node);
 
@@ -253,7 +257,8 @@ Sweep LoadSweep(const fs::path& file_arg, const SweepOptions& options) {
         budgets ? (*budgets)[options.budget].as_table() : nullptr;
     if (budget == nullptr) {
       std::string list;
-      for (const auto& b : sweep.budgets) list.append(list.empty() ? "" : ", ").append(b);
+      for (const auto& b : sweep.budgets)
+        list.append(list.empty() ? "" : ", ").append(b);
       TOKRL_FAIL() << file.string() << ": no budget '" << options.budget
                    << "' (the file defines: "
                    << (list.empty() ? std::string("none") : list) << ")";
@@ -299,7 +304,8 @@ Sweep LoadSweep(const fs::path& file_arg, const SweepOptions& options) {
         run.game = game;
         run.seed = seed;
         run.name = variant + "/" + game + "/seed" + std::to_string(seed);
-        run.run_dir = sweep.out_dir / variant / game / ("seed" + std::to_string(seed));
+        run.run_dir =
+            sweep.out_dir / variant / game / ("seed" + std::to_string(seed));
         run.configs = configs;
         using List = const std::vector<std::string>*;
         for (List list : std::initializer_list<List>{

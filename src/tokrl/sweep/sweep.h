@@ -61,9 +61,9 @@ struct SweepRun {
 
 struct Sweep {
   std::string name, description;
-  std::filesystem::path file;     // absolute
-  std::filesystem::path out_dir;  // absolute
-  std::string budget;             // "" = the file's full budget
+  std::filesystem::path file;        // absolute
+  std::filesystem::path out_dir;     // absolute
+  std::string budget;                // "" = the file's full budget
   std::vector<std::string> budgets;  // every budget the file defines
   std::vector<SweepRun> runs;
 };

@@ -15,7 +15,8 @@ namespace fs = std::filesystem;
 
 class SweepTest : public ::testing::Test {
  protected:
-  SweepTest() : dir_(::testing::UnitTest::GetInstance()->current_test_info()->name()) {
+  SweepTest()
+      : dir_(::testing::UnitTest::GetInstance()->current_test_info()->name()) {
     Write("base.toml", "[agent]\nlr = 1e-4\n");
     Write("net.toml", "[network]\nscale = 4\n");
   }
@@ -24,7 +25,9 @@ class SweepTest : public ::testing::Test {
     std::ofstream(p) << text;
     return p;
   }
-  fs::path WriteSweep(const std::string& text) { return Write("sweep.toml", text); }
+  fs::path WriteSweep(const std::string& text) {
+    return Write("sweep.toml", text);
+  }
   std::string LoadError(const std::string& text, SweepOptions options = {}) {
     const fs::path p = WriteSweep(text);
     return ErrorOf([&] { LoadSweep(p, options); });
@@ -71,12 +74,12 @@ TEST_F(SweepTest, ExpandsVariantsGamesSeedsInOrder) {
   EXPECT_EQ(r.configs, (std::vector<fs::path>{dir_.path() / "base.toml",
                                               dir_.path() / "net.toml"}));
   // Sweep set, then variant set, then the sweep's own keys.
-  EXPECT_EQ(r.overrides,
-            (std::vector<std::string>{
-                "train.eval_every=0", "agent.gamma=0.9", "network.experts=1",
-                "agent.double_q=true", "train.device=cpu",
-                "env.id=minatar/breakout", "train.seed=1",
-                "experiment.name=demo", "experiment.variant=wide"}));
+  EXPECT_EQ(
+      r.overrides,
+      (std::vector<std::string>{
+          "train.eval_every=0", "agent.gamma=0.9", "network.experts=1",
+          "agent.double_q=true", "train.device=cpu", "env.id=minatar/breakout",
+          "train.seed=1", "experiment.name=demo", "experiment.variant=wide"}));
 }
 
 TEST_F(SweepTest, BudgetReplacesSeedsAndAddsOverridesBeforeCommandLine) {
@@ -131,16 +134,19 @@ TEST_F(SweepTest, BadFilesGiveClearErrors) {
   EXPECT_TRUE(has(LoadError("[sweep\n"), "malformed TOML"));
   EXPECT_TRUE(has(LoadError("x = 1\n"), "unknown key 'x'"));
   EXPECT_TRUE(has(LoadError("[variants.a]\n"), "missing the [sweep] table"));
-  EXPECT_TRUE(has(LoadError("[sweep]\nseeds=[0]\n[variants.a]\n"), "no 'games'"));
+  EXPECT_TRUE(
+      has(LoadError("[sweep]\nseeds=[0]\n[variants.a]\n"), "no 'games'"));
   EXPECT_TRUE(has(LoadError("[sweep]\ngames=[]\nseeds=[0]\n[variants.a]\n"),
                   "'games' must be a non-empty array"));
-  EXPECT_TRUE(has(LoadError("[sweep]\ngames=['a']\nseeds=[0,0]\n[variants.a]\n"),
-                  "seed 0 is listed twice"));
+  EXPECT_TRUE(
+      has(LoadError("[sweep]\ngames=['a']\nseeds=[0,0]\n[variants.a]\n"),
+          "seed 0 is listed twice"));
   EXPECT_TRUE(has(LoadError("[sweep]\ngames=['a']\nseeds=[-1]\n[variants.a]\n"),
                   "non-negative integers"));
   EXPECT_TRUE(has(LoadError("[sweep]\ngames=['a']\nseed=[0]\n[variants.a]\n"),
                   "unknown key 'seed' in [sweep]"));
-  EXPECT_TRUE(has(LoadError("[sweep]\ngames=['a']\nseeds=[0]\n"), "no variants"));
+  EXPECT_TRUE(
+      has(LoadError("[sweep]\ngames=['a']\nseeds=[0]\n"), "no variants"));
   EXPECT_TRUE(has(LoadError("[sweep]\ngames=['a']\nseeds=[0]\n[variants.a]\n"
                             "config=['x']\n"),
                   "unknown key 'config' in [variants.a]"));
@@ -153,8 +159,9 @@ TEST_F(SweepTest, BadFilesGiveClearErrors) {
   EXPECT_TRUE(has(LoadError("[sweep]\ngames=['a']\nseeds=[0]\n[variants.a]\n"
                             "set={'agent.lr'=[1]}\n"),
                   "must be a bool, number or string"));
-  EXPECT_TRUE(has(LoadError("[sweep]\ngames=['a b']\nseeds=[0]\n[variants.a]\n"),
-                  "game 'a b' must use only"));
+  EXPECT_TRUE(
+      has(LoadError("[sweep]\ngames=['a b']\nseeds=[0]\n[variants.a]\n"),
+          "game 'a b' must use only"));
   SweepOptions tiny;
   tiny.budget = "tiny";
   EXPECT_TRUE(has(LoadError("[sweep]\ngames=['a']\nseeds=[0]\n[variants.a]\n"
@@ -163,9 +170,9 @@ TEST_F(SweepTest, BadFilesGiveClearErrors) {
                   "no budget 'tiny' (the file defines: small)"));
   SweepOptions reserved;
   reserved.overrides = {"env.id=toy/catch"};
-  EXPECT_TRUE(has(LoadError("[sweep]\ngames=['a']\nseeds=[0]\n[variants.a]\n",
-                            reserved),
-                  "'env.id' is set by the sweep itself"));
+  EXPECT_TRUE(has(
+      LoadError("[sweep]\ngames=['a']\nseeds=[0]\n[variants.a]\n", reserved),
+      "'env.id' is set by the sweep itself"));
 }
 
 TEST_F(SweepTest, RunStateFollowsTheRunFolder) {
@@ -209,7 +216,8 @@ TEST_F(SweepTest, SlurmScriptCoversPendingRunsOnly) {
   slurm.time = "01:00:00";
   slurm.sbatch_args = {"--account=rl"};
   const std::string script = SlurmScript(s, pending, slurm);
-  EXPECT_NE(script.find("#SBATCH --array=0,1,3,4,5,6,7%3\n"), std::string::npos);
+  EXPECT_NE(script.find("#SBATCH --array=0,1,3,4,5,6,7%3\n"),
+            std::string::npos);
   EXPECT_NE(script.find("#SBATCH --time=01:00:00\n"), std::string::npos);
   EXPECT_NE(script.find("#SBATCH --account=rl\n"), std::string::npos);
   EXPECT_EQ(script.find("--partition"), std::string::npos);
@@ -247,7 +255,8 @@ if [ -n "$fail" ]; then echo "boom: no such thing"; exit 7; fi
   EXPECT_EQ(summary.finished, 1);
   EXPECT_EQ(summary.failed, 1);
   ASSERT_EQ(summary.failures.size(), 1u);
-  EXPECT_NE(summary.failures[0].find("a/g/seed1: exit code 7"), std::string::npos);
+  EXPECT_NE(summary.failures[0].find("a/g/seed1: exit code 7"),
+            std::string::npos);
   EXPECT_NE(summary.failures[0].find("boom: no such thing"), std::string::npos);
 }
 
