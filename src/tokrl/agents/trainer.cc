@@ -223,12 +223,13 @@ void Trainer::Step() {
   if (Crossed(before, env_steps_, t.checkpoint_every)) SaveCheckpoint();
 }
 
-TrainSummary Trainer::Run(int64_t stop_after) {
+TrainSummary Trainer::Run(int64_t stop_after, const std::atomic<bool>* stop) {
   const TrainOptions& t = train_options_;
   start_time_ = last_log_time_ = Now();
   last_log_steps_ = env_steps_;
   while (env_steps_ < t.total_steps) {
     if (stop_after >= 0 && env_steps_ >= stop_after) break;
+    if (stop != nullptr && stop->load(std::memory_order_relaxed)) break;
     Step();
   }
 

@@ -32,6 +32,7 @@
 #ifndef TOKRL_AGENTS_TRAINER_H_
 #define TOKRL_AGENTS_TRAINER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -73,8 +74,12 @@ class Trainer {
   ~Trainer();
 
   // Trains until train.total_steps env steps, or stops early (with a
-  // checkpoint, as if interrupted) once `stop_after` env steps are reached.
-  TrainSummary Run(int64_t stop_after = -1);
+  // checkpoint, as if interrupted) once `stop_after` env steps are reached
+  // or, between two steps, once `*stop` is true (set from a signal handler
+  // by `tokrl train`, so SIGINT/SIGTERM, e.g. a SLURM time limit, leave a
+  // resumable checkpoint instead of losing the work since the last one).
+  TrainSummary Run(int64_t stop_after = -1,
+                   const std::atomic<bool>* stop = nullptr);
 
   // One iteration of the loop: act in all N envs, store, update as due,
   // then evaluate / log / checkpoint when their periods are crossed.

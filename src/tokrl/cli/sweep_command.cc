@@ -1,6 +1,8 @@
 // tokrl sweep: expand a sweep file (sweep/sweep.h) into runs and launch them
 // locally or as a SLURM array job (sweep/launcher.h).
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -17,6 +19,19 @@
 
 namespace tokrl::cli {
 namespace {
+
+// Set by SIGINT / SIGTERM: the local launcher stops its runs with a
+// checkpoint and returns (sweep/launcher.h).
+std::atomic<bool> g_sweep_stop{false};
+extern "C" void RequestSweepStop(int) { g_sweep_stop.store(true); }
+
+void InstallStopHandlers() {
+  struct sigaction action = {};
+  action.sa_handler = RequestSweepStop;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
 
 struct SweepArgs {
   std::string file;
@@ -109,6 +124,8 @@ void RunSweep(const SweepArgs& args) {
     local.extra_train_args = {"--stop-after", std::to_string(args.stop_after)};
   }
   local.log = &std::cout;
+  local.stop = &g_sweep_stop;
+  InstallStopHandlers();
 
   if (args.task >= 0) {  // one SLURM array task
     if (static_cast<size_t>(args.task) >= sweep.runs.size()) {

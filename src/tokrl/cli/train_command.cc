@@ -1,6 +1,9 @@
 // tokrl train
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <chrono>
+#include <csignal>
+#include <cstring>
 #include <ctime>
 #include <iostream>
 #include <memory>
@@ -41,6 +44,17 @@ std::string DefaultRunDir(const TrainArgs& args, const Config& config) {
          std::to_string(config.GetInt("train.seed")) + "-" + stamp;
 }
 
+// Set by SIGINT / SIGTERM while training; the trainer then stops between two
+// steps and writes a checkpoint (signal-safe: a lock-free atomic store).
+std::atomic<bool> g_stop{false};
+std::atomic<int> g_stop_signal{0};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+extern "C" void RequestStop(int signal) {
+  g_stop_signal.store(signal);
+  g_stop.store(true);
+}
+
 void RunTrain(const TrainArgs& args, const std::vector<std::string>& argv) {
   Config config = MakeTrainConfig();
   for (const auto& file : args.configs) config.LoadTomlFile(file);
@@ -57,7 +71,23 @@ void RunTrain(const TrainArgs& args, const std::vector<std::string>& argv) {
       args.run_dir.empty() ? DefaultRunDir(args, config) : args.run_dir;
   Trainer trainer(config, run_dir, args.resume, argv,
                   args.quiet ? nullptr : &std::cout);
-  trainer.Run(args.stop_after);
+  struct sigaction action = {};
+  action.sa_handler = RequestStop;
+  sigemptyset(&action.sa_mask);
+  struct sigaction old_int = {}, old_term = {};
+  sigaction(SIGINT, &action, &old_int);
+  sigaction(SIGTERM, &action, &old_term);
+  const TrainSummary summary = trainer.Run(args.stop_after, &g_stop);
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
+  if (g_stop.load()) {
+    TOKRL_FAIL() << "stopped by signal " << g_stop_signal.load() << " ("
+                 << strsignal(g_stop_signal.load()) << ") at env step "
+                 << summary.env_steps
+                 << "; a checkpoint was saved: continue with --resume "
+                    "--run-dir "
+                 << run_dir;
+  }
 }
 
 }  // namespace

@@ -27,8 +27,11 @@ namespace internal {
 // full expression ends (in the destructor, hence noexcept(false)).
 class CheckFailure {
  public:
+  // A failed check names the condition and the source location (a bug to
+  // report); TOKRL_FAIL passes expr == nullptr: its message is for users and
+  // stands alone.
   CheckFailure(const char* file, int line, const char* expr) {
-    stream_ << expr << " (" << file << ":" << line << ") ";
+    if (expr != nullptr) stream_ << expr << " (" << file << ":" << line << ") ";
   }
   CheckFailure(const CheckFailure&) = delete;
   CheckFailure& operator=(const CheckFailure&) = delete;
@@ -87,9 +90,9 @@ std::string CheckOp(const A& a, const B& b, Op op) {
 #define TOKRL_DCHECK_LT(a, b) TOKRL_CHECK_LT(a, b)
 #endif
 
-// Throws tokrl::Error with a message built from stream operands, e.g.
+// Throws tokrl::Error whose message is exactly the stream operands (no
+// source location: these are user-facing), e.g.
 //   TOKRL_FAIL() << "unknown env '" << id << "'";
-#define TOKRL_FAIL() \
-  ::tokrl::internal::CheckFailure(__FILE__, __LINE__, "error:")
+#define TOKRL_FAIL() ::tokrl::internal::CheckFailure(__FILE__, __LINE__, nullptr)
 
 #endif  // TOKRL_CORE_CHECK_H_

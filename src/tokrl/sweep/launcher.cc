@@ -1,6 +1,7 @@
 #include "tokrl/sweep/launcher.h"
 
 #include <chrono>
+#include <csignal>
 #include <deque>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -143,6 +144,15 @@ LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
   };
 
   while (!queue.empty() || !active.empty()) {
+    if (!summary.interrupted && options.stop != nullptr && options.stop->load()) {
+      summary.interrupted = true;
+      queue.clear();
+      for (auto& a : active) a.process.Signal(SIGTERM);
+      if (log) {
+        *log << "interrupted: stopping " << active.size()
+             << " running run(s) with a checkpoint\n";
+      }
+    }
     while (static_cast<int>(active.size()) < options.jobs && !queue.empty()) {
       start_next();
     }

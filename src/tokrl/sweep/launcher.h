@@ -9,8 +9,10 @@
 //   * each run's output is appended to <run_dir>/train.log;
 //   * a failed run does not stop the others; the summary lists it with the
 //     tail of its log.
-// Ctrl-C reaches the children too (same process group); what they
-// checkpointed is resumed by the next invocation.
+// Interruption: once `*stop` becomes true (tokrl sweep sets it on SIGINT or
+// SIGTERM), no new run starts, every running one gets SIGTERM (tokrl train
+// then writes a checkpoint and exits) and RunLocal returns after they ended,
+// with `interrupted` set. The next invocation resumes them.
 //
 // SLURM launcher (WriteSlurmScript / SubmitSlurm): one sbatch array job whose
 // task i runs the sweep's run i through `tokrl sweep ... --task i` (so the
@@ -19,6 +21,7 @@
 #ifndef TOKRL_SWEEP_LAUNCHER_H_
 #define TOKRL_SWEEP_LAUNCHER_H_
 
+#include <atomic>
 #include <cstddef>
 #include <filesystem>
 #include <iosfwd>
@@ -38,13 +41,16 @@ struct LocalOptions {
   std::vector<std::string> extra_train_args;
   /// Progress lines (nullptr: silent).
   std::ostream* log = nullptr;
+  /// Interruption request (nullptr: none).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct LaunchSummary {
   int total = 0;     // runs considered
   int skipped = 0;   // already done before this launch
   int finished = 0;  // ran and exited 0
-  int failed = 0;
+  int failed = 0;     // includes runs stopped by an interruption
+  bool interrupted = false;
   std::vector<std::string> failures;  // one line per failed run
 };
 
