@@ -148,13 +148,18 @@ void RunSweep(const SweepArgs& args) {
     const auto summary = sweep::RunLocal(sweep, local);
     std::cout << "finished " << summary.finished << ", skipped "
               << summary.skipped << " (already done), failed " << summary.failed
-              << "\n";
+              << ", stopped " << summary.stopped << "\n";
+    std::string failures;
+    for (const auto& f : summary.failures) failures.append(f);
+    if (summary.interrupted) {
+      TOKRL_FAIL() << "interrupted; the stopped runs saved checkpoints: run "
+                      "the same command again to resume them"
+                   << (failures.empty() ? "" : "\nfailed runs:\n") << failures;
+    }
     if (summary.failed > 0) {
-      std::string all;
-      for (const auto& f : summary.failures) all.append(f);
       TOKRL_FAIL() << summary.failed << " of " << summary.total
                    << " runs failed:\n"
-                   << all;
+                   << failures;
     }
     return;
   }

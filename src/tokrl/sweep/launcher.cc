@@ -144,7 +144,8 @@ LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
   };
 
   while (!queue.empty() || !active.empty()) {
-    if (!summary.interrupted && options.stop != nullptr && options.stop->load()) {
+    if (!summary.interrupted && options.stop != nullptr &&
+        options.stop->load()) {
       summary.interrupted = true;
       queue.clear();
       for (auto& a : active) a.process.Signal(SIGTERM);
@@ -177,6 +178,10 @@ LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
                << RunStateName(GetRunState(run.run_dir)) << ", "
                << static_cast<int64_t>(seconds) << " s)\n";
         }
+      } else if (summary.interrupted &&
+                 GetRunState(run.run_dir) == RunState::kPartial) {
+        ++summary.stopped;
+        if (log) *log << "stopped " << run.name << " (partial)\n";
       } else {
         ++summary.failed;
         std::string line = run.name;

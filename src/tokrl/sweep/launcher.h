@@ -49,7 +49,8 @@ struct LaunchSummary {
   int total = 0;     // runs considered
   int skipped = 0;   // already done before this launch
   int finished = 0;  // ran and exited 0
-  int failed = 0;     // includes runs stopped by an interruption
+  int failed = 0;
+  int stopped = 0;  // stopped by an interruption, with a checkpoint
   bool interrupted = false;
   std::vector<std::string> failures;  // one line per failed run
 };
