@@ -13,7 +13,14 @@
 //
 // Determinism: the result is a pure function of (scores, statistic,
 // options), including the seed; the same inputs give bit-identical
-// intervals on every machine and thread count.
+// intervals on every machine and thread count. Replicates come in blocks of
+// 1000: block b draws from Rng(DeriveSeed(seed, b)), each replicate with
+// StratifiedResample's draw order, so blocks are independent streams.
+//
+// Speed: AsFunction(aggregate) statistics are recognized and evaluated from
+// per-entry draw counts, without building the resampled matrix or sorting
+// (O(runs x tasks) per replicate); any other AggregateFn is called on a
+// replicate matrix that is refilled in place. Both see the same replicates.
 //
 // Defaults follow rliable: 50,000 replicates, 95% coverage.
 #ifndef TOKRL_STATS_BOOTSTRAP_H_
@@ -56,8 +63,16 @@ std::vector<Interval> StratifiedBootstrapCis(
 
 // One stratified resample of `scores` (the building block above, exposed for
 // tests and custom statistics): entry (r, t) is scores(idx, t) for an index
-// drawn uniformly from [0, runs()), independently per entry.
+// drawn uniformly from [0, runs()), independently per entry. Entries are
+// drawn in row-major order from `rng` (Lemire's unbiased method on 16- or
+// 32-bit slices of rng.NextU64(); see kernels.h IndexDrawer).
 ScoreMatrix StratifiedResample(const ScoreMatrix& scores, Rng& rng);
+
+// The q-th percentile (q in [0, 100]) of non-empty `values` with numpy's
+// default "linear" method: the (n - 1) * q / 100-th order statistic,
+// interpolated linearly between its neighbours. The interval ends above are
+// Percentile(replicates, 100 * (1 -+ coverage) / 2).
+double Percentile(std::span<const double> values, double q);
 
 }  // namespace tokrl::stats
 

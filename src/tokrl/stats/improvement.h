@@ -11,7 +11,8 @@
 // order); their run counts may differ. P(X > Y) + P(Y > X) = 1.
 //
 // The CI resamples X and Y independently, each stratified by task
-// (rliable's StratifiedIndependentBootstrap), percentile method.
+// (rliable's StratifiedIndependentBootstrap), percentile method. Replicate
+// streams as in bootstrap.h; each replicate draws X's resample, then Y's.
 #ifndef TOKRL_STATS_IMPROVEMENT_H_
 #define TOKRL_STATS_IMPROVEMENT_H_
 

@@ -27,9 +27,9 @@ std::vector<double> PerformanceProfile(const ScoreMatrix& scores,
                                        std::span<const double> taus);
 
 // result[i] = the CI of profile(taus[i]).
-std::vector<Interval> PerformanceProfileCis(const ScoreMatrix& scores,
-                                            std::span<const double> taus,
-                                            const BootstrapOptions& options = {});
+std::vector<Interval> PerformanceProfileCis(
+    const ScoreMatrix& scores, std::span<const double> taus,
+    const BootstrapOptions& options = {});
 
 // `count` evenly spaced thresholds from lo to hi inclusive (count >= 2),
 // like numpy.linspace; rliable's plots use linspace(0, 8, 81) for Atari.

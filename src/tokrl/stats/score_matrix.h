@@ -19,6 +19,10 @@
 
 namespace tokrl::stats {
 
+namespace internal {
+struct ScoreMatrixAccess;  // bootstrap.cc: refills a replicate in place
+}  // namespace internal
+
 class ScoreMatrix {
  public:
   ScoreMatrix() = default;
@@ -39,6 +43,7 @@ class ScoreMatrix {
   std::vector<double> Task(int64_t task) const;
 
  private:
+  friend struct internal::ScoreMatrixAccess;
   int64_t runs_ = 0, tasks_ = 0;
   std::vector<double> values_;
 };

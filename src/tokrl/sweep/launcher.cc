@@ -222,7 +222,13 @@ std::string SlurmScript(const Sweep& sweep, const std::vector<size_t>& pending,
     << "#SBATCH --cpus-per-task=" << options.cpus_per_task << "\n"
     << "#SBATCH --ntasks=1\n"
     << "#SBATCH --output=" << (logs / "%A_%a.out").string() << "\n";
-  if (!options.time.empty()) s << "#SBATCH --time=" << options.time << "\n";
+  if (!options.time.empty()) {
+    // Two minutes before the limit, SIGTERM the task (`tokrl sweep --task`,
+    // exec'd below), which stops its run with a checkpoint; submitting
+    // again resumes it.
+    s << "#SBATCH --time=" << options.time << "\n"
+      << "#SBATCH --signal=B:TERM@120\n";
+  }
   if (!options.partition.empty())
     s << "#SBATCH --partition=" << options.partition << "\n";
   if (!options.mem.empty()) s << "#SBATCH --mem=" << options.mem << "\n";

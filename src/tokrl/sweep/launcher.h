@@ -17,7 +17,9 @@
 // SLURM launcher (WriteSlurmScript / SubmitSlurm): one sbatch array job whose
 // task i runs the sweep's run i through `tokrl sweep ... --task i` (so the
 // same skip/resume rules apply inside the cluster). Only runs not yet done
-// at submission get an array index. Options map to #SBATCH lines.
+// at submission get an array index. Options map to #SBATCH lines; with a
+// time limit the task gets SIGTERM two minutes before it, so its run stops
+// with a checkpoint (resubmitting resumes it).
 #ifndef TOKRL_SWEEP_LAUNCHER_H_
 #define TOKRL_SWEEP_LAUNCHER_H_
 

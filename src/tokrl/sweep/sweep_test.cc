@@ -218,7 +218,8 @@ TEST_F(SweepTest, SlurmScriptCoversPendingRunsOnly) {
   const std::string script = SlurmScript(s, pending, slurm);
   EXPECT_NE(script.find("#SBATCH --array=0,1,3,4,5,6,7%3\n"),
             std::string::npos);
-  EXPECT_NE(script.find("#SBATCH --time=01:00:00\n"), std::string::npos);
+  EXPECT_NE(script.find("#SBATCH --time=01:00:00\n#SBATCH --signal=B:TERM@120\n"),
+            std::string::npos);
   EXPECT_NE(script.find("#SBATCH --account=rl\n"), std::string::npos);
   EXPECT_EQ(script.find("--partition"), std::string::npos);
   // Shell-quoted, including a quote inside an argument.
