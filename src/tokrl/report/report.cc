@@ -105,6 +105,22 @@ std::string NormalizationDescription(stats::Normalization n) {
   return "none: raw scores";
 }
 
+// A plotted line with its shaded CI band: y = point, band = [lower, upper].
+Series IntervalSeries(const std::string& name, const std::string& color,
+                      const std::vector<double>& x,
+                      const std::vector<Interval>& intervals) {
+  Series s;
+  s.name = name;
+  s.color = color;
+  s.x = x;
+  for (const auto& ci : intervals) {
+    s.y.push_back(ci.point);
+    s.lower.push_back(ci.lower);
+    s.upper.push_back(ci.upper);
+  }
+  return s;
+}
+
 nlohmann::json IntervalJson(const Interval& ci) {
   return {{"lower", ci.lower}, {"point", ci.point}, {"upper", ci.upper}};
 }
@@ -216,16 +232,8 @@ std::vector<fs::path> WritePlots(const LoadedRuns& loaded,
   profile.ymin = 0;
   profile.ymax = 1.02;
   for (const auto& v : r.variants) {
-    Series s;
-    s.name = v.name;
-    s.color = v.color;
-    s.x = r.taus;
-    for (const auto& ci : v.profile) {
-      s.y.push_back(ci.point);
-      s.lower.push_back(ci.lower);
-      s.upper.push_back(ci.upper);
-    }
-    profile.series.push_back(std::move(s));
+    profile.series.push_back(
+        IntervalSeries(v.name, v.color, r.taus, v.profile));
   }
   scripts.push_back(WriteLinePlot(dir, profile));
   stems.push_back(profile.name);
@@ -241,16 +249,8 @@ std::vector<fs::path> WritePlots(const LoadedRuns& loaded,
     iqm.ylabel = "IQM of " + axis;
     iqm.xformat = "%.1s%c";
     for (const auto& v : r.variants) {
-      Series s;
-      s.name = v.name;
-      s.color = v.color;
-      s.x = v.iqm_steps;
-      for (const auto& ci : v.iqm_curve) {
-        s.y.push_back(ci.point);
-        s.lower.push_back(ci.lower);
-        s.upper.push_back(ci.upper);
-      }
-      iqm.series.push_back(std::move(s));
+      iqm.series.push_back(
+          IntervalSeries(v.name, v.color, v.iqm_steps, v.iqm_curve));
     }
     scripts.push_back(WriteLinePlot(dir, iqm));
     stems.push_back(iqm.name);
