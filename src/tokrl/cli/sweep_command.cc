@@ -106,6 +106,9 @@ void PrintList(const sweep::Sweep& sweep) {
 }
 
 void RunSweep(const SweepArgs& args) {
+  // Progress lines appear as they happen, also in a log file or a SLURM
+  // output (few lines, so flushing each costs nothing).
+  std::cout << std::unitbuf;
   sweep::SweepOptions options;
   options.budget = args.budget;
   options.out_dir = args.out;
