@@ -8,15 +8,20 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 rm -rf "$work" && mkdir -p "$work"
 # Waits (up to 60 s) until a file exists: the run is past its start-up.
 await() { for _ in $(seq 600); do [ -e "$1" ] && return 0; sleep 0.1; done; fail "no $1"; }
+# Sends SIGTERM to process $2 and requires it to exit with status 1 ($1 names it).
+terminate() {
+  kill -TERM "$2"
+  local status=0
+  wait "$2" || status=$?
+  [ $status = 1 ] || fail "$1 exited with $status, wanted 1"
+}
 
 # 1. tokrl train: exit 1 naming the signal; the checkpoint loads on resume.
 "$tokrl" train -c "$src/configs/dqn_catch.toml" --set train.total_steps=100000000 \
   --set train.log_every=500 --run-dir "$work/run" --quiet > "$work/train.log" 2>&1 &
 pid=$!
 await "$work/run/metrics.csv"
-kill -TERM $pid
-status=0; wait $pid || status=$?
-[ $status = 1 ] || fail "train exited with $status, wanted 1"
+terminate train $pid
 grep -q "stopped by signal 15.*a checkpoint was saved" "$work/train.log" ||
   fail "no stop message: $(cat "$work/train.log")"
 [ -f "$work/run/checkpoint/MANIFEST" ] || fail "no checkpoint after SIGTERM"
@@ -38,9 +43,7 @@ TOML
 pid=$!
 await "$work/out/dqn/catch/seed0/metrics.csv"
 await "$work/out/dqn/catch/seed1/metrics.csv"
-kill -TERM $pid
-status=0; wait $pid || status=$?
-[ $status = 1 ] || fail "sweep exited with $status, wanted 1"
+terminate sweep $pid
 grep -q "interrupted; the stopped runs saved checkpoints" "$work/sweep.log" ||
   fail "no interruption message: $(cat "$work/sweep.log")"
 "$tokrl" sweep "$work/sweep.toml" --out "$work/out" --list | grep -q "2 runs: 0 done, 2 partial" ||

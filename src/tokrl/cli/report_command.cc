@@ -36,11 +36,7 @@ void RunReport(const ReportArgs& args) {
   const auto start = std::chrono::steady_clock::now();
   // Checked before loading anything: a typo should not wait for a large
   // sweep folder to be read.
-  if (args.normalization != "auto" && args.normalization != "none" &&
-      args.normalization != "minatar" && args.normalization != "atari-human") {
-    TOKRL_FAIL() << "unknown --normalization '" << args.normalization
-                 << "' (choices: auto, none, minatar, atari-human)";
-  }
+  report::ParseNormalizationOption(args.normalization);
   report::LoadOptions load;
   load.metric = args.metric;
   load.include_incomplete = args.include_incomplete;

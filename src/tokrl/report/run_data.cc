@@ -285,13 +285,28 @@ LoadedRuns LoadRuns(const std::vector<fs::path>& paths,
   return out;
 }
 
+std::optional<stats::Normalization> ParseNormalizationOption(
+    std::string_view name) {
+  if (name == "auto") return std::nullopt;
+  try {
+    return stats::ParseNormalization(name);
+  } catch (const Error&) {
+    // stats lists its tables; "auto" is this layer's addition.
+    TOKRL_FAIL() << "unknown normalization '" << name
+                 << "' (choices: auto, none, minatar, atari-human)";
+  }
+  return std::nullopt;
+}
+
 Grouping GroupRuns(const std::vector<RunData>& runs,
                    const std::string& normalization) {
   if (runs.empty()) {
     TOKRL_FAIL() << "no runs to group";
   }
   Grouping g;
-  if (normalization == "auto") {
+  const std::optional<stats::Normalization> table =
+      ParseNormalizationOption(normalization);
+  if (!table) {
     // Every run must map to the same table: a MinAtar-normalized breakout
     // next to a raw toy/catch return would be meaningless in one aggregate.
     const stats::Normalization first =
@@ -311,12 +326,8 @@ Grouping GroupRuns(const std::vector<RunData>& runs,
       }
     }
     g.normalization = first;
-  } else if (normalization == "none" || normalization == "minatar" ||
-             normalization == "atari-human") {
-    g.normalization = stats::ParseNormalization(normalization);
   } else {
-    TOKRL_FAIL() << "unknown normalization '" << normalization
-                 << "' (choices: auto, none, minatar, atari-human)";
+    g.normalization = *table;
   }
 
   // variant -> game -> seed -> run index.

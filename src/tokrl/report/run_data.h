@@ -35,7 +35,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tokrl/stats/normalization.h"
@@ -124,6 +126,12 @@ struct Grouping {
   std::vector<VariantScores> variants;  // sorted by name
   std::vector<std::string> warnings;    // dropped runs
 };
+
+// A --normalization value: "auto" -> nullopt (the table of the runs' env
+// ids), "none", "minatar" or "atari-human" -> that table. Anything else
+// throws, listing the four choices.
+std::optional<stats::Normalization> ParseNormalizationOption(
+    std::string_view name);
 
 // `normalization` is "auto" (the table of the runs' env ids, which must all
 // agree), "none", "minatar" or "atari-human".

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
-#include <set>
+#include <iterator>
 #include <sstream>
 
 #include "tokrl/core/check.h"
@@ -16,6 +16,11 @@ namespace {
 // The keys a sweep sets on every run itself.
 const char* const kReservedKeys[] = {"env.id", "train.seed", "experiment.name",
                                      "experiment.variant"};
+
+bool IsReserved(std::string_view key) {
+  return std::find(std::begin(kReservedKeys), std::end(kReservedKeys), key) !=
+         std::end(kReservedKeys);
+}
 
 std::string Where(const fs::path& file, const toml::node& node) {
   std::string s = file.string();
@@ -88,12 +93,10 @@ void AppendSet(const fs::path& file, const toml::node& node,
       AppendSet(file, value, key + ".", out);
       continue;
     }
-    for (const char* reserved : kReservedKeys) {
-      if (key == reserved) {
-        TOKRL_FAIL() << Where(file, value) << ": '" << key
-                     << "' is set by the sweep itself (games, seeds, variant "
-                        "names); it cannot be overridden";
-      }
+    if (IsReserved(key)) {
+      TOKRL_FAIL() << Where(file, value) << ": '" << key
+                   << "' is set by the sweep itself (games, seeds, variant "
+                      "names); it cannot be overridden";
     }
     std::string assignment = key;
     assignment.append("=").append(ValueText(file, key, value));
@@ -272,6 +275,14 @@ Sweep LoadSweep(const fs::path& file_arg, const SweepOptions& options) {
   }
   for (const auto& game : games) CheckName(file, *games_node, "game", game);
 
+  for (const auto& o : options.overrides) {
+    const std::string key = o.substr(0, o.find('='));
+    if (IsReserved(key)) {
+      TOKRL_FAIL() << "--set " << o << ": '" << key
+                   << "' is set by the sweep itself";
+    }
+  }
+
   const auto* variants = root["variants"].as_table();
   if (variants == nullptr || variants->empty()) {
     TOKRL_FAIL() << file.string()
@@ -311,14 +322,6 @@ Sweep LoadSweep(const fs::path& file_arg, const SweepOptions& options) {
         for (List list : std::initializer_list<List>{
                  &sweep_set, &variant_set, &budget_set, &options.overrides}) {
           run.overrides.insert(run.overrides.end(), list->begin(), list->end());
-        }
-        for (const auto& o : options.overrides) {
-          for (const char* reserved : kReservedKeys) {
-            if (o.rfind(std::string(reserved) + "=", 0) == 0) {
-              TOKRL_FAIL() << "--set " << o << ": '" << reserved
-                           << "' is set by the sweep itself";
-            }
-          }
         }
         run.overrides.push_back("env.id=" + ExpandGame(env_pattern, game));
         run.overrides.push_back("train.seed=" + std::to_string(seed));
