@@ -53,9 +53,11 @@ struct SweepArgs {
 
 // Builds every run's config exactly as `tokrl train` will, so a typo in a
 // preset or override fails here, naming the run, before anything starts.
-void ValidateRuns(const sweep::Sweep& sweep) {
+void ValidateRuns(const sweep::Sweep& sweep,
+                  const std::vector<size_t>& indices) {
   std::set<std::string> envs_checked;
-  for (const auto& run : sweep.runs) {
+  for (const size_t i : indices) {
+    const sweep::SweepRun& run = sweep.runs[i];
     try {
       Config config = MakeTrainConfig();
       for (const auto& c : run.configs) config.LoadTomlFile(c);
@@ -118,7 +120,20 @@ void RunSweep(const SweepArgs& args) {
     PrintList(sweep);
     return;
   }
-  ValidateRuns(sweep);
+  // A SLURM array task validates only its own run (the submitting command
+  // validated them all).
+  std::vector<size_t> runs;
+  if (args.task >= 0) {
+    if (static_cast<size_t>(args.task) >= sweep.runs.size()) {
+      TOKRL_FAIL() << "--task " << args.task
+                   << " is out of range: the sweep has " << sweep.runs.size()
+                   << " runs";
+    }
+    runs = {static_cast<size_t>(args.task)};
+  } else {
+    for (size_t i = 0; i < sweep.runs.size(); ++i) runs.push_back(i);
+  }
+  ValidateRuns(sweep, runs);
 
   sweep::LocalOptions local;
   local.jobs = args.jobs;
@@ -131,13 +146,7 @@ void RunSweep(const SweepArgs& args) {
   InstallStopHandlers();
 
   if (args.task >= 0) {  // one SLURM array task
-    if (static_cast<size_t>(args.task) >= sweep.runs.size()) {
-      TOKRL_FAIL() << "--task " << args.task
-                   << " is out of range: the sweep has " << sweep.runs.size()
-                   << " runs";
-    }
-    const auto summary =
-        sweep::RunLocal(sweep, local, {static_cast<size_t>(args.task)});
+    const auto summary = sweep::RunLocal(sweep, local, runs);
     if (summary.failed > 0) TOKRL_FAIL() << summary.failures.front();
     return;
   }
