@@ -77,27 +77,27 @@ TEST(PlotTest, WritesLinePlotScriptAndData) {
   const std::string gp = io::ReadFile(script);
   const std::string dat = io::ReadFile(tmp.path() / "curve_breakout.dat");
   // Both terminals, one copy of the commands.
-  EXPECT_TRUE(HasText(gp, "do for [fmt in \"svg png\"]"));
-  EXPECT_TRUE(HasText(gp, "set terminal svg size 720,520 noenhanced"));
-  EXPECT_TRUE(HasText(gp, "set terminal pngcairo size 720,520 noenhanced"));
-  EXPECT_TRUE(HasText(gp, "set output \"curve_breakout.\".fmt"));
-  EXPECT_TRUE(HasText(gp, "set title \"breakout \\\"quoted\\\"\""));
-  EXPECT_TRUE(HasText(gp, "set key outside below center vertical"));
-  EXPECT_TRUE(HasText(gp, "set format x \"%.1s%c\""));
+  EXPECT_TRUE(Contains(gp, "do for [fmt in \"svg png\"]"));
+  EXPECT_TRUE(Contains(gp, "set terminal svg size 720,520 noenhanced"));
+  EXPECT_TRUE(Contains(gp, "set terminal pngcairo size 720,520 noenhanced"));
+  EXPECT_TRUE(Contains(gp, "set output \"curve_breakout.\".fmt"));
+  EXPECT_TRUE(Contains(gp, "set title \"breakout \\\"quoted\\\"\""));
+  EXPECT_TRUE(Contains(gp, "set key outside below center vertical"));
+  EXPECT_TRUE(Contains(gp, "set format x \"%.1s%c\""));
   // The band of series 0, the lines of series 0 and of b (now index 1).
-  EXPECT_TRUE(HasText(gp,
-                      "index 0 using 1:3:4 with filledcurves lc rgb "
-                      "\"#0173b2\" notitle"));
-  EXPECT_TRUE(HasText(gp, "index 0 using 1:2 with linespoints"));
-  EXPECT_TRUE(HasText(gp,
-                      "index 1 using 1:2 with linespoints pt 7 ps 0.6 lw 2 "
-                      "lc rgb \"#029e73\" title \"space_invaders_variant\""));
-  EXPECT_FALSE(HasText(gp, "index 2"));
-  EXPECT_FALSE(HasText(gp, "no points"));
-  EXPECT_TRUE(HasText(dat,
-                      "# series 0: dqn flatten+dense\n0 0 0 0\n1000 1 0.5 "
-                      "1.5\n2000 2 1.5 2.5\n\n\n# series 1: "
-                      "space_invaders_variant\n0 1 1 1\n2000 3 3 3\n"));
+  EXPECT_TRUE(Contains(gp,
+                       "index 0 using 1:3:4 with filledcurves lc rgb "
+                       "\"#0173b2\" notitle"));
+  EXPECT_TRUE(Contains(gp, "index 0 using 1:2 with linespoints"));
+  EXPECT_TRUE(Contains(gp,
+                       "index 1 using 1:2 with linespoints pt 7 ps 0.6 lw 2 "
+                       "lc rgb \"#029e73\" title \"space_invaders_variant\""));
+  EXPECT_FALSE(Contains(gp, "index 2"));
+  EXPECT_FALSE(Contains(gp, "no points"));
+  EXPECT_TRUE(Contains(dat,
+                       "# series 0: dqn flatten+dense\n0 0 0 0\n1000 1 0.5 "
+                       "1.5\n2000 2 1.5 2.5\n\n\n# series 1: "
+                       "space_invaders_variant\n0 1 1 1\n2000 3 3 3\n"));
 }
 
 TEST(PlotTest, WritesIntervalPlot) {
@@ -105,40 +105,41 @@ TEST(PlotTest, WritesIntervalPlot) {
   const fs::path script = WriteIntervalPlot(tmp.path(), Intervals());
   const std::string gp = io::ReadFile(script);
   const std::string dat = io::ReadFile(tmp.path() / "aggregates.dat");
-  EXPECT_TRUE(HasText(gp, "set multiplot layout 1,2"));
-  EXPECT_TRUE(HasText(gp, "set title \"Median\""));
-  EXPECT_TRUE(HasText(gp, "set title \"IQM\""));
-  EXPECT_TRUE(HasText(gp,
-                      "set ytics (\"flatten\" 1, "
-                      "\"dqn perconv+softmoe x4 experts\" 0) scale 0"));
-  EXPECT_TRUE(HasText(gp, "using 4:1:3:5:($1-0.3):($1+0.3):2 with boxxyerror"));
-  EXPECT_TRUE(HasText(gp, "using 7:1:6:8:"));
+  EXPECT_TRUE(Contains(gp, "set multiplot layout 1,2"));
+  EXPECT_TRUE(Contains(gp, "set title \"Median\""));
+  EXPECT_TRUE(Contains(gp, "set title \"IQM\""));
+  EXPECT_TRUE(Contains(gp,
+                       "set ytics (\"flatten\" 1, "
+                       "\"dqn perconv+softmoe x4 experts\" 0) scale 0"));
+  EXPECT_TRUE(
+      Contains(gp, "using 4:1:3:5:($1-0.3):($1+0.3):2 with boxxyerror"));
+  EXPECT_TRUE(Contains(gp, "using 7:1:6:8:"));
   // First row on top (y = rows - 1); color #0173b2 = 95154.
-  EXPECT_TRUE(HasText(dat, "\n1 95154 0.1 0.2 0.3 0.2 0.3 0.4 \"flatten\"\n"));
-  EXPECT_TRUE(HasText(dat, "\n0 14585605 0.5 0.6 0.7 0.6 0.7 0.9 "));
+  EXPECT_TRUE(Contains(dat, "\n1 95154 0.1 0.2 0.3 0.2 0.3 0.4 \"flatten\"\n"));
+  EXPECT_TRUE(Contains(dat, "\n0 14585605 0.5 0.6 0.7 0.6 0.7 0.9 "));
 }
 
 TEST(PlotTest, RejectsInvalidPlots) {
   ScopedTempDir tmp("plots_invalid");
   LinePlot plot = TwoSeries();
   plot.name = "bad name";
-  EXPECT_TRUE(HasText(ErrorOf([&] { WriteLinePlot(tmp.path(), plot); }),
-                      "invalid plot name 'bad name'"));
+  EXPECT_TRUE(Contains(ErrorOf([&] { WriteLinePlot(tmp.path(), plot); }),
+                       "invalid plot name 'bad name'"));
   plot = TwoSeries();
   plot.series = {plot.series[1]};
-  EXPECT_TRUE(HasText(ErrorOf([&] { WriteLinePlot(tmp.path(), plot); }),
-                      "plot 'curve_breakout' has no points"));
+  EXPECT_TRUE(Contains(ErrorOf([&] { WriteLinePlot(tmp.path(), plot); }),
+                       "plot 'curve_breakout' has no points"));
   plot = TwoSeries();
   plot.series[0].y.pop_back();
-  EXPECT_TRUE(HasText(ErrorOf([&] { WriteLinePlot(tmp.path(), plot); }),
-                      "series 'dqn flatten+dense'"));
+  EXPECT_TRUE(Contains(ErrorOf([&] { WriteLinePlot(tmp.path(), plot); }),
+                       "series 'dqn flatten+dense'"));
   plot = TwoSeries();
   plot.series[0].color = "red";
-  EXPECT_TRUE(HasText(ErrorOf([&] { WriteLinePlot(tmp.path(), plot); }),
-                      "color 'red' is not #rrggbb"));
+  EXPECT_TRUE(Contains(ErrorOf([&] { WriteLinePlot(tmp.path(), plot); }),
+                       "color 'red' is not #rrggbb"));
   IntervalPlot intervals = Intervals();
   intervals.rows[1].intervals.pop_back();
-  EXPECT_TRUE(HasText(
+  EXPECT_TRUE(Contains(
       ErrorOf([&] { WriteIntervalPlot(tmp.path(), intervals); }), "row 'dqn"));
 }
 
@@ -146,10 +147,10 @@ TEST(PlotTest, GnuplotMissing) {
   ScopedTempDir tmp("plots_missing");
   const fs::path script = WriteLinePlot(tmp.path(), TwoSeries());
   EXPECT_FALSE(GnuplotAvailable("tokrl-no-such-gnuplot"));
-  EXPECT_TRUE(HasText(
+  EXPECT_TRUE(Contains(
       ErrorOf([&] { RunGnuplot({script}, "tokrl-no-such-gnuplot"); }),
       "gnuplot not found: install it with apt-get install gnuplot-nox"));
-  EXPECT_TRUE(HasText(
+  EXPECT_TRUE(Contains(
       ErrorOf([&] { RunGnuplot({script}, (tmp.path() / "nope").string()); }),
       "gnuplot not found"));
   EXPECT_NO_THROW(RunGnuplot({}, "tokrl-no-such-gnuplot"));  // nothing to do
@@ -165,15 +166,15 @@ TEST(PlotTest, GnuplotFailureNamesScriptAndLog) {
                   "#!/bin/sh\necho \"line 1: undefined variable: foo\" >&2\n"
                   "exit 3\n");
   std::string e = ErrorOf([&] { RunGnuplot({script}, failing.string()); });
-  EXPECT_TRUE(HasText(e, "gnuplot failed on " + script.string() +
-                             " (exit code 3); see " +
-                             (tmp.path() / "curve_breakout.log").string()));
-  EXPECT_TRUE(HasText(e, "undefined variable: foo"));
+  EXPECT_TRUE(Contains(e, "gnuplot failed on " + script.string() +
+                              " (exit code 3); see " +
+                              (tmp.path() / "curve_breakout.log").string()));
+  EXPECT_TRUE(Contains(e, "undefined variable: foo"));
 
   const fs::path silent = tmp.path() / "silent_gnuplot";
   WriteExecutable(silent, "#!/bin/sh\nexit 0\n");
   e = ErrorOf([&] { RunGnuplot({script}, silent.string()); });
-  EXPECT_TRUE(HasText(e, "(no .svg/.png written)"));
+  EXPECT_TRUE(Contains(e, "(no .svg/.png written)"));
 
   // The fake runs in the script's folder and gets the script's file name.
   const fs::path touching = tmp.path() / "touching_gnuplot";
@@ -192,20 +193,20 @@ TEST(PlotTest, RealGnuplotDrawsSvgAndPng) {
   for (const char* stem : {"curve_breakout", "aggregates"}) {
     const std::string svg =
         io::ReadFile(tmp.path() / (std::string(stem) + ".svg"));
-    EXPECT_TRUE(HasText(svg, "<svg")) << stem;
+    EXPECT_TRUE(Contains(svg, "<svg")) << stem;
     const std::string png =
         io::ReadFile(tmp.path() / (std::string(stem) + ".png"));
     ASSERT_GT(png.size(), 1000u) << stem;
     EXPECT_EQ(png.substr(1, 3), "PNG") << stem;
   }
-  EXPECT_TRUE(HasText(io::ReadFile(tmp.path() / "curve_breakout.svg"),
-                      "space_invaders_variant"));
+  EXPECT_TRUE(Contains(io::ReadFile(tmp.path() / "curve_breakout.svg"),
+                       "space_invaders_variant"));
 
   // A script error from the real gnuplot.
   WriteText(tmp.path() / "broken.gp", "plot nosuchfunction(x)\n");
   const std::string e =
       ErrorOf([&] { RunGnuplot({tmp.path() / "broken.gp"}); });
-  EXPECT_TRUE(HasText(
+  EXPECT_TRUE(Contains(
       e, "gnuplot failed on " + (tmp.path() / "broken.gp").string() +
              " (exit code 1); see " + (tmp.path() / "broken.log").string()));
 }

@@ -121,23 +121,23 @@ TEST(ReportTest, OptionErrors) {
   const LoadedRuns runs = LoadRuns({tmp.path() / "runs"});
   ReportOptions options = SmallOptions(tmp.path() / "out");
   options.baseline = "nope";
-  EXPECT_TRUE(HasText(ErrorOf([&] { ComputeReport(runs, options); }),
-                      "unknown --baseline 'nope'; the variants are 'a "
-                      "tokenized', 'z flatten'"));
+  EXPECT_TRUE(Contains(ErrorOf([&] { ComputeReport(runs, options); }),
+                       "unknown --baseline 'nope'; the variants are 'a "
+                       "tokenized', 'z flatten'"));
   options = SmallOptions(tmp.path() / "out");
   options.bootstrap.reps = 0;
-  EXPECT_TRUE(HasText(ErrorOf([&] { ComputeReport(runs, options); }),
-                      "--reps must be at least 1"));
+  EXPECT_TRUE(Contains(ErrorOf([&] { ComputeReport(runs, options); }),
+                       "--reps must be at least 1"));
   options = SmallOptions(tmp.path() / "out");
   options.bootstrap.coverage = 1.5;
-  EXPECT_TRUE(HasText(ErrorOf([&] { ComputeReport(runs, options); }),
-                      "--coverage must be in (0, 1)"));
+  EXPECT_TRUE(Contains(ErrorOf([&] { ComputeReport(runs, options); }),
+                       "--coverage must be in (0, 1)"));
   options = SmallOptions(tmp.path() / "out");
   options.normalization = "minatar";
   EXPECT_NE(ErrorOf([&] { ComputeReport(runs, options); }), "");
   options = SmallOptions("");
-  EXPECT_TRUE(HasText(ErrorOf([&] { WriteReport(runs, options); }),
-                      "no output folder given"));
+  EXPECT_TRUE(Contains(ErrorOf([&] { WriteReport(runs, options); }),
+                       "no output folder given"));
 }
 
 TEST(ReportTest, WritesTablesAndKeepsOtherFiles) {
@@ -165,25 +165,25 @@ TEST(ReportTest, WritesTablesAndKeepsOtherFiles) {
                                                "results.json"}));
 
   const std::string md = io::ReadFile(out / "summary.md");
-  EXPECT_TRUE(HasText(md,
-                      "| Variant | Runs | Games | Median | IQM | Mean | "
-                      "Optimality Gap | P(improvement) vs a tokenized |"));
-  EXPECT_TRUE(HasText(md,
-                      "| a tokenized | 5 | 2 | 5.000 [5.000, 5.000] | "
-                      "5.000 [5.000, 5.000] | 5.000 [5.000, 5.000] | "
-                      "0.000 [0.000, 0.000] | (baseline) |"));
-  EXPECT_TRUE(HasText(md, "| z flatten | 5 | 2 | 0.880 ["));
-  EXPECT_TRUE(HasText(md, "| 0.933 ["));
-  EXPECT_TRUE(HasText(md, "| 0.220 ["));
-  EXPECT_TRUE(HasText(md, "| 0.000 [0.000, 0.000] |\n"));  // P(flat > tok)
-  EXPECT_TRUE(HasText(md, "normalization none"));
-  EXPECT_TRUE(HasText(md,
-                      "20 runs, 2 games (a, b), 2 variants. 95% CIs from "
-                      "500 stratified bootstrap replicates (seed 3)"));
-  EXPECT_TRUE(HasText(md,
-                      "| z flatten | 0.760 [0.000, 2.000] | 1.000 [1.000, "
-                      "1.000] |"));
-  EXPECT_TRUE(HasText(md, "skipped unfinished run"));
+  EXPECT_TRUE(Contains(md,
+                       "| Variant | Runs | Games | Median | IQM | Mean | "
+                       "Optimality Gap | P(improvement) vs a tokenized |"));
+  EXPECT_TRUE(Contains(md,
+                       "| a tokenized | 5 | 2 | 5.000 [5.000, 5.000] | "
+                       "5.000 [5.000, 5.000] | 5.000 [5.000, 5.000] | "
+                       "0.000 [0.000, 0.000] | (baseline) |"));
+  EXPECT_TRUE(Contains(md, "| z flatten | 5 | 2 | 0.880 ["));
+  EXPECT_TRUE(Contains(md, "| 0.933 ["));
+  EXPECT_TRUE(Contains(md, "| 0.220 ["));
+  EXPECT_TRUE(Contains(md, "| 0.000 [0.000, 0.000] |\n"));  // P(flat > tok)
+  EXPECT_TRUE(Contains(md, "normalization none"));
+  EXPECT_TRUE(Contains(md,
+                       "20 runs, 2 games (a, b), 2 variants. 95% CIs from "
+                       "500 stratified bootstrap replicates (seed 3)"));
+  EXPECT_TRUE(Contains(md,
+                       "| z flatten | 0.760 [0.000, 2.000] | 1.000 [1.000, "
+                       "1.000] |"));
+  EXPECT_TRUE(Contains(md, "skipped unfinished run"));
 
   const auto j = nlohmann::json::parse(io::ReadFile(out / "results.json"));
   EXPECT_EQ(j["metric"], "train/episode_return");
@@ -209,13 +209,13 @@ TEST(ReportTest, WritesTablesAndKeepsOtherFiles) {
   EXPECT_EQ(j["warnings"].size(), 1u);
 
   const std::string html = io::ReadFile(out / "index.html");
-  EXPECT_TRUE(HasText(html, "<body data-plots-total=\"0\">"));
-  EXPECT_TRUE(HasText(html, "data-plots-loaded"));
-  EXPECT_TRUE(HasText(html, "naturalWidth > 0"));
-  EXPECT_TRUE(HasText(html, "<td>0.933 ["));
-  EXPECT_TRUE(HasText(html, "500 replicates, seed 3"));
-  EXPECT_TRUE(HasText(html, "Plots were not drawn"));
-  EXPECT_FALSE(HasText(html, "<img"));
+  EXPECT_TRUE(Contains(html, "<body data-plots-total=\"0\">"));
+  EXPECT_TRUE(Contains(html, "data-plots-loaded"));
+  EXPECT_TRUE(Contains(html, "naturalWidth > 0"));
+  EXPECT_TRUE(Contains(html, "<td>0.933 ["));
+  EXPECT_TRUE(Contains(html, "500 replicates, seed 3"));
+  EXPECT_TRUE(Contains(html, "Plots were not drawn"));
+  EXPECT_FALSE(Contains(html, "<img"));
 }
 
 TEST(ReportTest, WritesPlotsWithGnuplot) {
@@ -237,22 +237,22 @@ TEST(ReportTest, WritesPlotsWithGnuplot) {
   }
   EXPECT_EQ(r.files.size(), 3u + 5u * 4u);
   const std::string html = io::ReadFile(out / "index.html");
-  EXPECT_TRUE(HasText(html, "<body data-plots-total=\"5\">"));
+  EXPECT_TRUE(Contains(html, "<body data-plots-total=\"5\">"));
   size_t images = 0;
   for (size_t pos = 0; (pos = html.find("<img ", pos)) != std::string::npos;
        ++pos) {
     ++images;
   }
   EXPECT_EQ(images, 5u);
-  EXPECT_TRUE(HasText(html, "<img src=\"plots/curve_a.svg\""));
+  EXPECT_TRUE(Contains(html, "<img src=\"plots/curve_a.svg\""));
   EXPECT_TRUE(
-      HasText(io::ReadFile(out / "plots" / "aggregates.svg"), "z flatten"));
+      Contains(io::ReadFile(out / "plots" / "aggregates.svg"), "z flatten"));
 
   // gnuplot missing: a clear error.
   options.gnuplot = "tokrl-no-such-gnuplot";
-  EXPECT_TRUE(HasText(ErrorOf([&] { WriteReport(runs, options); }),
-                      "gnuplot not found: install it with apt-get install "
-                      "gnuplot-nox"));
+  EXPECT_TRUE(Contains(ErrorOf([&] { WriteReport(runs, options); }),
+                       "gnuplot not found: install it with apt-get install "
+                       "gnuplot-nox"));
 }
 
 }  // namespace

@@ -58,15 +58,15 @@ TEST(RunDataTest, FindErrors) {
   fs::create_directories(tmp.path() / "nothing_here");
   const std::string none =
       ErrorOf([&] { FindRunDirs({tmp.path() / "nothing_here"}); });
-  EXPECT_TRUE(HasText(none,
-                      "no run directories (folders with config.toml) "
-                      "found in"));
-  EXPECT_TRUE(HasText(none, "nothing_here"));
-  EXPECT_TRUE(HasText(ErrorOf([&] { FindRunDirs({tmp.path() / "missing"}); }),
-                      "no such run directory or folder"));
+  EXPECT_TRUE(Contains(none,
+                       "no run directories (folders with config.toml) "
+                       "found in"));
+  EXPECT_TRUE(Contains(none, "nothing_here"));
+  EXPECT_TRUE(Contains(ErrorOf([&] { FindRunDirs({tmp.path() / "missing"}); }),
+                       "no such run directory or folder"));
   WriteText(tmp.path() / "file.txt", "x");
-  EXPECT_TRUE(HasText(ErrorOf([&] { FindRunDirs({tmp.path() / "file.txt"}); }),
-                      "is not a directory"));
+  EXPECT_TRUE(Contains(ErrorOf([&] { FindRunDirs({tmp.path() / "file.txt"}); }),
+                       "is not a directory"));
 }
 
 TEST(RunDataTest, LoadsARun) {
@@ -127,12 +127,12 @@ TEST(RunDataTest, LoadErrorsNameTheFileAndLine) {
   WriteFakeRun(dir, {});
   WriteText(dir / "config.toml", "[env]\nid = \"minatar/breakout\"\n[train\n");
   std::string e = ErrorOf([&] { LoadRun(dir, "train/episode_return"); });
-  EXPECT_TRUE(HasText(e, ("malformed TOML in " +
-                          (dir / "config.toml").string() + " at line 3")));
+  EXPECT_TRUE(Contains(e, ("malformed TOML in " +
+                           (dir / "config.toml").string() + " at line 3")));
 
   WriteText(dir / "config.toml", "[train]\nseed = 1\n");
   e = ErrorOf([&] { LoadRun(dir, "train/episode_return"); });
-  EXPECT_TRUE(HasText(e, "config.toml: missing env.id"));
+  EXPECT_TRUE(Contains(e, "config.toml: missing env.id"));
 
   WriteFakeRun(dir, {});
   WriteText(dir / "metrics.jsonl",
@@ -140,18 +140,18 @@ TEST(RunDataTest, LoadErrorsNameTheFileAndLine) {
             "{\"step\":300}\n");
   e = ErrorOf([&] { LoadRun(dir, "train/episode_return"); });
   EXPECT_TRUE(
-      HasText(e, ((dir / "metrics.jsonl").string() + ":2: malformed JSON")));
+      Contains(e, ((dir / "metrics.jsonl").string() + ":2: malformed JSON")));
 
   WriteText(dir / "metrics.jsonl", "[1, 2]\n");
-  EXPECT_TRUE(HasText(ErrorOf([&] { LoadRun(dir, "train/episode_return"); }),
-                      "metrics.jsonl:1: expected a JSON object"));
+  EXPECT_TRUE(Contains(ErrorOf([&] { LoadRun(dir, "train/episode_return"); }),
+                       "metrics.jsonl:1: expected a JSON object"));
   WriteText(dir / "metrics.jsonl", "{\"train/loss\": 1}\n");
-  EXPECT_TRUE(HasText(ErrorOf([&] { LoadRun(dir, "train/episode_return"); }),
-                      "metrics.jsonl:1: missing or non-numeric \"step\""));
+  EXPECT_TRUE(Contains(ErrorOf([&] { LoadRun(dir, "train/episode_return"); }),
+                       "metrics.jsonl:1: missing or non-numeric \"step\""));
 
   fs::remove(dir / "metrics.jsonl");
-  EXPECT_TRUE(HasText(ErrorOf([&] { LoadRun(dir, "train/episode_return"); }),
-                      "metrics.jsonl"));
+  EXPECT_TRUE(Contains(ErrorOf([&] { LoadRun(dir, "train/episode_return"); }),
+                       "metrics.jsonl"));
 }
 
 TEST(RunDataTest, UnterminatedLastLineOfARunningRunIsSkipped) {
@@ -167,13 +167,13 @@ TEST(RunDataTest, UnterminatedLastLineOfARunningRunIsSkipped) {
   ASSERT_EQ(loaded.runs.size(), 1u);
   EXPECT_EQ(loaded.runs[0].final_score, 1);
   ASSERT_EQ(loaded.warnings.size(), 1u);
-  EXPECT_TRUE(HasText(loaded.warnings[0],
-                      "metrics.jsonl:2: skipped the "
-                      "unterminated last line"));
+  EXPECT_TRUE(Contains(loaded.warnings[0],
+                       "metrics.jsonl:2: skipped the "
+                       "unterminated last line"));
   // A finished run has no excuse.
   WriteText(tmp.path() / "run" / "summary.json", "{}");
-  EXPECT_TRUE(HasText(ErrorOf([&] { LoadRuns({tmp.path()}, options); }),
-                      "metrics.jsonl:2: malformed JSON"));
+  EXPECT_TRUE(Contains(ErrorOf([&] { LoadRuns({tmp.path()}, options); }),
+                       "metrics.jsonl:2: malformed JSON"));
 }
 
 TEST(RunDataTest, MetricNeverLoggedNamesTheRunAndItsMetrics) {
@@ -182,10 +182,10 @@ TEST(RunDataTest, MetricNeverLoggedNamesTheRunAndItsMetrics) {
   LoadOptions options;
   options.metric = "eval/return_men";
   const std::string e = ErrorOf([&] { LoadRuns({tmp.path()}, options); });
-  EXPECT_TRUE(HasText(e, ("run " + (tmp.path() / "run").string() +
-                          " never logged metric 'eval/return_men'; it "
-                          "logged: eval/return_mean, train/episode_return, "
-                          "train/loss")));
+  EXPECT_TRUE(Contains(e, ("run " + (tmp.path() / "run").string() +
+                           " never logged metric 'eval/return_men'; it "
+                           "logged: eval/return_mean, train/episode_return, "
+                           "train/loss")));
 }
 
 TEST(RunDataTest, IncompleteRunsAreSkippedUnlessAsked) {
@@ -203,20 +203,20 @@ TEST(RunDataTest, IncompleteRunsAreSkippedUnlessAsked) {
   ASSERT_EQ(loaded.runs.size(), 1u);
   EXPECT_EQ(loaded.runs[0].dir, tmp.path() / "done");
   ASSERT_EQ(loaded.warnings.size(), 2u);
-  EXPECT_TRUE(HasText(loaded.warnings[0], "skipped unfinished run"));
-  EXPECT_TRUE(HasText(loaded.warnings[0], "--include-incomplete"));
+  EXPECT_TRUE(Contains(loaded.warnings[0], "skipped unfinished run"));
+  EXPECT_TRUE(Contains(loaded.warnings[0], "--include-incomplete"));
 
   LoadOptions options;
   options.include_incomplete = true;
-  EXPECT_TRUE(HasText(ErrorOf([&] { LoadRuns({tmp.path()}, options); }),
-                      "never logged metric"));
+  EXPECT_TRUE(Contains(ErrorOf([&] { LoadRuns({tmp.path()}, options); }),
+                       "never logged metric"));
   fs::remove_all(tmp.path() / "fresh");
   loaded = LoadRuns({tmp.path()}, options);
   EXPECT_EQ(loaded.runs.size(), 2u);
 
   fs::remove_all(tmp.path() / "done");
-  EXPECT_TRUE(HasText(ErrorOf([&] { LoadRuns({tmp.path()}); }),
-                      "all 1 runs found are unfinished"));
+  EXPECT_TRUE(Contains(ErrorOf([&] { LoadRuns({tmp.path()}); }),
+                       "all 1 runs found are unfinished"));
 }
 
 TEST(RunDataTest, GroupsIntoNormalizedMatrices) {
@@ -254,15 +254,15 @@ TEST(RunDataTest, GroupsIntoNormalizedMatrices) {
   EXPECT_EQ(loaded.runs[b.runs[2][1]].dir, tmp.path() / "a2");
   // The two asterix env ids of a_variant/b_variant pool into one game.
   ASSERT_EQ(g.warnings.size(), 1u);
-  EXPECT_TRUE(HasText(g.warnings[0],
-                      "game asterix is pooled over different "
-                      "env ids"));
+  EXPECT_TRUE(Contains(g.warnings[0],
+                       "game asterix is pooled over different "
+                       "env ids"));
 
   const Grouping raw = GroupRuns(loaded.runs, "none");
   EXPECT_EQ(raw.variants[1].normalized(1, 0), 21);
-  EXPECT_TRUE(HasText(ErrorOf([&] { GroupRuns(loaded.runs, "minatr"); }),
-                      "unknown normalization 'minatr' (choices: auto, "
-                      "none, minatar, atari-human)"));
+  EXPECT_TRUE(Contains(ErrorOf([&] { GroupRuns(loaded.runs, "minatr"); }),
+                       "unknown normalization 'minatr' (choices: auto, "
+                       "none, minatar, atari-human)"));
 }
 
 TEST(RunDataTest, DropsSeedsMissingFromAGameWithAWarning) {
@@ -280,10 +280,10 @@ TEST(RunDataTest, DropsSeedsMissingFromAGameWithAWarning) {
   EXPECT_EQ(g.variants[0].seeds, (std::vector<uint64_t>{0, 2}));
   EXPECT_EQ(g.variants[0].normalized.runs(), 2);
   ASSERT_EQ(g.warnings.size(), 1u);
-  EXPECT_TRUE(HasText(g.warnings[0], "variant 'v': dropped 2 run(s)"));
-  EXPECT_TRUE(HasText(g.warnings[0], ("breakout seed 1 (" +
-                                      (tmp.path() / "b1").string() + ")")));
-  EXPECT_TRUE(HasText(g.warnings[0], "freeway seed 5 ("));
+  EXPECT_TRUE(Contains(g.warnings[0], "variant 'v': dropped 2 run(s)"));
+  EXPECT_TRUE(Contains(g.warnings[0], ("breakout seed 1 (" +
+                                       (tmp.path() / "b1").string() + ")")));
+  EXPECT_TRUE(Contains(g.warnings[0], "freeway seed 5 ("));
 }
 
 TEST(RunDataTest, GroupingErrors) {
@@ -293,35 +293,35 @@ TEST(RunDataTest, GroupingErrors) {
   WriteFakeRun(tmp.path() / "y0", MakeRun("minatar/breakout", "y", 0, 1));
   LoadedRuns loaded = LoadRuns({tmp.path()});
   std::string e = ErrorOf([&] { GroupRuns(loaded.runs); });
-  EXPECT_TRUE(HasText(e, "variant 'x' has no seed that ran on every game"));
+  EXPECT_TRUE(Contains(e, "variant 'x' has no seed that ran on every game"));
 
   fs::remove_all(tmp.path() / "x1");
   WriteFakeRun(tmp.path() / "x1", MakeRun("minatar/freeway", "x", 0, 1));
   loaded = LoadRuns({tmp.path()});
   e = ErrorOf([&] { GroupRuns(loaded.runs); });
-  EXPECT_TRUE(HasText(e,
-                      "variant 'y' has no runs of freeway; every variant "
-                      "needs every game (breakout, freeway)"));
+  EXPECT_TRUE(Contains(e,
+                       "variant 'y' has no runs of freeway; every variant "
+                       "needs every game (breakout, freeway)"));
 
   WriteFakeRun(tmp.path() / "y0_again", MakeRun("minatar/breakout", "y", 0, 1));
   loaded = LoadRuns({tmp.path()});
   e = ErrorOf([&] { GroupRuns(loaded.runs); });
-  EXPECT_TRUE(HasText(e, "two runs of variant 'y', game breakout, seed 0"));
+  EXPECT_TRUE(Contains(e, "two runs of variant 'y', game breakout, seed 0"));
 
   ScopedTempDir mixed("report_group_mixed");
   WriteFakeRun(mixed.path() / "m", MakeRun("minatar/breakout", "v", 0, 1));
   WriteFakeRun(mixed.path() / "t", MakeRun("toy/catch", "v", 0, 1));
   loaded = LoadRuns({mixed.path()});
   e = ErrorOf([&] { GroupRuns(loaded.runs); });
-  EXPECT_TRUE(HasText(e,
-                      "--normalization auto: the runs use different "
-                      "score tables: minatar"));
-  EXPECT_TRUE(HasText(e, "toy/catch"));
+  EXPECT_TRUE(Contains(e,
+                       "--normalization auto: the runs use different "
+                       "score tables: minatar"));
+  EXPECT_TRUE(Contains(e, "toy/catch"));
   // Explicitly raw: fine.
   EXPECT_EQ(GroupRuns(loaded.runs, "none").games.size(), 2u);
   // MinAtar table for a toy game: the stats module names the game.
   EXPECT_TRUE(
-      HasText(ErrorOf([&] { GroupRuns(loaded.runs, "minatar"); }), "catch"));
+      Contains(ErrorOf([&] { GroupRuns(loaded.runs, "minatar"); }), "catch"));
 }
 
 }  // namespace

@@ -4,14 +4,14 @@
 #ifndef TOKRL_REPORT_TESTING_H_
 #define TOKRL_REPORT_TESTING_H_
 
-#include <gtest/gtest.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "tokrl/core/gtest_helpers.h"
 
 namespace tokrl::report {
 
@@ -29,16 +29,6 @@ struct FakeRun {
   std::vector<std::pair<int64_t, double>> curve = {{100, 0.0}, {200, 1.0}};
   bool complete = true;
 };
-
-// Passes when `text` contains `part`; prints both otherwise.
-inline ::testing::AssertionResult HasText(const std::string& text,
-                                          const std::string& part) {
-  if (text.find(part) != std::string::npos) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure()
-         << "'" << text << "' does not contain '" << part << "'";
-}
 
 inline void WriteText(const std::filesystem::path& file,
                       const std::string& text) {

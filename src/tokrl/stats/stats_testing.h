@@ -11,22 +11,14 @@
 #include <vector>
 
 #include "tokrl/core/check.h"
+#include "tokrl/core/gtest_helpers.h"
 #include "tokrl/core/rng.h"
 #include "tokrl/core/testing.h"
 #include "tokrl/stats/score_matrix.h"
 
 namespace tokrl::stats::testing {
 
-// EXPECT_TRUE(Contains(ErrorOf(...), "needle")) prints the whole message on
-// failure.
-inline ::testing::AssertionResult Contains(const std::string& text,
-                                           std::string_view needle) {
-  if (text.find(needle) != std::string::npos) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure()
-         << "'" << text << "' does not contain '" << needle << "'";
-}
+using ::tokrl::Contains;
 
 // tests/golden/stats_reference.json, written by tools/gen_stats_golden.py
 // (scipy / numpy reference values).

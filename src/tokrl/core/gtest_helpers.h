@@ -1,0 +1,26 @@
+// gtest helpers shared by the unit tests (never used by the library; kept
+// apart from core/testing.h, which benchmarks include without gtest).
+#ifndef TOKRL_CORE_GTEST_HELPERS_H_
+#define TOKRL_CORE_GTEST_HELPERS_H_
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+
+namespace tokrl {
+
+// EXPECT_TRUE(Contains(ErrorOf(...), "needle")) prints the whole text on
+// failure (the test binaries do not link gmock's HasSubstr).
+inline ::testing::AssertionResult Contains(const std::string& text,
+                                           std::string_view needle) {
+  if (text.find(needle) != std::string::npos) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure()
+         << "'" << text << "' does not contain '" << needle << "'";
+}
+
+}  // namespace tokrl
+
+#endif  // TOKRL_CORE_GTEST_HELPERS_H_
