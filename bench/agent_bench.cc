@@ -33,9 +33,9 @@ void BM_Update(benchmark::State& state) {
   const Config c = MakeConfig(static_cast<int>(state.range(0)),
                               static_cast<int>(state.range(1)));
   auto env = MakeEnv(c.GetString("env.id"));
-  DqnAgent agent(AgentOptionsFrom(c), NetworkOptionsFrom(c, env->spec()),
-                 torch::kCPU);
-  ReplayBuffer replay(ReplayOptionsFrom(c, env->spec()));
+  const ResolvedConfig r = Resolve(c, env->spec());
+  DqnAgent agent(r.agent, r.network, torch::kCPU);
+  ReplayBuffer replay(r.replay);
   VecEnv venv(c.GetString("env.id"),
               {.num_envs = 1, .num_threads = 1, .seed = 0});
   venv.Reset();
@@ -67,8 +67,8 @@ void BM_Act(benchmark::State& state) {
   torch::set_num_threads(1);
   const Config c = MakeConfig(0, static_cast<int>(state.range(0)));
   auto env = MakeEnv(c.GetString("env.id"));
-  DqnAgent agent(AgentOptionsFrom(c), NetworkOptionsFrom(c, env->spec()),
-                 torch::kCPU);
+  const ResolvedConfig r = Resolve(c, env->spec());
+  DqnAgent agent(r.agent, r.network, torch::kCPU);
   const int64_t n = state.range(1);
   std::vector<uint8_t> obs(n * env->spec().obs_size(), 1);
   Rng rng(0);

@@ -18,3 +18,19 @@ JOBS=${JOBS:-$(nproc)}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTOKRL_WARNINGS_AS_ERRORS=ON
 cmake --build "$BUILD_DIR" -j "$JOBS"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
+
+# The torch-free tests (env, cli, stats, report, sweep, the parser fuzz
+# tests) again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# LibTorch stays out (Debian's build is not instrumented), which keeps this
+# build small. Warnings are errors in the build above only: GCC 12 reports
+# false maybe-uninitialized warnings inside std::regex under ASan.
+# SKIP_SANITIZERS=1 skips it.
+if [ "${SKIP_SANITIZERS:-0}" != 1 ]; then
+  ASAN_DIR=${ASAN_BUILD_DIR:-$BUILD_DIR-asan}
+  cmake -S . -B "$ASAN_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Testing \
+    -DTOKRL_WITH_TORCH=OFF -DTOKRL_BUILD_BENCH=OFF -DTOKRL_SANITIZER=address
+  cmake --build "$ASAN_DIR" -j "$JOBS"
+  ASAN_OPTIONS=detect_leaks=0 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$ASAN_DIR" --output-on-failure -j "$JOBS" -E "report_browser"
+fi

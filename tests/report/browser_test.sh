@@ -73,7 +73,10 @@ EOF
              step, v, 1 / (1 + step / 5000);
     }
   }' >"$dir/metrics.jsonl"
-  echo '{"env_steps": 50000}' >"$dir/summary.json"
+  # The label the trainer resolves (VariantLabel) and writes at the end.
+  local label="dqn $tokenizer+$penultimate"
+  case $penultimate in softmoe | moe) label="$label x4 experts" ;; esac
+  echo "{\"env_steps\": 50000, \"variant\": \"$label\"}" >"$dir/summary.json"
 }
 
 games=(breakout asterix freeway)

@@ -4,10 +4,8 @@
 # Usage: interrupt_test.sh TOKRL SOURCE_DIR WORK_DIR
 set -euo pipefail
 tokrl=$1 src=$2 work=$3
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$src/tests/cli/lib.sh"
 rm -rf "$work" && mkdir -p "$work"
-# Waits (up to 60 s) until a file exists: the run is past its start-up.
-await() { for _ in $(seq 600); do [ -e "$1" ] && return 0; sleep 0.1; done; fail "no $1"; }
 # Sends SIGTERM to process $2 and requires it to exit with status 1 ($1 names it).
 terminate() {
   kill -TERM "$2"
@@ -30,15 +28,7 @@ grep -q "stopped by signal 15.*a checkpoint was saved" "$work/train.log" ||
   fail "the checkpoint written on SIGTERM does not resume"
 
 # 2. tokrl sweep: stops its running runs, which resume next time.
-cat > "$work/sweep.toml" <<TOML
-[sweep]
-configs = ["$src/configs/dqn_catch.toml"]
-env = "toy/{game}"
-games = ["catch"]
-seeds = [0, 1]
-set = { "train.total_steps" = 100000000, "train.log_every" = 500 }
-[variants.dqn]
-TOML
+write_catch_sweep "$work/sweep.toml"
 "$tokrl" sweep "$work/sweep.toml" --out "$work/out" --jobs 2 > "$work/sweep.log" 2>&1 &
 pid=$!
 await "$work/out/dqn/catch/seed0/metrics.csv"

@@ -1,5 +1,7 @@
 #include "tokrl/agents/dqn_agent.h"
 
+#include <cmath>
+
 #include "tokrl/agents/losses.h"
 #include "tokrl/core/check.h"
 
@@ -81,6 +83,14 @@ std::vector<int32_t> DqnAgent::Act(std::span<const uint8_t> obs,
   return std::vector<int32_t>(a, a + num_envs);
 }
 
+bool DqnAgent::ParametersFinite() {
+  torch::NoGradGuard no_grad;
+  for (const auto& p : online_->parameters()) {
+    if (!torch::isfinite(p).all().item<bool>()) return false;
+  }
+  return true;
+}
+
 UpdateMetrics DqnAgent::Update(const SampledBatch& batch) {
   if (network_options_.noisy) {
     online_->reset_noise();
@@ -142,6 +152,13 @@ UpdateMetrics DqnAgent::Update(const SampledBatch& batch) {
                               : std::numeric_limits<double>::infinity();
   metrics.grad_norm =
       torch::nn::utils::clip_grad_norm_(online_->parameters(), max_norm);
+  // Both are read back anyway: the check costs nothing, and a step with NaN
+  // gradients would poison every parameter and Adam's moments.
+  if (!std::isfinite(metrics.loss) || !std::isfinite(metrics.aux_loss) ||
+      !std::isfinite(metrics.grad_norm)) {
+    metrics.diverged = true;
+    return metrics;
+  }
   optimizer_->Step();
   metrics.mean_q = q_taken.detach().mean().item<double>();
   metrics.priorities = priorities.to(torch::kCPU, torch::kDouble);

@@ -34,8 +34,8 @@
 #include <span>
 #include <vector>
 
+#include "tokrl/agents/agent_options.h"
 #include "tokrl/agents/fused_adam.h"
-#include "tokrl/agents/train_config.h"
 #include "tokrl/core/rng.h"
 #include "tokrl/nn/q_network.h"
 #include "tokrl/replay/replay_buffer.h"
@@ -48,6 +48,9 @@ struct UpdateMetrics {
   double mean_q = 0.0;       // mean Q(s, a) of the batch
   double grad_norm = 0.0;    // before clipping
   torch::Tensor priorities;  // [B] CPU double, for UpdatePriorities
+  // The loss or gradient norm was NaN or infinite: the step was not applied
+  // (networks and optimizer state are as before the call).
+  bool diverged = false;
 };
 
 class DqnAgent {
@@ -61,8 +64,12 @@ class DqnAgent {
   std::vector<int32_t> Act(std::span<const uint8_t> obs, int64_t num_envs,
                            double epsilon, Rng& rng, bool eval = false);
 
-  // One gradient step on a sampled batch.
+  // One gradient step on a sampled batch; skipped (metrics.diverged) when
+  // the loss or the gradient norm is not finite.
   UpdateMetrics Update(const SampledBatch& batch);
+
+  // Whether every online-network parameter is finite.
+  bool ParametersFinite();
 
   // Copies the online weights into the target network.
   void SyncTarget();

@@ -16,10 +16,9 @@ fs::path ConfigDir() { return SourceDir() / "configs"; }
 
 void CheckBuilds(const Config& config) {
   auto env = MakeEnv(config.GetString("env.id"));
-  const AgentOptions agent = AgentOptionsFrom(config);
-  TrainOptionsFrom(config);
-  ReplayOptionsFrom(config, env->spec());
-  DqnAgent dqn(agent, NetworkOptionsFrom(config, env->spec()), torch::kCPU);
+  const ResolvedConfig r = Resolve(config, env->spec());
+  ReplayBuffer replay(r.replay);
+  DqnAgent dqn(r.agent, r.network, torch::kCPU);
   std::vector<uint8_t> obs(2 * env->spec().obs_size(), 1);
   Rng rng(0);
   const auto actions = dqn.Act(obs, 2, 0.0, rng);

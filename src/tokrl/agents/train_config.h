@@ -1,8 +1,14 @@
-// The training configuration: every key `tokrl train` understands, its
-// default and meaning, and the translation into typed option structs.
+// The training configuration: every key `tokrl train` understands, and one
+// Resolve that turns a Config into the typed option structs.
 //
-// Keys are grouped in tables: [experiment] (labels only), [env], [network],
-// [agent], [replay], [train].
+// Keys are grouped in tables, each the options table of one struct (see
+// core/options_table.h; the default of a key is its struct's default):
+//   [experiment]  ExperimentOptions (labels only)
+//   [env]         TrainOptions' env fields (TrainEnvOptionsTable)
+//   [network]     nn::QNetworkOptions (nn/q_network.h)
+//   [agent]       AgentOptions (agents/agent_options.h)
+//   [replay]      ReplayOptions (replay/replay_buffer.h)
+//   [train]       TrainOptions (TrainOptionsTable)
 // Print them all with `tokrl train --print-config`. Presets in configs/ set
 // a subset and cite their source. Defaults: DQN on MinAtar Breakout with the
 // Revisiting Rainbow MinAtar settings (Obando-Ceron & Castro 2021; see
@@ -23,47 +29,33 @@
 #include <cstdint>
 #include <string>
 
-#include "tokrl/agents/losses.h"
+#include "tokrl/agents/agent_options.h"
 #include "tokrl/core/config.h"
+#include "tokrl/core/options_table.h"
 #include "tokrl/env/env.h"
 #include "tokrl/nn/q_network.h"
 #include "tokrl/replay/replay_buffer.h"
 
 namespace tokrl {
 
-// A Config holding every training key at its default.
-Config MakeTrainConfig();
-
-struct AgentOptions {
-  bool distributional = false;  // agent.type = "rainbow": C51 head and loss
-  double gamma = 0.99;
-  int n_step = 1;
-  double lr = 2.5e-4;
-  double adam_eps = 3.125e-4;
-  int64_t batch_size = 32;
-  LossType loss = LossType::kMse;  // scalar Q only
-  bool double_q = false;
-  double grad_clip_norm = 0.0;  // 0 = no clipping
-  int64_t min_replay = 1000;
-  int64_t update_period = 4;
-  int64_t target_update_period = 1000;
-  double epsilon_start = 1.0;
-  double epsilon_end = 0.01;
-  int64_t epsilon_decay_steps = 250'000;
-  double epsilon_eval = 0.001;
-  double v_min = -10.0, v_max = 10.0;
-  int64_t num_atoms = 51;
+// Labels only: they change nothing in training.
+struct ExperimentOptions {
+  std::string name;     // the sweep this run belongs to
+  std::string variant;  // `tokrl report` groups runs by it ("" = derived)
 };
+const OptionsTable<ExperimentOptions>& ExperimentOptionsTable();
 
 struct TrainOptions {
-  std::string env_id;
+  // [env]
+  std::string env_id = "minatar/breakout";
   int num_envs = 1;
   int env_threads = 1;
-  int64_t total_steps = 0;
+  // [train]
+  int64_t total_steps = 10'000'000;
   uint64_t seed = 0;
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   int torch_threads = 1;
-  int64_t eval_every = 0;  // 0 = never
+  int64_t eval_every = 100'000;  // 0 = never
   int eval_episodes = 10;
   int64_t eval_max_steps = 27'000;
   int64_t log_every = 10'000;
@@ -71,14 +63,35 @@ struct TrainOptions {
   bool tensorboard = true;
   int episode_window = 100;
 };
+// `env.<name>`: id, num_envs, num_threads.
+const OptionsTable<TrainOptions>& TrainEnvOptionsTable();
+// `train.<name>`: the rest.
+const OptionsTable<TrainOptions>& TrainOptionsTable();
 
-// Typed views of a Config. Each validates ranges and cross-field rules and
-// throws tokrl::Error naming the key.
-AgentOptions AgentOptionsFrom(const Config& config);
-TrainOptions TrainOptionsFrom(const Config& config);
-nn::QNetworkOptions NetworkOptionsFrom(const Config& config,
-                                       const EnvSpec& spec);
-ReplayOptions ReplayOptionsFrom(const Config& config, const EnvSpec& spec);
+// A Config holding every training key at its default.
+Config MakeTrainConfig();
+
+// Every option struct of one run, read from a Config made by
+// MakeTrainConfig.
+struct ResolvedConfig {
+  ExperimentOptions experiment;
+  TrainOptions train;
+  AgentOptions agent;
+  nn::QNetworkOptions network;
+  ReplayOptions replay;
+};
+
+// Reads every key (each range-checked, errors naming the key) and applies
+// the cross-field rules: agent.v_min < agent.v_max; the network's input and
+// output from `spec`, its head and C51 support from the agent; the replay's
+// num_envs, obs_shape, n_step and gamma from the env and the agent. The
+// rules that need the network built (slot counts, patch sizes) are checked
+// when it is built. `tokrl train` and `tokrl sweep` both validate with it.
+ResolvedConfig Resolve(const Config& config, const EnvSpec& spec);
+
+// The label `tokrl report` groups this run under: experiment.variant, or
+// one derived from agent and network ("dqn perconv+softmoe x4 experts").
+std::string VariantLabel(const ResolvedConfig& resolved);
 
 }  // namespace tokrl
 

@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -9,14 +10,16 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <sstream>
+#include <variant>
 
 #include "tokrl/agents/losses.h"
 #include "tokrl/core/bytes.h"
 #include "tokrl/core/check.h"
 #include "tokrl/env/registry.h"
 #include "tokrl/io/atomic_file.h"
+#include "tokrl/io/checkpoint_dir.h"
+#include "tokrl/io/run_dir.h"
 #include "tokrl/io/run_info.h"
-#include "tokrl/io/tfevents.h"
 
 #ifndef TOKRL_VERSION
 #define TOKRL_VERSION "0.1.0"
@@ -27,11 +30,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr char kTrainerMagic[] = "tokrl.trainer.v1";
-// Keys a resumed run may change: they affect neither the learning nor the
-// random streams.
-const char* const kResumeMutableKeys[] = {
-    "train.total_steps", "train.log_every", "train.checkpoint_every",
-    "train.tensorboard", "experiment.name", "experiment.variant"};
 
 double Now() {
   return std::chrono::duration<double>(
@@ -103,34 +101,105 @@ const std::vector<std::string>& MetricColumns() {
   return columns;
 }
 
+// Moves everything in run_dir but the lock into run_dir/attempt-<k>/ (the
+// first k free) and returns that folder.
+fs::path MoveRunAside(const fs::path& run_dir) {
+  fs::path aside;
+  for (int k = 1;; ++k) {
+    aside = run_dir / (io::run_dir::kAttemptPrefix + std::to_string(k));
+    if (!fs::exists(aside)) break;
+  }
+  fs::create_directory(aside);
+  for (const auto& entry : fs::directory_iterator(run_dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name == io::run_dir::kLock ||
+        name.rfind(io::run_dir::kAttemptPrefix, 0) == 0)
+      continue;
+    fs::rename(entry.path(), aside / name);
+  }
+  io::SyncDirectory(run_dir);
+  return aside;
+}
+
+std::string ValueText(const ConfigValue& value) {
+  std::ostringstream out;
+  std::visit([&out](const auto& v) { out << v; }, value);
+  return out.str();
+}
+
 }  // namespace
+
+const std::vector<std::string>& ResumeMutableKeys() {
+  // They affect neither the learning nor the random streams.
+  static const std::vector<std::string> keys = {
+      "train.total_steps", "train.log_every", "train.checkpoint_every",
+      "train.tensorboard", "experiment.name", "experiment.variant"};
+  return keys;
+}
+
+void CheckResumeConfig(const Config& saved, const Config& now,
+                       const std::string& saved_name) {
+  const auto& mutable_keys = ResumeMutableKeys();
+  for (const auto& field : now.fields()) {
+    if (std::find(mutable_keys.begin(), mutable_keys.end(), field.key) !=
+        mutable_keys.end()) {
+      continue;
+    }
+    const ConfigValue& old_value =
+        saved.fields()[&field - now.fields().data()].value;
+    if (old_value != field.value) {
+      std::string list;
+      for (const auto& k : mutable_keys)
+        list.append(list.empty() ? "" : ", ").append(k);
+      TOKRL_FAIL() << "cannot resume: config key '" << field.key << "' is "
+                   << ValueText(field.value) << " but " << ValueText(old_value)
+                   << " in " << saved_name << " (on resume only " << list
+                   << " may change)";
+    }
+  }
+}
 
 Trainer::Trainer(const Config& config, const fs::path& run_dir, bool resume,
                  std::vector<std::string> command_line, std::ostream* progress)
-    : config_(config),
-      run_dir_(run_dir),
-      agent_options_(AgentOptionsFrom(config)),
-      train_options_(TrainOptionsFrom(config)),
-      progress_(progress) {
-  const TrainOptions& t = train_options_;
+    : config_(config), run_dir_(run_dir), progress_(progress) {
   // Validate everything that can be wrong before touching the run directory.
-  auto prototype = MakeEnv(t.env_id);
+  auto prototype = MakeEnv(config.GetString("env.id"));
   const EnvSpec spec = prototype->spec();
-  const nn::QNetworkOptions network = NetworkOptionsFrom(config, spec);
-  const ReplayOptions replay = ReplayOptionsFrom(config, spec);
+  const ResolvedConfig resolved = Resolve(config, spec);
+  agent_options_ = resolved.agent;
+  train_options_ = resolved.train;
+  variant_ = VariantLabel(resolved);
+  const TrainOptions& t = train_options_;
+  const nn::QNetworkOptions& network = resolved.network;
+  const ReplayOptions& replay = resolved.replay;
   const torch::Device device = ResolveDevice(t.device);
-  if (resume) {
-    if (!fs::exists(run_dir / "checkpoint") &&
-        !fs::exists(run_dir / "checkpoint.old")) {
-      TOKRL_FAIL() << "nothing to resume: no checkpoint in run directory '"
-                   << run_dir.string() << "'";
-    }
-  } else if (fs::exists(run_dir / "config.toml") ||
-             fs::exists(run_dir / "checkpoint")) {
+  if (resume && !fs::exists(run_dir / io::run_dir::kConfig)) {
+    TOKRL_FAIL() << "nothing to resume: '" << run_dir.string()
+                 << "' holds no run (no config.toml)";
+  }
+  // From here on this process owns the directory (two trainers on one run
+  // would overwrite each other's checkpoints).
+  lock_ = io::RunLock::Acquire(run_dir);
+  const bool has_checkpoint = io::HasCheckpoint(run_dir);
+  if (!resume &&
+      (fs::exists(run_dir / io::run_dir::kConfig) || has_checkpoint)) {
     TOKRL_FAIL() << "run directory '" << run_dir.string()
-                 << "' already holds a run; pass --resume to continue it or "
-                    "choose another "
-                    "--run-dir";
+                 << "' already holds a run; pass --resume to "
+                 << (has_checkpoint ? "continue it"
+                                    : "restart it (it has no checkpoint)")
+                 << " or choose another --run-dir";
+  }
+  if (resume && !has_checkpoint) {
+    // The run died before its first checkpoint: nothing can be continued,
+    // so it starts over; its files are kept for the post-mortem.
+    const fs::path aside = MoveRunAside(run_dir);
+    resume = false;
+    if (progress_ != nullptr) {
+      *progress_ << "no checkpoint in " << run_dir.string()
+                 << ": restarting the run from scratch (its earlier files "
+                    "are in "
+                 << aside.string() << ")\n";
+    }
   }
 
   torch::set_num_threads(t.torch_threads);
@@ -144,16 +213,33 @@ Trainer::Trainer(const Config& config, const fs::path& run_dir, bool resume,
   agent_ = std::make_unique<DqnAgent>(agent_options_, network, device);
   act_rng_.Seed(DeriveSeed(t.seed, 2));
   replay_rng_.Seed(DeriveSeed(t.seed, 3));
-  if (resume) LoadCheckpoint();
+  if (resume) {
+    LoadCheckpoint();
+    if (env_steps_ >= t.total_steps &&
+        fs::exists(run_dir / io::run_dir::kSummary)) {
+      // Finished: leave every file as it is (Run() does nothing).
+      finished_ = true;
+      return;
+    }
+    if (env_steps_ > t.total_steps) {
+      TOKRL_FAIL() << "cannot resume: train.total_steps=" << t.total_steps
+                   << " is below the run's current step " << env_steps_;
+    }
+    if (fs::exists(run_dir / io::run_dir::kSummary)) {
+      // A finished run extended to more steps: its old summary is history.
+      fs::rename(
+          run_dir / io::run_dir::kSummary,
+          run_dir / ("summary.step-" + std::to_string(env_steps_) + ".json"));
+    }
+  }
 
-  fs::create_directories(run_dir);
   io::WriteFileAtomic(
-      run_dir / "config.toml",
+      run_dir / io::run_dir::kConfig,
       "# Resolved tokrl training config (every key).\n" + config_.ToToml());
   io::WriteFileAtomic(
       run_dir / (resume
                      ? "run_info.resume-" + std::to_string(env_steps_) + ".json"
-                     : std::string("run_info.json")),
+                     : std::string(io::run_dir::kRunInfo)),
       io::CollectRunInfo(TOKRL_VERSION, std::move(command_line)).ToJson());
   io::MetricsLoggerOptions log_options;
   log_options.tensorboard = t.tensorboard;
@@ -207,6 +293,7 @@ void Trainer::Step() {
       update_credit_ -= a.update_period;
       const SampledBatch batch = replay_->Sample(a.batch_size, replay_rng_);
       const UpdateMetrics m = agent_->Update(batch);
+      if (m.diverged) StopDiverged(m);
       if (replay_->options().prioritized)
         replay_->UpdatePriorities(batch.indices, m.priorities);
       ++updates_;
@@ -225,6 +312,21 @@ void Trainer::Step() {
 
 TrainSummary Trainer::Run(int64_t stop_after, const std::atomic<bool>* stop) {
   const TrainOptions& t = train_options_;
+  if (finished_) {
+    if (progress_ != nullptr) {
+      *progress_ << "run " << run_dir_.string() << " already finished at "
+                 << env_steps_
+                 << " env steps (train.total_steps=" << t.total_steps
+                 << "); nothing to do. Raise train.total_steps to extend it.\n";
+    }
+    TrainSummary summary;
+    summary.env_steps = env_steps_;
+    summary.updates = updates_;
+    summary.episodes = episodes_;
+    summary.train_return = Mean(recent_returns_);
+    summary.final_eval = last_eval_;
+    return summary;
+  }
   start_time_ = last_log_time_ = Now();
   last_log_steps_ = env_steps_;
   while (env_steps_ < t.total_steps) {
@@ -258,7 +360,8 @@ TrainSummary Trainer::Run(int64_t stop_after, const std::atomic<bool>* stop) {
     j["eval_return_std"] = summary.final_eval.return_std;
     j["eval_episodes"] = summary.final_eval.episodes;
     j["seconds_this_session"] = summary.seconds;
-    io::WriteFileAtomic(run_dir_ / "summary.json", j.dump(2) + "\n");
+    j["variant"] = variant_;
+    io::WriteFileAtomic(run_dir_ / io::run_dir::kSummary, j.dump(2) + "\n");
     if (progress_ != nullptr) {
       *progress_ << "done  " << env_steps_ << " env steps, " << updates_
                  << " updates, " << episodes_ << " episodes in "
@@ -418,18 +521,7 @@ void Trainer::RestoreTrainerState(std::string_view blob) {
       << "checkpoint file trainer.bin is not a tokrl trainer state";
   Config saved = MakeTrainConfig();
   saved.LoadTomlString(r.GetString(), "checkpointed config");
-  for (const auto& field : config_.fields()) {
-    bool mutable_key = false;
-    for (const char* key : kResumeMutableKeys) mutable_key |= field.key == key;
-    const auto& old_field = saved.fields()[&field - config_.fields().data()];
-    if (!mutable_key && old_field.value != field.value) {
-      TOKRL_FAIL()
-          << "cannot resume: config key '" << field.key
-          << "' differs from the checkpointed run (only train.total_steps, "
-             "train.log_every, train.checkpoint_every and train.tensorboard "
-             "may change)";
-    }
-  }
+  CheckResumeConfig(saved, config_, "the checkpointed run");
   env_steps_ = r.Get<int64_t>();
   updates_ = r.Get<int64_t>();
   update_credit_ = r.Get<int64_t>();
@@ -458,64 +550,49 @@ void Trainer::RestoreTrainerState(std::string_view blob) {
 }
 
 void Trainer::SaveCheckpoint() {
-  const fs::path tmp = run_dir_ / "checkpoint.tmp";
-  const fs::path final_dir = run_dir_ / "checkpoint";
-  const fs::path old = run_dir_ / "checkpoint.old";
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  {
-    torch::serialize::OutputArchive archive;
-    agent_->Save(archive);
-    archive.save_to((tmp / "agent.pt").string());
+  io::WriteCheckpoint(
+      run_dir_, {"agent.pt", "replay.bin", "trainer.bin"},
+      [this](const fs::path& dir) {
+        // Serialized in memory and written by WriteFileAtomic: LibTorch's
+        // file writer throws from a destructor on a full disk (terminate).
+        std::ostringstream agent_bytes;
+        {
+          torch::serialize::OutputArchive archive;
+          agent_->Save(archive);
+          archive.save_to(agent_bytes);
+        }
+        io::WriteFileAtomic(dir / "agent.pt", agent_bytes.str());
+        replay_->Save(dir / "replay.bin");
+        io::WriteFileAtomic(dir / "trainer.bin", TrainerStateBlob());
+      });
+}
+
+void Trainer::StopDiverged(const UpdateMetrics& m) {
+  std::ostringstream what;
+  what << "training diverged at env step " << env_steps_ << " (update "
+       << updates_ + 1 << ": loss " << m.loss << ", gradient norm "
+       << m.grad_norm << ")";
+  // The divergent step was not applied: if the networks are still finite,
+  // checkpoint them, the state just before the divergence.
+  if (agent_->ParametersFinite()) {
+    SaveCheckpoint();
+    TOKRL_FAIL() << what.str()
+                 << "; the update was not applied and a checkpoint of the "
+                    "state before it is in "
+                 << (run_dir_ / io::run_dir::kCheckpoint).string()
+                 << ". Try a lower agent.lr or a gradient clip "
+                    "(agent.grad_clip_norm)";
   }
-  replay_->Save(tmp / "replay.bin");
-  io::WriteFileAtomic(tmp / "trainer.bin", TrainerStateBlob());
-  std::ostringstream manifest;
-  for (const char* name : {"agent.pt", "replay.bin", "trainer.bin"}) {
-    const std::string bytes = io::ReadFile(tmp / name);
-    manifest << name << " " << bytes.size() << " " << io::Crc32c(bytes) << "\n";
-  }
-  io::WriteFileAtomic(tmp / "MANIFEST", manifest.str());
-  // Swap in the new checkpoint; at every instant a complete one exists.
-  if (fs::exists(final_dir)) {
-    fs::remove_all(old);
-    fs::rename(final_dir, old);
-  }
-  fs::rename(tmp, final_dir);
-  fs::remove_all(old);
+  TOKRL_FAIL() << what.str()
+               << "; the network parameters are no longer finite, so no "
+                  "checkpoint was written (an earlier one, if any, is kept)";
 }
 
 void Trainer::LoadCheckpoint() {
-  fs::path dir = run_dir_ / "checkpoint";
-  if (!fs::exists(dir)) dir = run_dir_ / "checkpoint.old";  // crashed mid-swap
+  fs::path dir;
+  auto files = io::ReadCheckpoint(
+      run_dir_, {"agent.pt", "replay.bin", "trainer.bin"}, &dir);
   const std::string where = "checkpoint '" + dir.string() + "'";
-  if (!fs::exists(dir / "MANIFEST"))
-    TOKRL_FAIL() << "corrupt " << where << ": MANIFEST is missing";
-  std::istringstream manifest(io::ReadFile(dir / "MANIFEST"));
-  std::map<std::string, std::string> files;
-  std::string name;
-  uint64_t size = 0;
-  uint32_t crc = 0;
-  while (manifest >> name >> size >> crc) {
-    if (!fs::exists(dir / name))
-      TOKRL_FAIL() << "corrupt " << where << ": " << name << " is missing";
-    std::string bytes = io::ReadFile(dir / name);
-    if (bytes.size() != size) {
-      TOKRL_FAIL() << "corrupt " << where << ": " << name << " has "
-                   << bytes.size() << " bytes, MANIFEST says " << size;
-    }
-    if (io::Crc32c(bytes) != crc) {
-      TOKRL_FAIL() << "corrupt " << where << ": " << name
-                   << " fails its CRC32C check";
-    }
-    files[name] = std::move(bytes);
-  }
-  for (const char* required : {"agent.pt", "replay.bin", "trainer.bin"}) {
-    if (files.count(required) == 0) {
-      TOKRL_FAIL() << "corrupt " << where << ": MANIFEST does not list "
-                   << required;
-    }
-  }
   RestoreTrainerState(files["trainer.bin"]);
   try {
     torch::serialize::InputArchive archive;

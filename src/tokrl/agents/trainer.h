@@ -19,16 +19,38 @@
 //                     renamed into place, so a crash never leaves a partial
 //                     checkpoint (the previous one survives as
 //                     checkpoint.old/ until the new one is complete)
-//   summary.json      final evaluation and timing, written at the end
+//   summary.json      final evaluation, timing and the variant label
+//                     (VariantLabel), written at the end
+//
+//   lock              flock'ed by the trainer for its lifetime (io/run_lock.h):
+//                     a second trainer on the directory is an error naming
+//                     the first one's pid
+//   attempt-<k>/      files of an attempt that died before its first
+//                     checkpoint (see Resume)
 //
 // Resume: Trainer(..., resume=true) loads checkpoint/ (after verifying every
 // file against MANIFEST) and continues. On the CPU the result is identical to
 // an uninterrupted run (tested): the checkpoint holds networks, optimizer,
 // replay, every env's state, the exploration and sampling RNGs and torch's
 // CPU generator. The resumed config must equal the checkpointed one except
-// for train.total_steps, train.log_every, train.checkpoint_every and
-// train.tensorboard. A corrupt or mismatched checkpoint is an error naming
-// the file and the problem, and nothing in the run directory is changed.
+// for ResumeMutableKeys(). A corrupt or mismatched checkpoint is an error
+// naming the file and the problem, and nothing in the run directory is
+// changed. The rules, one per state of the directory:
+//   * no config.toml: nothing to resume (an error);
+//   * a run without a checkpoint (it died before its first one): its files
+//     move to attempt-<k>/ and the run starts over from scratch;
+//   * a finished run (summary.json) with train.total_steps not above its
+//     step: nothing is done and nothing is written (Run() returns at once);
+//   * a finished run with a larger train.total_steps: it continues, and the
+//     old summary.json becomes summary.step-<N>.json;
+//   * train.total_steps below the checkpoint's step otherwise: an error.
+//
+// Divergence: an update whose loss or gradient norm is not finite is not
+// applied; the trainer then checkpoints the state before it (if the
+// networks are finite) and throws a tokrl::Error saying so.
+//
+// Full disk: a checkpoint that cannot be written completely is an error;
+// the previous checkpoint stays intact and checkpoint.tmp/ is removed.
 #ifndef TOKRL_AGENTS_TRAINER_H_
 #define TOKRL_AGENTS_TRAINER_H_
 
@@ -38,6 +60,7 @@
 #include <filesystem>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +70,7 @@
 #include "tokrl/core/rng.h"
 #include "tokrl/env/vec_env.h"
 #include "tokrl/io/metrics_logger.h"
+#include "tokrl/io/run_lock.h"
 #include "tokrl/replay/replay_buffer.h"
 
 namespace tokrl {
@@ -64,6 +88,15 @@ struct TrainSummary {
   EvalResult final_eval;
   double seconds = 0;
 };
+
+// The config keys a resumed run may change.
+const std::vector<std::string>& ResumeMutableKeys();
+
+// Throws a tokrl::Error naming the first key outside ResumeMutableKeys()
+// whose value differs between `saved` (described as `saved_name` in the
+// message) and `now`; both must come from MakeTrainConfig().
+void CheckResumeConfig(const Config& saved, const Config& now,
+                       const std::string& saved_name);
 
 class Trainer {
  public:
@@ -89,11 +122,14 @@ class Trainer {
   EvalResult Evaluate();
 
   int64_t env_steps() const { return env_steps_; }
+  // Whether the resumed run had already finished (Run() does nothing).
+  bool finished() const { return finished_; }
   DqnAgent& agent() { return *agent_; }
   void SaveCheckpoint();
 
  private:
   void LoadCheckpoint();
+  [[noreturn]] void StopDiverged(const UpdateMetrics& m);
   void Log();
   EvalResult EvaluateAndLog();
   std::string TrainerStateBlob() const;
@@ -101,6 +137,9 @@ class Trainer {
 
   Config config_;
   std::filesystem::path run_dir_;
+  std::optional<io::RunLock> lock_;
+  bool finished_ = false;
+  std::string variant_;  // VariantLabel, written to summary.json
   AgentOptions agent_options_;
   TrainOptions train_options_;
   std::ostream* progress_;

@@ -1,13 +1,16 @@
 #include "tokrl/agents/trainer.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
 
 #include "tokrl/core/check.h"
+#include "tokrl/core/gtest_helpers.h"
 #include "tokrl/core/testing.h"
 #include "tokrl/io/atomic_file.h"
 
@@ -195,9 +198,9 @@ TEST(Trainer, ResumeWithChangedLearningConfigIsRejected) {
   }
   Config changed = TinyConfig();
   changed.Set("agent.lr", "0.5");
-  EXPECT_NE(ErrorOf([&] {
-              Trainer(changed, dir, true, {}, nullptr);
-            }).find("'agent.lr' differs"),
+  EXPECT_NE(ErrorOf([&] { Trainer(changed, dir, true, {}, nullptr); })
+                .find("config key 'agent.lr' is 0.5 but 0.00025 in the "
+                      "checkpointed run"),
             std::string::npos);
   Config longer = TinyConfig();
   longer.Set("train.total_steps", "500");
@@ -234,6 +237,112 @@ TEST(Trainer, BadConfigValuesAreNamed) {
             }).find("unknown device"),
             std::string::npos);
   EXPECT_FALSE(fs::exists(dir));  // nothing was created
+}
+
+// Regression (issue 9.7): two trainers on one directory overwrote each
+// other's checkpoints.
+TEST(Trainer, SecondTrainerOnALiveRunIsRefused) {
+  const fs::path dir = FreshDir("locked");
+  Trainer first(TinyConfig(), dir, false, {}, nullptr);
+  first.Run(100);
+  const std::string pid = "(pid " + std::to_string(::getpid()) + ")";
+  for (bool resume : {true, false}) {
+    EXPECT_TRUE(Contains(
+        ErrorOf([&] { Trainer(TinyConfig(), dir, resume, {}, nullptr); }),
+        "is in use by another tokrl process " + pid));
+  }
+  fs::remove_all(dir);
+}
+
+// Regression (issue 9.3): a run that died before its first checkpoint could
+// be neither started ("already holds a run") nor resumed.
+TEST(Trainer, RunWithoutACheckpointRestartsUnderResume) {
+  const fs::path dir = FreshDir("no_checkpoint");
+  { Trainer died(TinyConfig(), dir, false, {}, nullptr); }
+  ASSERT_TRUE(fs::exists(dir / "config.toml"));
+  EXPECT_TRUE(
+      Contains(ErrorOf([&] { Trainer(TinyConfig(), dir, false, {}, nullptr); }),
+               "already holds a run; pass --resume to restart it (it has no "
+               "checkpoint)"));
+  std::ostringstream progress;
+  Trainer restarted(TinyConfig(), dir, true, {}, &progress);
+  EXPECT_TRUE(Contains(progress.str(), "restarting the run from scratch"));
+  EXPECT_TRUE(fs::exists(dir / "attempt-1" / "config.toml"));
+  EXPECT_TRUE(fs::exists(dir / "attempt-1" / "metrics.csv"));
+  EXPECT_EQ(restarted.Run().env_steps, 400);
+  EXPECT_TRUE(fs::exists(dir / "summary.json"));
+  fs::remove_all(dir);
+}
+
+// Regression (issue 9.6): resuming a finished run re-ran its evaluation and
+// rewrote summary.json; a total_steps below the current step was accepted.
+TEST(Trainer, FinishedRunStaysAsItIsAndGrowsOnlyForward) {
+  const fs::path dir = FreshDir("finished");
+  { Trainer(TinyConfig(), dir, false, {}, nullptr).Run(); }
+  const std::string summary = io::ReadFile(dir / "summary.json");
+  const std::string csv = io::ReadFile(dir / "metrics.csv");
+  for (const char* total : {"400", "300"}) {
+    Config c = TinyConfig();
+    c.Set("train.total_steps", total);
+    std::ostringstream progress;
+    Trainer again(c, dir, true, {}, &progress);
+    EXPECT_TRUE(again.finished());
+    EXPECT_EQ(again.Run().env_steps, 400);
+    EXPECT_TRUE(Contains(progress.str(), "already finished at 400 env steps"));
+  }
+  EXPECT_EQ(io::ReadFile(dir / "summary.json"), summary);
+  EXPECT_EQ(io::ReadFile(dir / "metrics.csv"), csv);
+  EXPECT_FALSE(fs::exists(dir / "run_info.resume-400.json"));
+  // Extending keeps the old summary aside and writes a new one.
+  Config longer = TinyConfig();
+  longer.Set("train.total_steps", "500");
+  EXPECT_EQ(Trainer(longer, dir, true, {}, nullptr).Run().env_steps, 500);
+  EXPECT_EQ(io::ReadFile(dir / "summary.step-400.json"), summary);
+  EXPECT_TRUE(
+      Contains(io::ReadFile(dir / "summary.json"), "\"env_steps\": 500"));
+  fs::remove_all(dir);
+
+  const fs::path partial = FreshDir("partial_shrink");
+  { Trainer(TinyConfig(), partial, false, {}, nullptr).Run(200); }
+  Config shorter = TinyConfig();
+  shorter.Set("train.total_steps", "100");
+  EXPECT_TRUE(
+      Contains(ErrorOf([&] { Trainer(shorter, partial, true, {}, nullptr); }),
+               "train.total_steps=100 is below the run's current step 200"));
+  fs::remove_all(partial);
+}
+
+void FillNan(nn::QNetwork& network) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : network->parameters()) p.fill_(std::nan(""));
+}
+
+// Regression (issue 9.9): a diverged run exited 0 with NaN Q-values.
+TEST(Trainer, DivergenceStopsWithACheckpointOfTheStateBefore) {
+  const fs::path dir = FreshDir("diverged");
+  {
+    Trainer t(TinyConfig(), dir, false, {}, nullptr);
+    t.Run(100);
+    FillNan(t.agent().target());  // NaN targets: the next loss is NaN
+    const auto before = Parameters(t);
+    const std::string e = ErrorOf([&] { t.Run(); });
+    EXPECT_TRUE(Contains(e, "training diverged at env step 10"));
+    EXPECT_TRUE(Contains(e, "loss nan"));
+    EXPECT_TRUE(Contains(e, "a checkpoint of the state before it is in"));
+    const auto after = Parameters(t);
+    for (size_t i = 0; i < before.size(); ++i) {
+      EXPECT_TRUE(torch::equal(before[i], after[i]));  // no step applied
+    }
+  }
+  Trainer resumed(TinyConfig(), dir, true, {}, nullptr);
+  EXPECT_GT(resumed.env_steps(), 100);
+  EXPECT_TRUE(resumed.agent().ParametersFinite());
+  FillNan(resumed.agent().online());
+  EXPECT_TRUE(Contains(ErrorOf([&] { resumed.Run(); }),
+                       "the network parameters are no longer finite, so no "
+                       "checkpoint was written"));
+  EXPECT_FALSE(fs::exists(dir / "summary.json"));
+  fs::remove_all(dir);
 }
 
 }  // namespace

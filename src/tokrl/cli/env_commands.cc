@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,25 +19,29 @@
 namespace tokrl::cli {
 namespace {
 
-struct MeanStd {
-  double mean = 0, std = 0, min = 0, max = 0;
-};
-
-MeanStd Summarize(const std::vector<double>& xs) {
-  MeanStd s;
-  if (xs.empty()) return s;
-  s.min = s.max = xs[0];
-  for (double x : xs) {
-    s.mean += x;
-    s.min = std::min(s.min, x);
-    s.max = std::max(s.max, x);
+// Mean, sample std, min and max in O(1) memory (Welford's update), so
+// `play --episodes 2000000000` keeps no per-episode list.
+class RunningStats {
+ public:
+  void Add(double x) {
+    min_ = count_ == 0 ? x : std::min(min_, x);
+    max_ = count_ == 0 ? x : std::max(max_, x);
+    ++count_;
+    const double delta = x - mean_;
+    mean_ += delta / static_cast<double>(count_);
+    m2_ += delta * (x - mean_);
   }
-  s.mean /= static_cast<double>(xs.size());
-  for (double x : xs) s.std += (x - s.mean) * (x - s.mean);
-  s.std = xs.size() > 1 ? std::sqrt(s.std / static_cast<double>(xs.size() - 1))
-                        : 0.0;
-  return s;
-}
+  double mean() const { return mean_; }
+  double std() const {
+    return count_ > 1 ? std::sqrt(m2_ / static_cast<double>(count_ - 1)) : 0.0;
+  }
+  double min() const { return min_; }
+  double max() const { return max_; }
+
+ private:
+  int64_t count_ = 0;
+  double mean_ = 0, m2_ = 0, min_ = 0, max_ = 0;
+};
 
 void RunEnvs() {
   for (const auto& info : ListEnvs()) {
@@ -78,14 +83,13 @@ int ParseConstantPolicy(const std::string& policy, int num_actions) {
 }
 
 void RunPlay(const PlayArgs& args) {
-  TOKRL_CHECK_GE(args.episodes, 1) << "--episodes must be >= 1";
   auto env = MakeEnv(args.env);
   const int constant =
       ParseConstantPolicy(args.policy, env->spec().num_actions);
   env->Seed(args.seed);
   Rng policy(DeriveSeed(args.seed, 1'000'003));
   std::vector<uint8_t> obs(env->spec().obs_size());
-  std::vector<double> returns, lengths;
+  RunningStats returns, lengths;
   for (int e = 0; e < args.episodes; ++e) {
     env->Reset(obs);
     double ret = 0;
@@ -100,17 +104,16 @@ void RunPlay(const PlayArgs& args) {
       ret += r.reward;
       ++length;
     }
-    returns.push_back(ret);
-    lengths.push_back(static_cast<double>(length));
+    returns.Add(ret);
+    lengths.Add(static_cast<double>(length));
   }
-  const MeanStd rs = Summarize(returns), ls = Summarize(lengths);
   std::printf("env %s  policy %s  episodes %d  seed %llu\n",
               env->spec().id.c_str(), args.policy.c_str(), args.episodes,
               static_cast<unsigned long long>(args.seed));
-  std::printf("return  mean %.3f  std %.3f  min %.0f  max %.0f\n", rs.mean,
-              rs.std, rs.min, rs.max);
-  std::printf("length  mean %.1f  std %.1f  min %.0f  max %.0f\n", ls.mean,
-              ls.std, ls.min, ls.max);
+  std::printf("return  mean %.3f  std %.3f  min %.0f  max %.0f\n",
+              returns.mean(), returns.std(), returns.min(), returns.max());
+  std::printf("length  mean %.1f  std %.1f  min %.0f  max %.0f\n",
+              lengths.mean(), lengths.std(), lengths.min(), lengths.max());
 }
 
 struct BenchArgs {
@@ -197,7 +200,8 @@ void AddEnvCommands(CLI::App& app) {
   play->add_option("--policy", play_args->policy, "random | constant:<action>")
       ->capture_default_str();
   play->add_option("--episodes", play_args->episodes, "Number of episodes")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   play->add_option("--seed", play_args->seed, "Env and policy seed")
       ->capture_default_str();
   play->callback([play_args] { RunPlay(*play_args); });
@@ -210,15 +214,15 @@ void AddEnvCommands(CLI::App& app) {
                     "Env ids (default: every MinAtar game)");
   bench->add_option("--steps", bench_args->steps, "Steps per measurement")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(int64_t{1}, std::numeric_limits<int64_t>::max()));
   bench->add_option("--num-envs", bench_args->num_envs, "Envs in the VecEnv")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1 << 16));
   bench
       ->add_option(
           "--threads", bench_args->threads,
           "VecEnv thread counts to measure (default: all hardware threads)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, ThreadPool::kMaxThreads));
   bench->callback([bench_args] { RunBenchEnv(*bench_args); });
 }
 

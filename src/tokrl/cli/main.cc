@@ -1,6 +1,7 @@
 // tokrl: command-line entry point.
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <string>
 
 #include "tokrl/cli/commands.h"
 #include "tokrl/core/check.h"
@@ -25,7 +26,11 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    // LibTorch's errors append a C++ backtrace for its developers; users
+    // get the sentence.
+    std::string message = e.what();
+    message = message.substr(0, message.find("\nException raised from"));
+    std::cerr << "error: " << message << "\n";
     return 1;
   }
   return 0;

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <csignal>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -55,17 +56,19 @@ struct SweepArgs {
 // preset or override fails here, naming the run, before anything starts.
 void ValidateRuns(const sweep::Sweep& sweep,
                   const std::vector<size_t>& indices) {
-  std::set<std::string> envs_checked;
+  std::map<std::string, EnvSpec> specs;  // one env built per id
   for (const size_t i : indices) {
     const sweep::SweepRun& run = sweep.runs[i];
     try {
       Config config = MakeTrainConfig();
       for (const auto& c : run.configs) config.LoadTomlFile(c);
       for (const auto& o : run.overrides) config.SetAssignment(o);
-      AgentOptionsFrom(config);
-      TrainOptionsFrom(config);
+      // The same Resolve as `tokrl train`: every key and cross-field rule.
       const std::string& env_id = config.GetString("env.id");
-      if (envs_checked.insert(env_id).second) MakeEnv(env_id);
+      auto it = specs.find(env_id);
+      if (it == specs.end())
+        it = specs.emplace(env_id, MakeEnv(env_id)->spec()).first;
+      Resolve(config, it->second);
     } catch (const Error& e) {
       TOKRL_FAIL() << sweep.file.string() << ": run " << run.name << ": "
                    << e.what();

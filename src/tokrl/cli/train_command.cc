@@ -14,6 +14,7 @@
 #include "tokrl/agents/trainer.h"
 #include "tokrl/cli/commands.h"
 #include "tokrl/core/check.h"
+#include "tokrl/io/run_dir.h"
 
 namespace tokrl::cli {
 namespace {
@@ -56,16 +57,24 @@ extern "C" void RequestStop(int signal) {
 }
 
 void RunTrain(const TrainArgs& args, const std::vector<std::string>& argv) {
+  if (args.resume && args.run_dir.empty()) {
+    TOKRL_FAIL() << "--resume needs --run-dir naming the run to continue";
+  }
   Config config = MakeTrainConfig();
+  // A resumed run starts from its own resolved config: -c and --set may
+  // then change only the keys a resume may change.
+  const std::filesystem::path saved_file =
+      std::filesystem::path(args.run_dir) / io::run_dir::kConfig;
+  const bool from_run = args.resume && std::filesystem::exists(saved_file);
+  if (from_run) config.LoadTomlFile(saved_file);
+  const Config saved = config;
   for (const auto& file : args.configs) config.LoadTomlFile(file);
   for (const auto& assignment : args.overrides)
     config.SetAssignment(assignment);
+  if (from_run) CheckResumeConfig(saved, config, saved_file.string());
   if (args.print_config) {
     std::cout << config.ToToml();
     return;
-  }
-  if (args.resume && args.run_dir.empty()) {
-    TOKRL_FAIL() << "--resume needs --run-dir naming the run to continue";
   }
   const std::string run_dir =
       args.run_dir.empty() ? DefaultRunDir(args, config) : args.run_dir;

@@ -19,13 +19,13 @@ namespace {
 const char* TypeName(const ConfigValue& v) {
   switch (v.index()) {
     case 0:
-      return "boolean";
+      return "a boolean";
     case 1:
-      return "integer";
+      return "an integer";
     case 2:
-      return "float";
+      return "a float";
     default:
-      return "string";
+      return "a string";
   }
 }
 
@@ -57,13 +57,44 @@ std::string FormatDouble(double v) {
   return s;
 }
 
+// toml++'s own writer: a double-quoted string with every character escaped
+// as TOML requires (UTF-8 kept as is).
 std::string QuoteToml(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
+  std::ostringstream out;
+  out << toml::toml_formatter{toml::value<std::string>(s),
+                              toml::format_flags::allow_unicode_strings};
+  return out.str();
+}
+
+// Config strings are names, ids and labels: a control character (a newline
+// in a variant label, say) has no use there and would break the files and
+// tables they end up in.
+void CheckString(const std::string& where, const std::string& key,
+                 const std::string& value) {
+  for (unsigned char c : value) {
+    if (c < 0x20 || c == 0x7f) {
+      TOKRL_FAIL() << where << ": config key '" << key
+                   << "' contains a control character (code " << int{c}
+                   << "); strings must be printable text";
+    }
   }
-  return out + "\"";
+}
+
+// The text of a TOML file; `what` names it in errors. A directory is an
+// error, not an empty config.
+std::string ReadConfigFile(const std::filesystem::path& path,
+                           const std::string& what) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    TOKRL_FAIL() << what << " '" << path.string()
+                 << "' is a directory, not a TOML file";
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    TOKRL_FAIL() << "cannot read " << what << " '" << path.string() << "'";
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace
@@ -95,11 +126,8 @@ const ConfigField& Config::Field(const std::string& key) const {
 }
 
 void Config::LoadTomlFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) TOKRL_FAIL() << "cannot read config file '" << path.string() << "'";
-  std::stringstream text;
-  text << in.rdbuf();
-  LoadToml(text.str(), path.string(), path.parent_path(), 0);
+  LoadToml(ReadConfigFile(path, "config file"), path.string(),
+           path.parent_path(), 0);
 }
 
 void Config::LoadTomlString(std::string_view text,
@@ -125,14 +153,8 @@ void Config::LoadToml(std::string_view text, const std::string& source_name,
       TOKRL_FAIL() << source_name << ": 'include' must be a string file name";
     }
     const std::filesystem::path base = base_dir / name->get();
-    std::ifstream in(base, std::ios::binary);
-    if (!in) {
-      TOKRL_FAIL() << source_name << ": cannot read included file '"
-                   << base.string() << "'";
-    }
-    std::stringstream included;
-    included << in.rdbuf();
-    LoadToml(included.str(), base.string(), base.parent_path(), depth + 1);
+    LoadToml(ReadConfigFile(base, source_name + ": included file"),
+             base.string(), base.parent_path(), depth + 1);
     table.erase("include");
   }
   sources_.push_back(source_name);
@@ -153,7 +175,7 @@ void Config::LoadToml(std::string_view text, const std::string& source_name,
           auto mismatch = [&]() {
             std::ostringstream got;
             got << node.type();
-            TOKRL_FAIL() << where << ": config key '" << key << "' must be a "
+            TOKRL_FAIL() << where << ": config key '" << key << "' must be "
                          << expected << ", got " << got.str();
           };
           switch (field.value.index()) {
@@ -182,6 +204,7 @@ void Config::LoadToml(std::string_view text, const std::string& source_name,
               break;
             default:
               if (auto s = node.value_exact<std::string>()) {
+                CheckString(where, key, *s);
                 field.value = *s;
               } else {
                 mismatch();
@@ -228,6 +251,7 @@ void Config::Set(const std::string& key, const std::string& text) {
       std::string s = text;
       if (s.size() >= 2 && s.front() == '"' && s.back() == '"')
         s = s.substr(1, s.size() - 2);
+      CheckString("override", key, s);
       field.value = s;
     }
   }

@@ -54,6 +54,11 @@ class Config {
   double GetDouble(const std::string& key) const;
   const std::string& GetString(const std::string& key) const;
 
+  // The value of `key` (its alternative is the key's type).
+  const ConfigValue& Value(const std::string& key) const {
+    return Field(key).value;
+  }
+
   bool Has(const std::string& key) const { return index_.count(key) > 0; }
   const std::vector<ConfigField>& fields() const { return fields_; }
   // Files loaded, in order (for the run record).

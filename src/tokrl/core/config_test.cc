@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "tokrl/core/check.h"
+#include "tokrl/core/gtest_helpers.h"
 #include "tokrl/core/testing.h"
 
 namespace tokrl {
@@ -78,7 +79,7 @@ TEST(Config, WrongTypesAreRejected) {
   Config c = MakeConfig();
   EXPECT_NE(ErrorOf([&] {
               c.LoadTomlString("seed = 1.5\n", "t");
-            }).find("must be a integer"),
+            }).find("must be an integer"),
             std::string::npos);
   EXPECT_NE(ErrorOf([&] {
               c.LoadTomlString("[agent]\ndouble_q = \"yes\"\n", "t");
@@ -118,6 +119,42 @@ TEST(Config, IncludeLoadsTheBaseFirst) {
             }).find("cannot read config file"),
             std::string::npos);
   std::filesystem::remove_all(dir);
+}
+
+// Regression (issue 9.5): strings with quotes, backslashes and shell
+// characters are written as TOML strings that load back unchanged.
+TEST(Config, ToTomlEscapesEveryStringCharacter) {
+  Config c = MakeConfig();
+  const std::string tricky = "x`touch pwned` $HOME \\ \"q\" 'a' #c [t] é";
+  c.Set("agent.loss", tricky);
+  Config back = MakeConfig();
+  back.LoadTomlString(c.ToToml(), "round trip");
+  EXPECT_EQ(back.GetString("agent.loss"), tricky);
+}
+
+// Regression (issue 9.5): a newline in a label made config.toml unreadable.
+TEST(Config, ControlCharactersInStringsAreRejected) {
+  Config c = MakeConfig();
+  EXPECT_TRUE(Contains(ErrorOf([&] { c.Set("agent.loss", "a\nb"); }),
+                       "'agent.loss' contains a control character (code 10)"));
+  EXPECT_TRUE(Contains(ErrorOf([&] {
+                         c.LoadTomlString("[agent]\nloss = \"a\\tb\"\n",
+                                          "t.toml");
+                       }),
+                       "t.toml:2: config key 'agent.loss' contains a control "
+                       "character (code 9)"));
+  EXPECT_EQ(c.GetString("agent.loss"), "mse");
+}
+
+// Regression (issue 9.12): a directory used to load as an empty config.
+TEST(Config, DirectoryIsNotAConfigFile) {
+  Config c = MakeConfig();
+  const auto dir = std::filesystem::temp_directory_path();
+  EXPECT_TRUE(Contains(ErrorOf([&] { c.LoadTomlFile(dir); }),
+                       "is a directory, not a TOML file"));
+  EXPECT_TRUE(Contains(
+      ErrorOf([&] { c.LoadTomlString("include = \"/tmp\"\n", "inc.toml"); }),
+      "inc.toml: included file '/tmp' is a directory"));
 }
 
 }  // namespace

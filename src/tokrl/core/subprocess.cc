@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,11 +63,48 @@ Process Process::Spawn(const std::vector<std::string>& argv,
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  if (options.die_with_parent)
+    return SpawnDyingWithParent(argv, args, fd, options);
   pid_t pid = -1;
   const int err =
       posix_spawnp(&pid, args[0], actions.get(), nullptr, args.data(), environ);
   if (fd >= 0) ::close(fd);
   if (err != 0) {
+    TOKRL_FAIL() << "cannot start '" << argv[0] << "': " << std::strerror(err);
+  }
+  return Process(pid);
+}
+
+// posix_spawn cannot set PR_SET_PDEATHSIG, so this path forks. Between fork
+// and exec the child calls only async-signal-safe functions (the program
+// path is resolved before the fork).
+Process Process::SpawnDyingWithParent(const std::vector<std::string>& argv,
+                                      const std::vector<char*>& args, int fd,
+                                      const ProcessOptions& options) {
+  const auto program = FindProgram(argv[0]);
+  if (!program) {
+    if (fd >= 0) ::close(fd);
+    TOKRL_FAIL() << "cannot start '" << argv[0]
+                 << "': not found or not executable";
+  }
+  const std::string path = program->string();
+  const std::string dir = options.working_dir.string();
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) ::_exit(127);
+    if (::getppid() != parent) ::_exit(127);  // the parent already died
+    if (fd >= 0 &&
+        (::dup2(fd, STDOUT_FILENO) < 0 || ::dup2(fd, STDERR_FILENO) < 0)) {
+      ::_exit(127);
+    }
+    if (!dir.empty() && ::chdir(dir.c_str()) != 0) ::_exit(127);
+    ::execve(path.c_str(), args.data(), environ);
+    ::_exit(127);
+  }
+  const int err = errno;
+  if (fd >= 0) ::close(fd);
+  if (pid < 0) {
     TOKRL_FAIL() << "cannot start '" << argv[0] << "': " << std::strerror(err);
   }
   return Process(pid);

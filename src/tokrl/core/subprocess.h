@@ -31,6 +31,10 @@ struct ProcessOptions {
   std::filesystem::path output;
   /// Working directory of the child; empty = the parent's.
   std::filesystem::path working_dir;
+  /// Linux: the child gets SIGTERM when the parent dies, even by kill -9
+  /// (PR_SET_PDEATHSIG), so no orphan keeps running. The signal follows
+  /// the thread that spawned the child: spawn from a long-lived thread.
+  bool die_with_parent = false;
 };
 
 class Process {
@@ -56,6 +60,9 @@ class Process {
 
  private:
   explicit Process(pid_t pid) : pid_(pid) {}
+  static Process SpawnDyingWithParent(const std::vector<std::string>& argv,
+                                      const std::vector<char*>& args, int fd,
+                                      const ProcessOptions& options);
   pid_t pid_ = -1;  // -1 once reaped (or moved from)
   int status_ = 0;
 };

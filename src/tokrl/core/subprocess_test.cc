@@ -1,10 +1,14 @@
 #include "tokrl/core/subprocess.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "tokrl/core/testing.h"
 
@@ -74,6 +78,64 @@ TEST(SubprocessTest, DestructorStopsARunningChild) {
   }
   // The child was terminated and reaped: the pid no longer names our child.
   EXPECT_NE(::kill(pid, 0), 0);
+}
+
+// A process that is running (not gone, not a zombie awaiting its reaper).
+bool Alive(pid_t pid) {
+  if (::kill(pid, 0) != 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string pid_field, comm, state;
+  stat >> pid_field >> comm >> state;
+  return state != "Z";
+}
+
+// Regression (issue 9.8): kill -9 of `tokrl sweep` left its trainers running.
+TEST(SubprocessTest, DieWithParentEndsTheChildWhenTheParentIsKilled) {
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const pid_t middle = ::fork();
+  ASSERT_GE(middle, 0);
+  if (middle == 0) {
+    ProcessOptions options;
+    options.die_with_parent = true;
+    Process p = Process::Spawn({"sleep", "60"}, options);
+    const pid_t child = p.pid();
+    if (::write(pipe_fds[1], &child, sizeof(child)) != sizeof(child))
+      ::_exit(2);
+    ::pause();  // killed below
+    ::_exit(0);
+  }
+  pid_t child = -1;
+  ASSERT_EQ(::read(pipe_fds[0], &child, sizeof(child)),
+            static_cast<ssize_t>(sizeof(child)));
+  EXPECT_TRUE(Alive(child));
+  ::kill(middle, SIGKILL);
+  ::waitpid(middle, nullptr, 0);
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = !Alive(child);
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(gone) << "the child outlived its killed parent";
+  if (!gone) ::kill(child, SIGKILL);
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+}
+
+TEST(SubprocessTest, DieWithParentRunsLikeSpawn) {
+  const auto dir = std::filesystem::temp_directory_path();
+  ProcessOptions options;
+  options.die_with_parent = true;
+  options.working_dir = dir;
+  options.output = dir / ("tokrl_pdeath_" + std::to_string(::getpid()));
+  std::filesystem::remove(options.output);
+  EXPECT_EQ(RunProcess({"sh", "-c", "pwd; exit 3"}, options), 3);
+  EXPECT_EQ(ReadAll(options.output), dir.string() + "\n");
+  std::filesystem::remove(options.output);
+  EXPECT_NE(ErrorOf([&] {
+              Process::Spawn({"tokrl-no-such-program"}, options);
+            }).find("cannot start 'tokrl-no-such-program'"),
+            std::string::npos);
 }
 
 }  // namespace

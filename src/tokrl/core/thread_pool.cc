@@ -1,6 +1,9 @@
 #include "tokrl/core/thread_pool.h"
 
 #include <chrono>
+#include <system_error>
+
+#include "tokrl/core/check.h"
 
 namespace tokrl {
 namespace {
@@ -31,18 +34,35 @@ bool SpinUntil(Pred done) {
 }  // namespace
 
 ThreadPool::ThreadPool(int num_threads) {
-  for (int i = 1; i < num_threads; ++i) {
-    workers_.emplace_back([this] { WorkerLoop(); });
+  if (num_threads > kMaxThreads) {
+    TOKRL_FAIL() << "cannot use " << num_threads << " threads: at most "
+                 << kMaxThreads << " are allowed";
+  }
+  try {
+    for (int i = 1; i < num_threads; ++i) {
+      workers_.emplace_back([this] { WorkerLoop(); });
+    }
+  } catch (const std::system_error& e) {
+    // A constructor that throws runs no destructor: stop what started.
+    const size_t started = workers_.size();
+    Shutdown();
+    TOKRL_FAIL() << "cannot start " << num_threads - 1
+                 << " worker threads (the system refused after " << started
+                 << ": " << e.code().message()
+                 << "); use fewer threads or raise the limit (ulimit -u)";
   }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { Shutdown(); }
+
+void ThreadPool::Shutdown() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_.store(true, std::memory_order_release);
   }
   start_cv_.notify_all();
   for (auto& worker : workers_) worker.join();
+  workers_.clear();
 }
 
 int ThreadPool::HardwareThreads() {

@@ -10,6 +10,9 @@
 // caller after the loop has drained (ALE-style check_error).
 //
 // A pool built with num_threads <= 1 has no workers and runs fn inline.
+// More than kMaxThreads threads, or a thread the system refuses to create
+// (ulimit -u, memory), is a tokrl::Error naming the count; the threads
+// already started are stopped and joined first.
 // ParallelFor is not reentrant and must be called from one thread at a time.
 #ifndef TOKRL_CORE_THREAD_POOL_H_
 #define TOKRL_CORE_THREAD_POOL_H_
@@ -27,6 +30,10 @@ namespace tokrl {
 
 class ThreadPool {
  public:
+  // Far above any useful count (envs step in ~100 ns), low enough that a
+  // typo such as 1000000 is an error instead of a stalled machine.
+  static constexpr int kMaxThreads = 1024;
+
   // num_threads counts the caller: 4 means the caller plus 3 workers.
   explicit ThreadPool(int num_threads);
   ~ThreadPool();
@@ -41,6 +48,7 @@ class ThreadPool {
   static int HardwareThreads();
 
  private:
+  void Shutdown();
   void WorkerLoop();
   void RunTasks();
 

@@ -43,16 +43,16 @@ void WriteAll(int fd, std::string_view bytes, const fs::path& path) {
   }
 }
 
-// Makes the rename durable. Best effort: some file systems refuse fsync on a
-// directory (EINVAL), and by now the new contents are complete either way.
+}  // namespace
+
+// Best effort: some file systems refuse fsync on a directory (EINVAL), and by
+// then the new contents are complete either way.
 void SyncDirectory(const fs::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;
   ::fsync(fd);
   ::close(fd);
 }
-
-}  // namespace
 
 void WriteFileAtomic(const fs::path& path, std::string_view bytes) {
   TOKRL_CHECK(path.has_filename())

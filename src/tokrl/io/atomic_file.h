@@ -28,6 +28,10 @@ namespace tokrl::io {
 // Atomically replaces (or creates) `path` with `bytes`. See the file comment.
 void WriteFileAtomic(const std::filesystem::path& path, std::string_view bytes);
 
+// fsyncs a directory so that renames and creations in it survive a power
+// loss (best effort: file systems that refuse it are ignored).
+void SyncDirectory(const std::filesystem::path& dir);
+
 // Returns the whole contents of `path` as raw bytes. Throws tokrl::Error
 // naming `path` and the system error if it cannot be opened or read
 // (missing, a directory, no permission, I/O error).

@@ -8,6 +8,7 @@
 
 #include "tokrl/core/check.h"
 #include "tokrl/io/atomic_file.h"
+#include "tokrl/io/run_dir.h"
 #include "tokrl/io/tfevents.h"
 
 namespace tokrl::io {
@@ -15,8 +16,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kCsvName[] = "metrics.csv";
-constexpr char kJsonlName[] = "metrics.jsonl";
+constexpr const char* kCsvName = run_dir::kMetricsCsv;
+constexpr const char* kJsonlName = run_dir::kMetricsJsonl;
 
 struct Lines {
   std::vector<std::string_view> complete;  // without their '\n'

@@ -3,10 +3,8 @@
 #include <torch/torch.h>
 
 #include <array>
-#include <charconv>
+#include <limits>
 #include <string>
-#include <system_error>
-#include <type_traits>
 
 #include "tokrl/core/check.h"
 #include "tokrl/nn/enum_names.h"
@@ -23,199 +21,72 @@ constexpr std::array<EnumName<Penultimate>, 5> kPenultimateNames = {{
     {"tokenized_sum", Penultimate::kTokenizedSum},
 }};
 
-// ---- "key=value" codec for QNetworkOptions ----------------------------------
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
-template <typename T>
-T ParseNumber(std::string_view key, std::string_view value, const char* what) {
-  T out{};
-  const char* end = value.data() + value.size();
-  const auto [ptr, ec] = std::from_chars(value.data(), end, out);
-  if (ec != std::errc() || ptr != end || value.empty()) {
-    TOKRL_FAIL() << "bad value '" << value << "' for QNetworkOptions key '"
-                 << key << "': expected " << what;
-  }
-  return out;
-}
-
-bool ParseBool(std::string_view key, std::string_view value) {
-  if (value == "true" || value == "1") return true;
-  if (value == "false" || value == "0") return false;
-  TOKRL_FAIL() << "bad value '" << value << "' for QNetworkOptions key '" << key
-               << "': expected true, false, 1 or 0";
-  return false;
-}
-
-std::string FormatDouble(double v) {
-  std::array<char, 64> buf{};
-  const auto result = std::to_chars(buf.data(), buf.data() + buf.size(), v);
-  return std::string(buf.data(), result.ptr);
-}
-
-struct Field {
-  std::string_view name;
-  void (*parse)(QNetworkOptions&, std::string_view key, std::string_view value);
-  std::string (*print)(const QNetworkOptions&);
-};
-
-template <auto kMember>
-Field IntField(std::string_view name) {
-  return {name,
-          [](QNetworkOptions& o, std::string_view key, std::string_view v) {
-            o.*kMember =
-                ParseNumber<std::remove_reference_t<decltype(o.*kMember)>>(
-                    key, v, "an integer");
-          },
-          [](const QNetworkOptions& o) { return std::to_string(o.*kMember); }};
-}
-
-template <auto kMember>
-Field DoubleField(std::string_view name) {
-  return {name,
-          [](QNetworkOptions& o, std::string_view key, std::string_view v) {
-            o.*kMember = ParseNumber<double>(key, v, "a number");
-          },
-          [](const QNetworkOptions& o) { return FormatDouble(o.*kMember); }};
-}
-
-template <auto kMember>
-Field BoolField(std::string_view name) {
-  return {name,
-          [](QNetworkOptions& o, std::string_view key, std::string_view v) {
-            o.*kMember = ParseBool(key, v);
-          },
-          [](const QNetworkOptions& o) {
-            return std::string(o.*kMember ? "true" : "false");
-          }};
-}
-
-template <auto kMember, auto kParse>
-Field EnumField(std::string_view name) {
-  return {name,
-          [](QNetworkOptions& o, std::string_view, std::string_view v) {
-            o.*kMember = kParse(v);
-          },
-          [](const QNetworkOptions& o) {
-            return std::string(ToString(o.*kMember));
-          }};
-}
-
-Field ObsShapeField() {
-  return {"obs_shape",
-          [](QNetworkOptions& o, std::string_view key, std::string_view v) {
-            std::vector<int64_t> shape;
-            std::string_view rest = v;
-            while (true) {
-              const size_t x = rest.find('x');
-              shape.push_back(ParseNumber<int64_t>(key, rest.substr(0, x),
-                                                   "CxHxW, e.g. 4x84x84"));
-              if (x == std::string_view::npos) break;
-              rest.remove_prefix(x + 1);
-            }
-            TOKRL_CHECK_EQ(shape.size(), 3u)
-                << "obs_shape '" << v << "' must be CxHxW";
-            o.obs_shape = shape;
-          },
-          [](const QNetworkOptions& o) {
-            std::string out;
-            for (size_t i = 0; i < o.obs_shape.size(); ++i) {
-              if (i) out += "x";
-              out += std::to_string(o.obs_shape[i]);
-            }
-            return out;
-          }};
-}
-
-// All fields, in declaration order.
-const std::vector<Field>& Fields() {
-  using O = QNetworkOptions;
-  static const std::vector<Field> fields = {
-      ObsShapeField(),
-      IntField<&O::num_actions>("num_actions"),
-      EnumField<&O::encoder, &ParseEncoderType>("encoder"),
-      EnumField<&O::padding, &ParsePadding>("padding"),
-      DoubleField<&O::input_scale>("input_scale"),
-      IntField<&O::impala_scale>("impala_scale"),
-      IntField<&O::minatar_channels>("minatar_channels"),
-      EnumField<&O::tokenizer, &ParseTokenization>("tokenizer"),
-      IntField<&O::patch_size>("patch_size"),
-      EnumField<&O::patch_embedding, &ParsePatchEmbedding>("patch_embedding"),
-      IntField<&O::patch_embedding_size>("patch_embedding_size"),
-      IntField<&O::shuffle_seed>("shuffle_seed"),
-      EnumField<&O::penultimate, &ParsePenultimate>("penultimate"),
-      IntField<&O::hidden>("hidden"),
-      IntField<&O::scale>("scale"),
-      IntField<&O::experts>("experts"),
-      IntField<&O::slots>("slots"),
-      DoubleField<&O::capacity_factor>("capacity_factor"),
-      BoolField<&O::normalize>("normalize"),
-      EnumField<&O::routing, &ParseMoERouting>("routing"),
-      IntField<&O::k>("k"),
-      EnumField<&O::capacity_priority, &ParseCapacityPriority>(
-          "capacity_priority"),
-      EnumField<&O::aux_loss, &ParseMoEAuxLoss>("aux_loss"),
-      DoubleField<&O::router_noise_std>("router_noise_std"),
-      BoolField<&O::extra_layer>("extra_layer"),
-      EnumField<&O::head, &ParseHeadType>("head"),
-      BoolField<&O::dueling>("dueling"),
-      BoolField<&O::noisy>("noisy"),
-      DoubleField<&O::noisy_sigma0>("noisy_sigma0"),
-      BoolField<&O::noisy_deterministic_eval>("noisy_deterministic_eval"),
-      IntField<&O::num_atoms>("num_atoms"),
-      DoubleField<&O::v_min>("v_min"),
-      DoubleField<&O::v_max>("v_max"),
-  };
-  return fields;
-}
-
 }  // namespace
 
-QNetworkOptions ParseQNetworkOptions(std::string_view spec,
-                                     QNetworkOptions base) {
-  std::string_view rest = spec;
-  while (!rest.empty()) {
-    const size_t comma = rest.find(',');
-    const std::string_view item = Trim(rest.substr(0, comma));
-    rest = comma == std::string_view::npos ? std::string_view()
-                                           : rest.substr(comma + 1);
-    if (item.empty()) continue;
-    const size_t eq = item.find('=');
-    TOKRL_CHECK(eq != std::string_view::npos)
-        << "QNetworkOptions setting '" << item << "' is not key=value";
-    const std::string_view key = Trim(item.substr(0, eq));
-    const std::string_view value = Trim(item.substr(eq + 1));
-    const Field* field = nullptr;
-    for (const Field& f : Fields()) {
-      if (f.name == key) field = &f;
-    }
-    if (field == nullptr) {
-      std::string keys;
-      for (const Field& f : Fields()) {
-        if (!keys.empty()) keys += ", ";
-        keys += f.name;
-      }
-      TOKRL_FAIL() << "unknown QNetworkOptions key '" << key
-                   << "'; valid keys: " << keys;
-    }
-    field->parse(base, key, value);
-  }
-  return base;
-}
-
-std::string ToString(const QNetworkOptions& options) {
-  std::string out;
-  for (const Field& f : Fields()) {
-    if (!out.empty()) out += ",";
-    out += std::string(f.name) + "=" + f.print(options);
-  }
-  return out;
+const OptionsTable<QNetworkOptions>& QNetworkOptionsTable() {
+  using O = QNetworkOptions;
+  constexpr int64_t kMaxWidth = int64_t{1} << 20;
+  // obs_shape and num_actions come from the env, head and the C51 support
+  // from the agent: they are not keys.
+  static const OptionsTable<O> table = {
+      EnumOption("encoder", &O::encoder, ParseEncoderType, ToString,
+                 "minatar | nature | impala"),
+      EnumOption("padding", &O::padding, ParsePadding, ToString,
+                 "minatar/nature conv padding: same | valid"),
+      EnumOption("tokenizer", &O::tokenizer, ParseTokenization, ToString,
+                 "flatten | perconv | perfeat | persamp | perpatch | shuffled"),
+      EnumOption("penultimate", &O::penultimate, ParsePenultimate, ToString,
+                 "dense | softmoe | moe | tokenized_avg | tokenized_sum"),
+      IntOption("hidden", &O::hidden, 1, kMaxWidth,
+                "penultimate base width (dense width, expert hidden)"),
+      IntOption("scale", &O::scale, 1, 1 << 10,
+                "penultimate width multiplier (x4 = DFT's scaled)"),
+      IntOption("experts", &O::experts, 1, 1 << 12, "SoftMoE / MoE experts"),
+      IntOption("slots", &O::slots, 0, kMaxWidth,
+                "slots per expert / MoE capacity (0 = ceil(m c / n))"),
+      // It becomes a slot count: a bound keeps the cast defined.
+      FloatOption("capacity_factor", &O::capacity_factor, 0.0, 1024.0,
+                  "c in the default slot count", /*lo_open=*/true),
+      BoolOption("normalize", &O::normalize,
+                 "SoftMoE normalization with learned scale"),
+      EnumOption("routing", &O::routing, ParseMoERouting, ToString,
+                 "MoE routing: token_choice | expert_choice"),
+      IntOption("k", &O::k, 1, 1 << 12, "MoE token choice: experts per token"),
+      IntOption("patch_size", &O::patch_size, 1, 1 << 10,
+                "PerPatch patch side"),
+      EnumOption("patch_embedding", &O::patch_embedding, ParsePatchEmbedding,
+                 ToString, "PerPatch embedding: conv | avg_pool"),
+      IntOption("shuffle_seed", &O::shuffle_seed, 0,
+                std::numeric_limits<int64_t>::max(),
+                "Shuffled tokenizer permutation seed"),
+      BoolOption("extra_layer", &O::extra_layer,
+                 "extra Dense(hidden)+ReLU before the head"),
+      BoolOption("dueling", &O::dueling, "dueling head"),
+      BoolOption("noisy", &O::noisy, "NoisyNet head layers"),
+      FloatOption("noisy_sigma0", &O::noisy_sigma0, 0.0, 1e6,
+                  "NoisyNet sigma0"),
+      FloatOption("input_scale", &O::input_scale, 0.0, 1e6,
+                  "multiplier for integer observations (0 = encoder default: "
+                  "1/255 nature/impala, 1 minatar)"),
+      IntOption("impala_scale", &O::impala_scale, 1, 64,
+                "Impala channel multiplier (Dopamine nn_scale)"),
+      IntOption("minatar_channels", &O::minatar_channels, 1, 1 << 12,
+                "MinAtar conv filters"),
+      IntOption("patch_embedding_size", &O::patch_embedding_size, 0, kMaxWidth,
+                "PerPatch conv embedding size (0 = encoder channels)"),
+      EnumOption("capacity_priority", &O::capacity_priority,
+                 ParseCapacityPriority, ToString,
+                 "MoE token choice overflow priority: token_index | "
+                 "gate_value"),
+      EnumOption("aux_loss", &O::aux_loss, ParseMoEAuxLoss, ToString,
+                 "MoE auxiliary loss: none | importance | load | "
+                 "importance_load"),
+      FloatOption("router_noise_std", &O::router_noise_std, 0.0, 1e6,
+                  "MoE noisy routing std (divided by n; 0 = off)"),
+      BoolOption("noisy_deterministic_eval", &O::noisy_deterministic_eval,
+                 "NoisyNet: mean weights only when evaluating"),
+  };
+  return table;
 }
 
 Penultimate ParsePenultimate(std::string_view name) {

@@ -61,6 +61,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tokrl/core/options_table.h"
 #include "tokrl/nn/baselines.h"
 #include "tokrl/nn/encoders.h"
 #include "tokrl/nn/heads.h"
@@ -214,17 +215,10 @@ TORCH_MODULE(QNetwork);
 /// Total number of parameter elements (recursively).
 int64_t NumParameters(const torch::nn::Module& module);
 
-/// Applies "key=value" settings, comma-separated, to `base`, e.g.
-///   ParseQNetworkOptions("encoder=impala,obs_shape=4x84x84,num_actions=18,"
-///                        "tokenizer=perconv,penultimate=softmoe,experts=4");
-/// Keys are the QNetworkOptions field names; enum values use the Parse*
-/// names; booleans are true/false/1/0; obs_shape is CxHxW. Throws
-/// tokrl::Error naming the bad key (with the valid keys) or the bad value.
-QNetworkOptions ParseQNetworkOptions(std::string_view spec,
-                                     QNetworkOptions base = {});
-/// Every field as "key=value,..." in declaration order; parses back to equal
-/// options with ParseQNetworkOptions.
-std::string ToString(const QNetworkOptions& options);
+/// The config keys of QNetworkOptions (`network.<name>`), one per field but
+/// obs_shape, num_actions (from the env) and head, num_atoms, v_min, v_max
+/// (from the agent); see core/options_table.h.
+const OptionsTable<QNetworkOptions>& QNetworkOptionsTable();
 
 }  // namespace tokrl::nn
 

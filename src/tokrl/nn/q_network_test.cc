@@ -8,6 +8,8 @@
 #include <tuple>
 
 #include "tokrl/core/check.h"
+#include "tokrl/core/gtest_helpers.h"
+#include "tokrl/core/testing.h"
 #include "tokrl/nn/testing.h"
 
 namespace tokrl::nn {
@@ -388,61 +390,33 @@ TEST(QNetworkTest, ParseNamesAndErrors) {
   EXPECT_THROW(ParseHeadType("dueling"), tokrl::Error);
 }
 
-TEST(QNetworkOptionsTest, ParseKeyValueSpec) {
-  const QNetworkOptions o = ParseQNetworkOptions(
-      "encoder=impala, obs_shape=4x84x84,num_actions=18,tokenizer=perconv,"
-      "penultimate=SoftMoE,experts=1,scale=4,head=c51,dueling=true,"
-      "noisy=1,noisy_sigma0=0.1,v_min=-5.5,shuffle_seed=18446744073709551615");
-  EXPECT_EQ(o.encoder, EncoderType::kImpala);
-  EXPECT_EQ(o.obs_shape, (Shape{4, 84, 84}));
-  EXPECT_EQ(o.num_actions, 18);
-  EXPECT_EQ(o.tokenizer, Tokenization::kPerConv);
-  EXPECT_EQ(o.penultimate, Penultimate::kSoftMoE);
-  EXPECT_EQ(o.experts, 1);
-  EXPECT_EQ(o.scale, 4);
-  EXPECT_EQ(o.head, HeadType::kC51);
-  EXPECT_TRUE(o.dueling);
-  EXPECT_TRUE(o.noisy);
-  EXPECT_DOUBLE_EQ(o.noisy_sigma0, 0.1);
-  EXPECT_DOUBLE_EQ(o.v_min, -5.5);
-  EXPECT_EQ(o.shuffle_seed, 18446744073709551615ull);
-  EXPECT_EQ(o.hidden, 512);  // Untouched fields keep the base's values.
-  // Round trip through the printed form.
-  EXPECT_TRUE(ParseQNetworkOptions(ToString(o)) == o) << ToString(o);
-  EXPECT_TRUE(ParseQNetworkOptions("") == QNetworkOptions{});
-  EXPECT_TRUE(ParseQNetworkOptions(ToString(QNetworkOptions{})) ==
-              QNetworkOptions{});
-}
-
-TEST(QNetworkOptionsTest, ParseErrorsNameTheProblem) {
-  auto message = [](std::string_view spec) -> std::string {
-    try {
-      ParseQNetworkOptions(spec);
-    } catch (const tokrl::Error& e) {
-      return e.what();
-    }
-    return "no error";
-  };
-  std::string msg = message("experts=4,expert=2");
-  EXPECT_NE(msg.find("unknown QNetworkOptions key 'expert'"), std::string::npos)
-      << msg;
-  EXPECT_NE(msg.find("valid keys: obs_shape, num_actions, encoder"),
-            std::string::npos)
-      << msg;
-  msg = message("experts=four");
-  EXPECT_NE(msg.find("bad value 'four' for QNetworkOptions key 'experts'"),
-            std::string::npos)
-      << msg;
-  msg = message("penultimate=mlp");
-  EXPECT_NE(msg.find("unknown penultimate 'mlp'; valid choices:"),
-            std::string::npos)
-      << msg;
-  EXPECT_NE(message("dueling=yes").find("true, false, 1 or 0"),
-            std::string::npos);
-  EXPECT_NE(message("obs_shape=4x84").find("CxHxW"), std::string::npos);
-  EXPECT_NE(message("experts").find("not key=value"), std::string::npos);
-  EXPECT_NE(message("v_max=1.5.2").find("expected a number"),
-            std::string::npos);
+// Every field is a key except those set from the env and the agent; the
+// table prints and parses every value back unchanged.
+TEST(QNetworkOptionsTest, TableCoversEveryFieldAndRoundTrips) {
+  std::vector<ConfigField> schema;
+  AppendSchema(schema, "network", QNetworkOptionsTable());
+  EXPECT_EQ(schema.size(), 27u);
+  Config config(schema);
+  QNetworkOptions defaults;
+  QNetworkOptions read = defaults;
+  ReadOptions(config, "network", QNetworkOptionsTable(), read);
+  EXPECT_TRUE(read == defaults);
+  config.Set("network.encoder", "impala");
+  config.Set("network.aux_loss", "importance_load");
+  config.Set("network.router_noise_std", "0.5");
+  config.Set("network.shuffle_seed", "9223372036854775807");
+  ReadOptions(config, "network", QNetworkOptionsTable(), read);
+  EXPECT_EQ(read.encoder, EncoderType::kImpala);
+  EXPECT_EQ(read.aux_loss, MoEAuxLoss::kImportanceLoad);
+  EXPECT_DOUBLE_EQ(read.router_noise_std, 0.5);
+  EXPECT_EQ(read.shuffle_seed, 9223372036854775807ull);
+  config.Set("network.penultimate", "mlp");
+  EXPECT_TRUE(Contains(
+      ErrorOf([&] {
+        ReadOptions(config, "network", QNetworkOptionsTable(), read);
+      }),
+      "config key 'network.penultimate': unknown penultimate 'mlp'; valid "
+      "choices:"));
 }
 
 TEST(QNetworkTest, PrettyPrint) {

@@ -343,6 +343,22 @@ void ReplayBuffer::Clear() {
   sampler_->Clear();
 }
 
+const OptionsTable<ReplayOptions>& ReplayOptionsTable() {
+  using O = ReplayOptions;
+  static const OptionsTable<O> table = {
+      IntOption("capacity", &O::capacity, 1, int64_t{1} << 32,
+                "transitions held"),
+      BoolOption("prioritized", &O::prioritized,
+                 "proportional prioritized replay"),
+      FloatOption("alpha", &O::alpha, 0.0, 100.0, "priority exponent"),
+      FloatOption("beta", &O::beta, 0.0, 100.0,
+                  "importance-sampling exponent (fixed, as Dopamine)"),
+      FloatOption("priority_eps", &O::priority_eps, 0.0, 1e30,
+                  "added to priorities before the exponent"),
+  };
+  return table;
+}
+
 // ---- Save / Load ------------------------------------------------------------
 
 void ReplayBuffer::WriteHeader(ReplayFileWriter& out) const {

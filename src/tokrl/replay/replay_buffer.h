@@ -78,6 +78,7 @@
 #include <span>
 #include <vector>
 
+#include "tokrl/core/options_table.h"
 #include "tokrl/core/rng.h"
 #include "tokrl/replay/nstep.h"
 #include "tokrl/replay/sampler.h"
@@ -87,7 +88,7 @@ namespace tokrl {
 struct ReplayOptions {
   // Transitions held (rounded down to a multiple of num_envs). The ring must
   // hold at least n_step + frame_stack rows.
-  int64_t capacity = 1'000'000;
+  int64_t capacity = 100'000;
   int num_envs = 1;
   // {C, H, W} of ONE frame, as EnvSpec::obs_shape.
   std::vector<int64_t> obs_shape;
@@ -100,13 +101,18 @@ struct ReplayOptions {
   bool prioritized = false;
   // Priority exponent: tree priority = (p + priority_eps)^alpha.
   double alpha = 0.5;
-  // Initial importance-sampling exponent; the caller anneals it and passes
-  // the current value to Sample (see LinearSchedule in agents/losses.h).
-  double beta = 0.4;
+  // Importance-sampling exponent used by Sample(batch, rng): fixed, as in
+  // Dopamine; Sample(batch, rng, beta) takes an annealed one.
+  double beta = 0.5;
   // Added to raw priorities before the exponent. 1e-10 with alpha 0.5
   // reproduces Dopamine Rainbow's sqrt(loss + 1e-10).
   double priority_eps = 1e-10;
 };
+
+// The config keys of ReplayOptions (`replay.<name>`): capacity,
+// prioritized, alpha, beta, priority_eps. The others come from the env
+// (num_envs, obs_shape, frame_stack) and the agent (n_step, gamma).
+const OptionsTable<ReplayOptions>& ReplayOptionsTable();
 
 // One sampled batch, on the CPU. B = batch size, F = frame_stack.
 struct SampledBatch {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tokrl/core/check.h"
+#include "tokrl/core/fuzz.h"
 #include "tokrl/core/rng.h"
 
 namespace tokrl {
@@ -636,21 +637,25 @@ std::string LoadError(ReplayBuffer& buffer, const std::filesystem::path& path) {
   return "";
 }
 
-TEST(ReplayBuffer, LoadRejectsCorruptTruncatedAndMismatchedFiles) {
-  const ReplayOptions o = Options(2 * 16, 2, 2, 2, /*prioritized=*/true);
-  ReplayBuffer original(o);
-  FakeVecEnv env(2, 60);
+// Fills `original` from 20 rounds of `env`, saves it to `file` and returns
+// the file's bytes.
+std::string SaveSmallBuffer(const TempFile& file, ReplayBuffer& original,
+                            FakeVecEnv& env) {
   for (int r = 0; r < 20; ++r) {
     env.Step();
     env.AddTo(original);
   }
-  TempFile file("tokrl_replay_corrupt");
   original.Save(file.path());
-  std::string bytes;
-  {
-    std::ifstream in(file.path(), std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  std::ifstream in(file.path(), std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(ReplayBuffer, LoadRejectsCorruptTruncatedAndMismatchedFiles) {
+  const ReplayOptions o = Options(2 * 16, 2, 2, 2, /*prioritized=*/true);
+  ReplayBuffer original(o);
+  FakeVecEnv env(2, 60);
+  TempFile file("tokrl_replay_corrupt");
+  const std::string bytes = SaveSmallBuffer(file, original, env);
   ASSERT_GT(bytes.size(), 100u);
   auto write = [&](const std::string& data) {
     std::ofstream out(file.path(), std::ios::binary | std::ios::trunc);
@@ -720,6 +725,34 @@ TEST(ReplayBuffer, LoadRejectsCorruptTruncatedAndMismatchedFiles) {
   // And the intact file still loads.
   EXPECT_EQ(LoadError(target, file.path()), "");
   EXPECT_EQ(target.size(), original.size());
+}
+
+// Fuzz-style (issue 9): mutated replay files give a clean error or a valid
+// load, never a crash or an exception other than tokrl::Error (a corrupt
+// array length must not become a huge allocation before the checksum).
+TEST(ReplayBuffer, MutatedFilesLoadOrFailCleanly) {
+  const ReplayOptions o = Options(2 * 16, 2, 2, 2, /*prioritized=*/true);
+  ReplayBuffer original(o);
+  FakeVecEnv env(2, 60);
+  TempFile file("tokrl_replay_fuzz");
+  const std::string bytes = SaveSmallBuffer(file, original, env);
+  ReplayBuffer target(o);
+  Rng rng(7);
+  Rng sample_rng(8);
+  for (int i = 0; i < 2000; ++i) {
+    const std::string mutated = Mutate(bytes, rng);
+    {
+      std::ofstream out(file.path(), std::ios::binary | std::ios::trunc);
+      out.write(mutated.data(), static_cast<std::streamsize>(mutated.size()));
+    }
+    try {
+      target.Load(file.path());
+      if (target.size() > 0) target.Sample(4, sample_rng);
+    } catch (const Error&) {
+    } catch (const std::exception& e) {
+      FAIL() << "iteration " << i << ": not a tokrl::Error: " << e.what();
+    }
+  }
 }
 
 }  // namespace

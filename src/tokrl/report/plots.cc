@@ -42,6 +42,18 @@ void CheckName(const std::string& name) {
       << "invalid plot name '" << name << "' (use SafeFileName)";
 }
 
+// A double-quoted string for a data file column (data files are read as
+// data: no command substitution there).
+std::string DataString(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '\\' || c == '"') out.push_back('\\');
+    out.push_back(c == '\n' || c == '\r' ? ' ' : c);
+  }
+  out.push_back('"');
+  return out;
+}
+
 // "#0173b2" -> 94130, for gnuplot's `lc rgb variable` column.
 long ColorValue(const std::string& color) {
   TOKRL_CHECK(color.size() == 7 && color[0] == '#')
@@ -128,16 +140,21 @@ std::string SafeFileName(std::string_view name) {
 }
 
 std::string GnuplotString(std::string_view text) {
-  std::string out = "\"";
+  // Single quotes: gnuplot expands `command` and @macro in double-quoted
+  // strings (a variant label must never run a shell command), but not in
+  // single-quoted ones, whose only escape is '' for a quote. They cannot
+  // hold a line break.
+  std::string out = "'";
   for (char c : text) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out.append("\\n");
-      continue;
+    if (c == '\'') {
+      out.append("''");
+    } else if (c == '\n' || c == '\r') {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
     }
-    out.push_back(c);
   }
-  out.push_back('"');
+  out.push_back('\'');
   return out;
 }
 
@@ -248,7 +265,7 @@ fs::path WriteIntervalPlot(const fs::path& dir, const IntervalPlot& plot) {
       data << " " << Num(ci.lower) << " " << Num(ci.point) << " "
            << Num(ci.upper);
     }
-    data << " " << GnuplotString(row.name) << "\n";
+    data << " " << DataString(row.name) << "\n";
   }
 
   // Layout in pixels, turned into screen fractions: the first panel's y

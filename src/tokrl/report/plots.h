@@ -89,7 +89,9 @@ std::string VariantColor(size_t index);
 // ("dqn perconv+softmoe" -> "dqn_perconv_softmoe"); never empty.
 std::string SafeFileName(std::string_view name);
 
-// Escapes `text` for a double-quoted gnuplot string.
+// `text` as a single-quoted gnuplot string ('' for a quote, line breaks
+// as spaces): gnuplot runs `backquoted` commands and expands @macros in
+// double-quoted strings, never in single-quoted ones.
 std::string GnuplotString(std::string_view text);
 
 // Write DIR/NAME.dat and DIR/NAME.gp (atomically; DIR must exist) and

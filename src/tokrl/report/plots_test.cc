@@ -64,7 +64,7 @@ TEST(PlotTest, Names) {
   EXPECT_EQ(SafeFileName("dqn perconv+softmoe/x"), "dqn_perconv_softmoe_x");
   EXPECT_EQ(SafeFileName(""), "_");
   EXPECT_EQ(SafeFileName(".hidden"), "_.hidden");
-  EXPECT_EQ(GnuplotString("a \"b\" \\c"), "\"a \\\"b\\\" \\\\c\"");
+  EXPECT_EQ(GnuplotString("a \"b\" \\c 'd'\ne"), "'a \"b\" \\c ''d'' e'");
   EXPECT_EQ(VariantColor(0), "#0173b2");
   EXPECT_EQ(VariantColor(10), VariantColor(0));
   EXPECT_NE(VariantColor(1), VariantColor(0));
@@ -81,9 +81,9 @@ TEST(PlotTest, WritesLinePlotScriptAndData) {
   EXPECT_TRUE(Contains(gp, "set terminal svg size 720,520 noenhanced"));
   EXPECT_TRUE(Contains(gp, "set terminal pngcairo size 720,520 noenhanced"));
   EXPECT_TRUE(Contains(gp, "set output \"curve_breakout.\".fmt"));
-  EXPECT_TRUE(Contains(gp, "set title \"breakout \\\"quoted\\\"\""));
+  EXPECT_TRUE(Contains(gp, "set title 'breakout \"quoted\"'"));
   EXPECT_TRUE(Contains(gp, "set key outside below center vertical"));
-  EXPECT_TRUE(Contains(gp, "set format x \"%.1s%c\""));
+  EXPECT_TRUE(Contains(gp, "set format x '%.1s%c'"));
   // The band of series 0, the lines of series 0 and of b (now index 1).
   EXPECT_TRUE(Contains(gp,
                        "index 0 using 1:3:4 with filledcurves lc rgb "
@@ -91,7 +91,7 @@ TEST(PlotTest, WritesLinePlotScriptAndData) {
   EXPECT_TRUE(Contains(gp, "index 0 using 1:2 with linespoints"));
   EXPECT_TRUE(Contains(gp,
                        "index 1 using 1:2 with linespoints pt 7 ps 0.6 lw 2 "
-                       "lc rgb \"#029e73\" title \"space_invaders_variant\""));
+                       "lc rgb \"#029e73\" title 'space_invaders_variant'"));
   EXPECT_FALSE(Contains(gp, "index 2"));
   EXPECT_FALSE(Contains(gp, "no points"));
   EXPECT_TRUE(Contains(dat,
@@ -106,11 +106,11 @@ TEST(PlotTest, WritesIntervalPlot) {
   const std::string gp = io::ReadFile(script);
   const std::string dat = io::ReadFile(tmp.path() / "aggregates.dat");
   EXPECT_TRUE(Contains(gp, "set multiplot layout 1,2"));
-  EXPECT_TRUE(Contains(gp, "set title \"Median\""));
-  EXPECT_TRUE(Contains(gp, "set title \"IQM\""));
+  EXPECT_TRUE(Contains(gp, "set title 'Median'"));
+  EXPECT_TRUE(Contains(gp, "set title 'IQM'"));
   EXPECT_TRUE(Contains(gp,
-                       "set ytics (\"flatten\" 1, "
-                       "\"dqn perconv+softmoe x4 experts\" 0) scale 0"));
+                       "set ytics ('flatten' 1, "
+                       "'dqn perconv+softmoe x4 experts' 0) scale 0"));
   EXPECT_TRUE(
       Contains(gp, "using 4:1:3:5:($1-0.3):($1+0.3):2 with boxxyerror"));
   EXPECT_TRUE(Contains(gp, "using 7:1:6:8:"));
@@ -209,6 +209,31 @@ TEST(PlotTest, RealGnuplotDrawsSvgAndPng) {
   EXPECT_TRUE(Contains(
       e, "gnuplot failed on " + (tmp.path() / "broken.gp").string() +
              " (exit code 1); see " + (tmp.path() / "broken.log").string()));
+}
+
+// Regression (issue 9.1): a variant label with backticks made gnuplot run
+// a shell command while the report was drawn.
+TEST(PlotTest, LabelsNeverRunCommands) {
+  if (!GnuplotAvailable()) GTEST_SKIP() << "gnuplot is not installed";
+  ScopedTempDir tmp("plots_injection");
+  const fs::path marker = tmp.path() / "pwned";
+  const std::string evil = "x`touch " + marker.string() + "` $(touch " +
+                           marker.string() +
+                           ") 'q' \"dq\" \\ @GPVAL_VERSION\nnext line";
+  LinePlot line = TwoSeries();
+  line.title = evil;
+  line.xlabel = evil;
+  line.series[0].name = evil;
+  IntervalPlot intervals = Intervals();
+  intervals.title = evil;
+  intervals.panels[0] = evil;
+  intervals.rows[1].name = evil;
+  RunGnuplot({WriteLinePlot(tmp.path(), line),
+              WriteIntervalPlot(tmp.path(), intervals)});
+  EXPECT_FALSE(fs::exists(marker)) << "a label ran a shell command";
+  // The label is drawn as written (line break as a space).
+  EXPECT_TRUE(
+      Contains(io::ReadFile(tmp.path() / "curve_breakout.svg"), "x`touch "));
 }
 
 }  // namespace

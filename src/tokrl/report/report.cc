@@ -69,11 +69,19 @@ std::string Html(std::string_view text) {
 }
 
 // Markdown table cells: a '|' would end the cell.
+// Text for a markdown table cell: no raw HTML (Html's entities), no markup
+// (\ ` * [ ] | escaped), one line.
 std::string Md(std::string_view text) {
   std::string out;
   for (char c : text) {
-    if (c == '|') out.push_back('\\');
-    out.push_back(c);
+    if (c == '\n' || c == '\r') {
+      out.push_back(' ');
+    } else if (std::string_view("\\`*[]|").find(c) != std::string_view::npos) {
+      out.push_back('\\');
+      out.push_back(c);
+    } else {
+      out.append(Html(std::string_view(&c, 1)));
+    }
   }
   return out;
 }

@@ -218,6 +218,25 @@ TEST(ReportTest, WritesTablesAndKeepsOtherFiles) {
   EXPECT_FALSE(Contains(html, "<img"));
 }
 
+// Regression (issue 9): variant labels reached summary.md as raw HTML.
+TEST(ReportTest, SummaryMarkdownEscapesLabels) {
+  ScopedTempDir tmp("report_md_escape");
+  for (uint64_t seed = 0; seed < 2; ++seed) {
+    FakeRun run;
+    run.env_id = "toy/a";
+    run.variant = "<img src=x onerror=alert(1)> | *b* `c`";
+    run.seed = seed;
+    run.curve = {{100, 0}, {200, 1}};
+    WriteFakeRun(tmp.path() / "runs" / std::to_string(seed), run);
+  }
+  const fs::path out = tmp.path() / "out";
+  WriteReport(LoadRuns({tmp.path() / "runs"}), SmallOptions(out));
+  const std::string md = io::ReadFile(out / "summary.md");
+  EXPECT_FALSE(Contains(md, "<img"));
+  EXPECT_TRUE(Contains(
+      md, "| &lt;img src=x onerror=alert(1)&gt; \\| \\*b\\* \\`c\\` | 2 |"));
+}
+
 TEST(ReportTest, WritesPlotsWithGnuplot) {
   if (!GnuplotAvailable()) GTEST_SKIP() << "gnuplot is not installed";
   ScopedTempDir tmp("report_plots");

@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -13,6 +14,7 @@
 
 #include "tokrl/core/check.h"
 #include "tokrl/io/atomic_file.h"
+#include "tokrl/io/run_dir.h"
 
 namespace tokrl::report {
 namespace fs = std::filesystem;
@@ -36,7 +38,7 @@ std::string Join(const std::vector<std::string>& items,
 
 bool IsRunDir(const fs::path& dir) {
   std::error_code ec;
-  return fs::is_regular_file(dir / "config.toml", ec);
+  return fs::is_regular_file(dir / io::run_dir::kConfig, ec);
 }
 
 // Depth-first, in sorted order so the result does not depend on the file
@@ -104,7 +106,8 @@ void LoadMetrics(const fs::path& file, const std::string& metric, bool complete,
     nlohmann::json row;
     try {
       row = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
+      // parse_error, or out_of_range for a number beyond a double (1e400).
       // A run that is still training may be caught mid-write: an
       // unterminated last line is skipped, not an error.
       if (!terminated && !complete) {
@@ -124,40 +127,50 @@ void LoadMetrics(const fs::path& file, const std::string& metric, bool complete,
       TOKRL_FAIL() << file.string() << ":" << line_number
                    << ": expected a JSON object";
     }
-    const auto step = row.find("step");
-    if (step == row.end() || !step->is_number()) {
+    const auto step_it = row.find("step");
+    if (step_it == row.end() || !step_it->is_number()) {
       TOKRL_FAIL() << file.string() << ":" << line_number
                    << ": missing or non-numeric \"step\"";
     }
+    // Only a non-negative integer that fits int64 is a step (casting 1e300
+    // or 2^64-1 would be undefined behaviour).
+    if (!step_it->is_number_integer() ||
+        (step_it->is_number_unsigned() &&
+         step_it->get<uint64_t>() >
+             static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) ||
+        (!step_it->is_number_unsigned() && step_it->get<int64_t>() < 0)) {
+      TOKRL_FAIL() << file.string() << ":" << line_number << ": \"step\" "
+                   << step_it->dump()
+                   << " is not a non-negative integer of at most 2^63-1";
+    }
+    const int64_t step = step_it->get<int64_t>();
     for (const auto& [key, value] : row.items()) {
       if (key == "step") continue;
       seen.insert(key);
       // Non-numbers (null: a NaN the logger could not write) carry no score.
       if (key == metric && value.is_number()) {
-        Append(run.curve, step->get<int64_t>(), value.get<double>());
+        Append(run.curve, step, value.get<double>());
       }
     }
   }
   run.metrics_seen.assign(seen.begin(), seen.end());
 }
 
-}  // namespace
-
-std::string VariantLabel(const std::string& agent_type,
-                         const std::string& tokenizer,
-                         const std::string& penultimate, int64_t experts,
-                         int64_t scale) {
-  std::string label = agent_type.empty() ? "agent" : agent_type;
-  label.append(" ")
-      .append(tokenizer.empty() ? "flatten" : tokenizer)
-      .append("+")
-      .append(penultimate.empty() ? "dense" : penultimate);
-  if (penultimate == "softmoe" || penultimate == "moe") {
-    label.append(" x").append(std::to_string(experts)).append(" experts");
+// summary.json's "variant" ("" when it has none: runs from before it was
+// recorded).
+std::string SummaryVariant(const fs::path& file) {
+  nlohmann::json summary;
+  try {
+    summary = nlohmann::json::parse(io::ReadFile(file));
+  } catch (const nlohmann::json::exception& e) {
+    TOKRL_FAIL() << file.string() << ": malformed JSON: " << e.what();
   }
-  if (scale != 1) label.append(" scale").append(std::to_string(scale));
-  return label;
+  const auto it = summary.is_object() ? summary.find("variant") : summary.end();
+  if (it == summary.end() || !it->is_string()) return "";
+  return it->get<std::string>();
 }
+
+}  // namespace
 
 std::vector<fs::path> FindRunDirs(const std::vector<fs::path>& paths,
                                   int max_depth) {
@@ -201,7 +214,7 @@ std::vector<fs::path> FindRunDirs(const std::vector<fs::path>& paths,
 RunData LoadRun(const fs::path& dir, const std::string& metric) {
   RunData run;
   run.dir = dir;
-  const fs::path config_file = dir / "config.toml";
+  const fs::path config_file = dir / io::run_dir::kConfig;
   toml::table config;
   try {
     config = toml::parse(io::ReadFile(config_file), config_file.string());
@@ -221,16 +234,14 @@ RunData LoadRun(const fs::path& dir, const std::string& metric) {
   run.total_steps = TomlInt(config, "train.total_steps", 0);
   run.experiment = TomlString(config, "experiment.name");
   run.variant = TomlString(config, "experiment.variant");
-  if (run.variant.empty()) {
-    run.variant = VariantLabel(TomlString(config, "agent.type", "dqn"),
-                               TomlString(config, "network.tokenizer"),
-                               TomlString(config, "network.penultimate"),
-                               TomlInt(config, "network.experts", 0),
-                               TomlInt(config, "network.scale", 1));
-  }
   std::error_code ec;
-  run.complete = fs::is_regular_file(dir / "summary.json", ec);
-  LoadMetrics(dir / "metrics.jsonl", metric, run.complete, run);
+  run.complete = fs::is_regular_file(dir / io::run_dir::kSummary, ec);
+  if (run.complete) {
+    const std::string label = SummaryVariant(dir / io::run_dir::kSummary);
+    if (!label.empty()) run.variant = label;
+  }
+  if (run.variant.empty()) run.variant = "unlabelled";
+  LoadMetrics(dir / io::run_dir::kMetricsJsonl, metric, run.complete, run);
   if (!run.curve.values.empty()) run.final_score = run.curve.values.back();
   return run;
 }

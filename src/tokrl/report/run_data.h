@@ -54,9 +54,12 @@ struct Curve {
 
 struct RunData {
   std::filesystem::path dir;
-  std::string env_id;      // "minatar/breakout(sticky=0)"
-  std::string game;        // stats::GameOfEnv(env_id): "breakout"
-  std::string variant;     // experiment.variant, or VariantLabel(...) if empty
+  std::string env_id;  // "minatar/breakout(sticky=0)"
+  std::string game;    // stats::GameOfEnv(env_id): "breakout"
+  // The label the trainer wrote into summary.json (its VariantLabel: the
+  // experiment.variant, or one derived from agent and network); for a run
+  // without a summary, experiment.variant or "unlabelled".
+  std::string variant;
   std::string experiment;  // experiment.name ("" if unset)
   uint64_t seed = 0;
   int64_t total_steps = 0;  // train.total_steps (0 if unset)
@@ -80,14 +83,6 @@ struct LoadedRuns {
   std::vector<RunData> runs;          // sorted by (variant, game, seed)
   std::vector<std::string> warnings;  // skipped runs, oddities
 };
-
-// "dqn flatten+dense", "dqn perconv+softmoe x4 experts",
-// "rainbow perconv+moe x8 experts scale4". `experts` is only shown for the
-// softmoe and moe penultimate layers, `scale` only when != 1.
-std::string VariantLabel(const std::string& agent_type,
-                         const std::string& tokenizer,
-                         const std::string& penultimate, int64_t experts,
-                         int64_t scale);
 
 // The run directories of `paths`, sorted and without duplicates: a path
 // with config.toml is a run directory; any other folder is searched

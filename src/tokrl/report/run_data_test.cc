@@ -24,16 +24,6 @@ FakeRun MakeRun(std::string env, std::string variant, uint64_t seed,
   return r;
 }
 
-TEST(RunDataTest, VariantLabels) {
-  EXPECT_EQ(VariantLabel("dqn", "flatten", "dense", 4, 1), "dqn flatten+dense");
-  EXPECT_EQ(VariantLabel("dqn", "perconv", "softmoe", 4, 1),
-            "dqn perconv+softmoe x4 experts");
-  EXPECT_EQ(VariantLabel("rainbow", "perconv", "moe", 8, 4),
-            "rainbow perconv+moe x8 experts scale4");
-  EXPECT_EQ(VariantLabel("dqn", "flatten", "dense", 8, 4),
-            "dqn flatten+dense scale4");
-}
-
 TEST(RunDataTest, FindsRunDirsRecursivelyAndOnce) {
   ScopedTempDir tmp("report_find");
   const fs::path sweep = tmp.path() / "sweep";
@@ -148,6 +138,15 @@ TEST(RunDataTest, LoadErrorsNameTheFileAndLine) {
   WriteText(dir / "metrics.jsonl", "{\"train/loss\": 1}\n");
   EXPECT_TRUE(Contains(ErrorOf([&] { LoadRun(dir, "train/episode_return"); }),
                        "metrics.jsonl:1: missing or non-numeric \"step\""));
+  // Regression (issue 9.15): steps that do not fit an int64 were cast.
+  for (const char* step : {"1e300", "18446744073709551615", "-5", "2.5"}) {
+    WriteText(dir / "metrics.jsonl",
+              "{\"step\":100,\"train/loss\":1}\n{\"step\":" +
+                  std::string(step) + ",\"train/loss\":1}\n");
+    EXPECT_TRUE(Contains(ErrorOf([&] { LoadRun(dir, "train/loss"); }),
+                         "metrics.jsonl:2: \"step\" "))
+        << step;
+  }
 
   fs::remove(dir / "metrics.jsonl");
   EXPECT_TRUE(Contains(ErrorOf([&] { LoadRun(dir, "train/episode_return"); }),

@@ -17,7 +17,8 @@ namespace tokrl::report {
 
 struct FakeRun {
   std::string env_id = "minatar/breakout";
-  std::string variant;  // experiment.variant ("" = derived label)
+  std::string variant;  // experiment.variant ("" = a label derived as the
+                        // trainer does, written to summary.json only)
   uint64_t seed = 0;
   std::string agent = "dqn";
   std::string tokenizer = "flatten";
@@ -71,7 +72,19 @@ inline void WriteFakeRun(const std::filesystem::path& dir, const FakeRun& run) {
         .append("}\n");
   }
   WriteText(dir / "metrics.jsonl", metrics);
-  if (run.complete) WriteText(dir / "summary.json", "{\"env_steps\": 1}\n");
+  // The label the trainer writes (its VariantLabel).
+  std::string label = run.variant;
+  if (label.empty()) {
+    label = run.agent + " " + run.tokenizer + "+" + run.penultimate;
+    if (run.penultimate == "softmoe" || run.penultimate == "moe")
+      label.append(" x").append(std::to_string(run.experts)).append(" experts");
+    if (run.scale != 1)
+      label.append(" scale").append(std::to_string(run.scale));
+  }
+  if (run.complete) {
+    WriteText(dir / "summary.json",
+              "{\"env_steps\": 1, \"variant\": \"" + label + "\"}\n");
+  }
 }
 
 }  // namespace tokrl::report

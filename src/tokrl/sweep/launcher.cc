@@ -1,5 +1,6 @@
 #include "tokrl/sweep/launcher.h"
 
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <deque>
@@ -8,12 +9,15 @@
 #include <optional>
 #include <ostream>
 #include <sstream>
+#include <string_view>
 #include <thread>
 #include <utility>
 
 #include "tokrl/core/check.h"
 #include "tokrl/core/subprocess.h"
 #include "tokrl/io/atomic_file.h"
+#include "tokrl/io/run_dir.h"
+#include "tokrl/io/run_lock.h"
 
 namespace tokrl::sweep {
 namespace fs = std::filesystem;
@@ -57,6 +61,23 @@ std::string ShellQuote(const std::string& s) {
   }
   out.push_back('\'');
   return out;
+}
+
+// A value for an #SBATCH line: one line of the characters `allowed` (plus
+// letters and digits). A newline would end the directive and start a shell
+// line of the job script.
+void CheckSbatchValue(const std::string& what, const std::string& value,
+                      std::string_view allowed) {
+  for (unsigned char c : value) {
+    if (std::isalnum(c) ||
+        allowed.find(static_cast<char>(c)) != std::string_view::npos) {
+      continue;
+    }
+    TOKRL_FAIL() << what << " '" << value
+                 << "' has a character not allowed in a SLURM job script (code "
+                 << int{c} << "); allowed: letters, digits and '" << allowed
+                 << "'";
+  }
 }
 
 }  // namespace
@@ -126,6 +147,18 @@ LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
     const size_t i = queue.front();
     queue.pop_front();
     const SweepRun& run = sweep.runs[i];
+    // A live trainer (an earlier sweep's, say) owns the folder: neither
+    // move it nor start a second trainer on it.
+    if (const auto holder = io::RunLock::Holder(run.run_dir)) {
+      ++summary.failed;
+      std::string line = run.name;
+      line.append(": not started, its folder is in use by pid ")
+          .append(std::to_string(*holder))
+          .append("\n");
+      if (log) *log << "BUSY   " << line;
+      summary.failures.push_back(std::move(line));
+      return;
+    }
     RunState state = GetRunState(run.run_dir);
     if (state == RunState::kStale) {
       MoveAside(run.run_dir, log);
@@ -138,7 +171,9 @@ LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
     for (const auto& a : options.extra_train_args) argv.push_back(a);
     if (log) *log << (resume ? "resume " : "start  ") << run.name << "\n";
     ProcessOptions process_options;
-    process_options.output = run.run_dir / "train.log";
+    process_options.output = run.run_dir / io::run_dir::kTrainLog;
+    // A killed sweep takes its trainers with it (they checkpoint on SIGTERM).
+    process_options.die_with_parent = true;
     active.push_back({i, Process::Spawn(argv, process_options),
                       std::chrono::steady_clock::now()});
   };
@@ -170,7 +205,7 @@ LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
           std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                         active[a].start)
               .count();
-      const fs::path log_file = run.run_dir / "train.log";
+      const fs::path log_file = run.run_dir / io::run_dir::kTrainLog;
       if (*status == 0) {
         ++summary.finished;
         if (log) {
@@ -203,6 +238,17 @@ LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
 std::string SlurmScript(const Sweep& sweep, const std::vector<size_t>& pending,
                         const SlurmOptions& options) {
   TOKRL_CHECK(!pending.empty()) << "no pending runs for a SLURM array";
+  CheckSbatchValue("--time", options.time, ":-");
+  CheckSbatchValue("--partition", options.partition, "_-.,");
+  CheckSbatchValue("--mem", options.mem, "");
+  for (const auto& a : options.sbatch_args) {
+    CheckSbatchValue("--sbatch-arg", a, "-_=.,:/+@%");
+  }
+  // Paths are free text: only a line break could escape its directive.
+  const std::string out_dir = sweep.out_dir.string();
+  if (out_dir.find_first_of("\n\r") != std::string::npos) {
+    TOKRL_FAIL() << "the sweep's output folder has a line break in its name";
+  }
   std::ostringstream s;
   std::string array;
   for (const size_t i : pending) {

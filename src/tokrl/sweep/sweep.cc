@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include "tokrl/core/check.h"
+#include "tokrl/io/checkpoint_dir.h"
+#include "tokrl/io/run_dir.h"
 
 namespace tokrl::sweep {
 namespace fs = std::filesystem;
@@ -179,6 +181,22 @@ std::vector<uint64_t> SeedList(const fs::path& file, const toml::node& node) {
   return seeds;
 }
 
+// The string at table[key], `fallback` when absent; any other type is an
+// error (a typo'd type must not silently fall back to the default).
+std::string StringKey(const fs::path& file, const toml::table& table,
+                      const char* key, const std::string& fallback) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) return fallback;
+  const auto value = node->value_exact<std::string>();
+  if (!value) {
+    std::ostringstream type;
+    type << node->type();
+    TOKRL_FAIL() << Where(file, *node) << ": '" << key
+                 << "' must be a string, got " << type.str();
+  }
+  return *value;
+}
+
 std::string ExpandGame(std::string pattern, const std::string& game) {
   const auto at = pattern.find("{game}");
   if (at != std::string::npos) pattern.replace(at, 6, game);
@@ -225,12 +243,11 @@ Sweep LoadSweep(const fs::path& file_arg, const SweepOptions& options) {
 
   Sweep sweep;
   sweep.file = file;
-  sweep.name = head->get("name") ? (*head)["name"].value_or(std::string())
-                                 : file.stem().string();
+  sweep.name = StringKey(file, *head, "name", file.stem().string());
   CheckName(file, *head, "sweep name", sweep.name);
-  sweep.description = (*head)["description"].value_or(std::string());
+  sweep.description = StringKey(file, *head, "description", "");
   const std::string env_pattern =
-      (*head)["env"].value_or(std::string("minatar/{game}"));
+      StringKey(file, *head, "env", "minatar/{game}");
   std::vector<fs::path> base_configs;
   if (const auto* n = head->get("configs")) base_configs = ConfigList(file, *n);
   std::vector<std::string> sweep_set;
@@ -274,6 +291,12 @@ Sweep LoadSweep(const fs::path& file_arg, const SweepOptions& options) {
     sweep.budget = options.budget;
   }
   for (const auto& game : games) CheckName(file, *games_node, "game", game);
+  if (games.size() > 1 && env_pattern.find("{game}") == std::string::npos) {
+    TOKRL_FAIL() << file.string() << ": env '" << env_pattern
+                 << "' has no {game}, so all " << games.size()
+                 << " games would train the same env; write the game's "
+                    "place as {game}, e.g. \"minatar/{game}\"";
+  }
 
   for (const auto& o : options.overrides) {
     const std::string key = o.substr(0, o.find('='));
@@ -336,12 +359,10 @@ Sweep LoadSweep(const fs::path& file_arg, const SweepOptions& options) {
 
 RunState GetRunState(const fs::path& run_dir) {
   if (!fs::exists(run_dir)) return RunState::kNew;
-  if (fs::exists(run_dir / "summary.json")) return RunState::kDone;
+  if (fs::exists(run_dir / io::run_dir::kSummary)) return RunState::kDone;
   // checkpoint.old: the trainer died while swapping in a new checkpoint; it
   // resumes from the old one.
-  if (fs::exists(run_dir / "checkpoint" / "MANIFEST") ||
-      fs::exists(run_dir / "checkpoint.old" / "MANIFEST"))
-    return RunState::kPartial;
+  if (io::HasCheckpoint(run_dir)) return RunState::kPartial;
   return RunState::kStale;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "tokrl/core/gtest_helpers.h"
 #include "tokrl/core/testing.h"
 #include "tokrl/sweep/launcher.h"
 
@@ -175,6 +176,54 @@ TEST_F(SweepTest, BadFilesGiveClearErrors) {
       "'env.id' is set by the sweep itself"));
 }
 
+// Regression (issue 9.14): wrong types fell back to defaults silently, and
+// an env without {game} trained one env under every game's label.
+TEST_F(SweepTest, KeysAreTypeCheckedAndEnvNeedsGame) {
+  EXPECT_TRUE(Contains(
+      LoadError("[sweep]\nenv = 5\ngames=['a']\nseeds=[0]\n[variants.a]\n"),
+      "sweep.toml:2: 'env' must be a string, got integer"));
+  EXPECT_TRUE(Contains(LoadError("[sweep]\ndescription = ['x']\ngames=['a']\n"
+                                 "seeds=[0]\n[variants.a]\n"),
+                       "'description' must be a string, got array"));
+  EXPECT_TRUE(Contains(
+      LoadError("[sweep]\nname = 1\ngames=['a']\nseeds=[0]\n[variants.a]\n"),
+      "'name' must be a string"));
+  EXPECT_TRUE(Contains(LoadError("[sweep]\nenv = 'toy/catch'\ngames=['a', "
+                                 "'b']\nseeds=[0]\n[variants.a]\n"),
+                       "env 'toy/catch' has no {game}, so all 2 games"));
+  // One game needs no {game}.
+  const Sweep one = LoadSweep(
+      WriteSweep("[sweep]\nenv = "
+                 "'toy/catch'\ngames=['catch']\nseeds=[0]\n[variants.a]\n"));
+  EXPECT_EQ(one.runs.size(), 1u);
+}
+
+// Regression (issue 9.16): a newline in --time put a shell line into the
+// job script.
+TEST_F(SweepTest, SlurmValuesCannotInjectScriptLines) {
+  SweepOptions options;
+  options.out_dir = dir_.path() / "out";
+  const Sweep s = LoadSweep(WriteSweep(kSweep), options);
+  SlurmOptions slurm;
+  slurm.tokrl = "/opt/tokrl";
+  slurm.time = "1:00\ntouch x";
+  EXPECT_TRUE(Contains(ErrorOf([&] { SlurmScript(s, {0}, slurm); }),
+                       "--time '1:00\ntouch x' has a character not allowed "
+                       "in a SLURM job script (code 10)"));
+  slurm.time = "1-02:00:00";
+  slurm.partition = "gpu;rm";
+  EXPECT_TRUE(Contains(ErrorOf([&] { SlurmScript(s, {0}, slurm); }),
+                       "--partition 'gpu;rm'"));
+  slurm.partition = "gpu,cpu";
+  slurm.mem = "4G";
+  slurm.sbatch_args = {"--account=rl", "--comment=$(id)"};
+  EXPECT_TRUE(Contains(ErrorOf([&] { SlurmScript(s, {0}, slurm); }),
+                       "--sbatch-arg '--comment=$(id)'"));
+  slurm.sbatch_args = {"--account=rl"};
+  EXPECT_TRUE(
+      Contains(SlurmScript(s, {0}, slurm), "#SBATCH --time=1-02:00:00\n"));
+}
+
 TEST_F(SweepTest, RunStateFollowsTheRunFolder) {
   const fs::path run = dir_.path() / "run";
   EXPECT_EQ(GetRunState(run), RunState::kNew);
@@ -218,8 +267,9 @@ TEST_F(SweepTest, SlurmScriptCoversPendingRunsOnly) {
   const std::string script = SlurmScript(s, pending, slurm);
   EXPECT_NE(script.find("#SBATCH --array=0,1,3,4,5,6,7%3\n"),
             std::string::npos);
-  EXPECT_NE(script.find("#SBATCH --time=01:00:00\n#SBATCH --signal=B:TERM@120\n"),
-            std::string::npos);
+  EXPECT_NE(
+      script.find("#SBATCH --time=01:00:00\n#SBATCH --signal=B:TERM@120\n"),
+      std::string::npos);
   EXPECT_NE(script.find("#SBATCH --account=rl\n"), std::string::npos);
   EXPECT_EQ(script.find("--partition"), std::string::npos);
   // Shell-quoted, including a quote inside an argument.
