@@ -11,31 +11,13 @@
 #include <vector>
 
 #include "tokrl/core/rng.h"
+#include "tokrl/env/minatar/testing.h"
 
 namespace tokrl::minatar {
 namespace {
 
 using Entity = Asterix::Entity;
 using State = Asterix::State;
-using Obs = std::array<uint8_t, Asterix::kNumChannels * 100>;
-
-Obs RenderObs(const Asterix& game) {
-  Obs obs;
-  obs.fill(7);  // Render must overwrite every byte.
-  game.Render(obs.data());
-  return obs;
-}
-
-uint8_t At(const Obs& obs, int channel, int y, int x) {
-  return obs[channel * 100 + y * 10 + x];
-}
-
-int CountChannel(const Obs& obs, int channel) {
-  int n = 0;
-  for (int i = 0; i < 100; ++i) n += obs[channel * 100 + i];
-  return n;
-}
-
 Entity MakeEntity(int x, bool moving_right, bool gold) {
   Entity e;
   e.active = true;
@@ -527,19 +509,8 @@ TEST(Asterix, ActAfterTerminationChangesNothing) {
   s.slots[2] = MakeEntity(6, false, true);
   Rng rng(0);
   game.Act(kNoop, rng);
-  ASSERT_TRUE(game.terminal());
-  const State frozen = game.state();
-  const Obs obs = RenderObs(game);
-  for (int a = 0; a < kNumFullActions; ++a) {
-    const Rng before = rng;
-    EXPECT_EQ(game.Act(a, rng), 0);
-    EXPECT_EQ(rng, before);
-    EXPECT_TRUE(game.terminal());
-    EXPECT_EQ(game.state(), frozen);
-    EXPECT_EQ(RenderObs(game), obs);
-  }
+  ExpectFrozenAfterTermination(game, rng);
 }
-
 TEST(Asterix, CloneGivesIdenticalFutures) {
   Asterix game(true);
   Rng rng(99);
@@ -547,25 +518,8 @@ TEST(Asterix, CloneGivesIdenticalFutures) {
   Rng policy(1);
   for (int i = 0; i < 30; ++i)
     game.Act(static_cast<int>(policy.UniformInt(6)), rng);
-  std::unique_ptr<Game> clone = game.Clone();
-  Rng rng2 = rng;
-  Rng policy2 = policy;
-  for (int i = 0; i < 2000; ++i) {
-    if (game.terminal()) {
-      game.Reset(rng);
-      clone->Reset(rng2);
-    }
-    const int a = static_cast<int>(policy.UniformInt(6));
-    ASSERT_EQ(a, static_cast<int>(policy2.UniformInt(6)));
-    ASSERT_EQ(game.Act(a, rng), clone->Act(a, rng2));
-    ASSERT_EQ(game.terminal(), clone->terminal());
-    Obs other;
-    clone->Render(other.data());
-    ASSERT_EQ(RenderObs(game), other);
-    ASSERT_EQ(game.state(), static_cast<const Asterix&>(*clone).state());
-  }
+  ExpectCloneHasIdenticalFuture(game, rng, policy, 2000);
 }
-
 TEST(Asterix, ShortestEpisodeIs11Steps) {
   // A random policy never dies before step 11 ...
   Rng policy(2);

@@ -10,35 +10,18 @@
 #include <vector>
 
 #include "tokrl/core/rng.h"
+#include "tokrl/env/minatar/testing.h"
 
 namespace tokrl::minatar {
 namespace {
 
 using State = Breakout::State;
 using BrickMap = Breakout::BrickMap;
-using Obs = std::array<uint8_t, Breakout::kNumChannels * 100>;
 
 constexpr int kUL = Breakout::kUpLeft;
 constexpr int kUR = Breakout::kUpRight;
 constexpr int kDR = Breakout::kDownRight;
 constexpr int kDL = Breakout::kDownLeft;
-
-Obs RenderObs(const Breakout& game) {
-  Obs obs;
-  obs.fill(7);  // Render must overwrite every byte.
-  game.Render(obs.data());
-  return obs;
-}
-
-uint8_t At(const Obs& obs, int channel, int y, int x) {
-  return obs[channel * 100 + y * 10 + x];
-}
-
-int CountChannel(const Obs& obs, int channel) {
-  int n = 0;
-  for (int i = 0; i < 100; ++i) n += obs[channel * 100 + i];
-  return n;
-}
 
 int CountBricks(const BrickMap& bricks) {
   int n = 0;
@@ -453,19 +436,8 @@ TEST(Breakout, ActAfterTerminationChangesNothing) {
   Breakout game = Crafted(8, 0, kDR, 9);
   Rng rng(0);
   game.Act(kNoop, rng);
-  ASSERT_TRUE(game.terminal());
-  const State frozen = game.state();
-  const Obs obs = RenderObs(game);
-  for (int a = 0; a < kNumFullActions; ++a) {
-    const Rng before = rng;
-    EXPECT_EQ(game.Act(a, rng), 0);
-    EXPECT_EQ(rng, before);
-    EXPECT_TRUE(game.terminal());
-    EXPECT_EQ(game.state(), frozen);
-    EXPECT_EQ(RenderObs(game), obs);
-  }
+  ExpectFrozenAfterTermination(game, rng);
 }
-
 TEST(Breakout, CloneGivesIdenticalFutures) {
   Breakout game(true);
   Rng rng(31);
@@ -474,23 +446,8 @@ TEST(Breakout, CloneGivesIdenticalFutures) {
   for (int i = 0; i < 4; ++i) {
     game.Act(static_cast<int>(policy.UniformInt(6)), rng);
   }
-  std::unique_ptr<Game> clone = game.Clone();
-  Rng rng2 = rng;
-  for (int i = 0; i < 3000; ++i) {
-    if (game.terminal()) {
-      game.Reset(rng);
-      clone->Reset(rng2);
-    }
-    const int a = static_cast<int>(policy.UniformInt(6));
-    ASSERT_EQ(game.Act(a, rng), clone->Act(a, rng2));
-    ASSERT_EQ(game.terminal(), clone->terminal());
-    Obs other;
-    clone->Render(other.data());
-    ASSERT_EQ(RenderObs(game), other);
-    ASSERT_EQ(game.state(), static_cast<const Breakout&>(*clone).state());
-  }
+  ExpectCloneHasIdenticalFuture(game, rng, policy, 3000);
 }
-
 TEST(Breakout, RandomRolloutKeepsInvariants) {
   Breakout game(true);
   Rng rng(77);

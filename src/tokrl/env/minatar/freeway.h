@@ -92,6 +92,7 @@ class Freeway final : public Game {
     int x = 0;      // column 0..9; the row is the car's index + 1
     int speed = 1;  // signed; |speed| in 1..5
     int timer = 1;  // per-car countdown, see "Cars" above
+    friend bool operator==(const Car&, const Car&) = default;
   };
 
   struct State {
@@ -100,6 +101,7 @@ class Freeway final : public Game {
     int time_left = kTimeLimit;
     bool terminal = false;
     Car cars[kNumCars];
+    friend bool operator==(const State&, const State&) = default;
   };
 
   explicit Freeway(bool ramping);

@@ -2,46 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
+
+#include "tokrl/env/minatar/testing.h"
 
 namespace tokrl::minatar {
 namespace {
 
 constexpr int kChannels = 7;
-using Obs = std::array<uint8_t, kChannels * 100>;
-
-Obs Render(const Freeway& game) {
-  Obs obs;
-  obs.fill(7);  // Render must overwrite every byte.
-  game.Render(obs.data());
-  return obs;
-}
-
-int At(const Obs& obs, int c, int y, int x) {
-  return obs[c * 100 + y * 10 + x];
-}
-
-int CountChannel(const Obs& obs, int c) {
-  int n = 0;
-  for (int i = 0; i < 100; ++i) n += obs[c * 100 + i];
-  return n;
-}
-
-bool SameState(const Freeway::State& a, const Freeway::State& b) {
-  if (a.chicken_row != b.chicken_row || a.move_cooldown != b.move_cooldown ||
-      a.time_left != b.time_left || a.terminal != b.terminal) {
-    return false;
-  }
-  for (int i = 0; i < Freeway::kNumCars; ++i) {
-    if (a.cars[i].x != b.cars[i].x || a.cars[i].speed != b.cars[i].speed ||
-        a.cars[i].timer != b.cars[i].timer) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // A state where no car will reach the chicken's column for a while: every
 // car in column 0 drives left at speed 5 (0 -> 9 -> 8 ...), far from 4.
@@ -136,7 +107,7 @@ TEST(Freeway, InitialObservation) {
   Freeway game(true);
   Rng rng(3);
   game.Reset(rng);
-  const Obs obs = Render(game);
+  const Obs obs = RenderObs(game);
   for (uint8_t v : obs) EXPECT_LE(v, 1);
   EXPECT_EQ(CountChannel(obs, 0), 1);
   EXPECT_EQ(At(obs, 0, 9, 4), 1);
@@ -161,7 +132,7 @@ TEST(Freeway, TrailWrapsOnBothEdges) {
   s.cars[1] = {9, -4, 4};  // left-moving at column 9: trail at column 0
   s.cars[2] = {5, 3, 3};   // ordinary: trail at column 4
   s.cars[3] = {5, -1, 1};  // ordinary: trail at column 6
-  const Obs obs = Render(game);
+  const Obs obs = RenderObs(game);
   EXPECT_EQ(At(obs, 3, 1, 9), 1);
   EXPECT_EQ(At(obs, 5, 2, 0), 1);
   EXPECT_EQ(At(obs, 4, 3, 4), 1);
@@ -421,18 +392,8 @@ TEST(Freeway, AfterTerminationNothingChanges) {
   s.chicken_row = 1;
   s.move_cooldown = 0;
   s.cars[0].timer = 0;
-  const Freeway::State before = game.state();
-  const Obs obs_before = Render(game);
-  const Rng rng_before = rng;
-  for (int action = 0; action < kNumFullActions; ++action) {
-    EXPECT_EQ(game.Act(action, rng), 0);
-    EXPECT_TRUE(game.terminal());
-  }
-  EXPECT_TRUE(SameState(before, game.state()));
-  EXPECT_EQ(obs_before, Render(game));
-  EXPECT_TRUE(rng == rng_before);
+  ExpectFrozenAfterTermination(game, rng);
 }
-
 TEST(Freeway, CloneHasIdenticalFuture) {
   Freeway game(true);
   Rng rng(21);
@@ -441,21 +402,8 @@ TEST(Freeway, CloneHasIdenticalFuture) {
   for (int step = 0; step < 700; ++step) {
     game.Act(static_cast<int>(policy.UniformInt(6)), rng);
   }
-  std::unique_ptr<Game> clone = game.Clone();
-  Rng rng_clone = rng;
-  for (int step = 0; step < 3000; ++step) {
-    const int action = static_cast<int>(policy.UniformInt(6));
-    ASSERT_EQ(game.Act(action, rng), clone->Act(action, rng_clone));
-    ASSERT_EQ(game.terminal(), clone->terminal());
-    Obs a, b;
-    game.Render(a.data());
-    clone->Render(b.data());
-    ASSERT_EQ(a, b);
-    ASSERT_TRUE(rng == rng_clone);
-  }
-  EXPECT_TRUE(SameState(game.state(), static_cast<Freeway&>(*clone).state()));
+  ExpectCloneHasIdenticalFuture(game, rng, policy, 3000);
 }
-
 TEST(Freeway, RandomRolloutInvariants) {
   Freeway game(true);
   Rng rng(31);
@@ -463,12 +411,12 @@ TEST(Freeway, RandomRolloutInvariants) {
   game.Reset(rng);
   int episodes = 0;
   int total_reward = 0;
-  Obs obs;
+  Obs obs(kChannels * 100);
   for (int step = 0; step < 30000; ++step) {
     const int reward = game.Act(static_cast<int>(policy.UniformInt(6)), rng);
     ASSERT_TRUE(reward == 0 || reward == 1);
     total_reward += reward;
-    obs.fill(9);
+    std::fill(obs.begin(), obs.end(), 9);
     game.Render(obs.data());
     for (uint8_t v : obs) ASSERT_LE(v, 1);
     ASSERT_EQ(CountChannel(obs, 0), 1);

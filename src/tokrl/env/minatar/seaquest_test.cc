@@ -10,6 +10,7 @@
 
 #include "tokrl/core/check.h"
 #include "tokrl/core/rng.h"
+#include "tokrl/env/minatar/testing.h"
 
 namespace tokrl::minatar {
 namespace {
@@ -18,12 +19,6 @@ using State = Seaquest::State;
 using Cells = std::set<std::pair<int, int>>;  // (row, column)
 
 constexpr int kObsSize = Seaquest::kNumChannels * ObsWriter::kCells;
-
-std::vector<uint8_t> Obs(const Seaquest& game) {
-  std::vector<uint8_t> obs(kObsSize, 7);  // Render must overwrite everything
-  game.Render(obs.data());
-  return obs;
-}
 
 Cells ChannelCells(const std::vector<uint8_t>& obs, int channel) {
   Cells cells;
@@ -99,7 +94,7 @@ TEST(Seaquest, ResetStateAndObservation) {
   expected[Seaquest::kSubBack * 100 + 0 * 10 + 6] = 1;
   for (int x = 0; x < 10; ++x)
     expected[Seaquest::kOxygenGauge * 100 + 90 + x] = 1;
-  EXPECT_EQ(Obs(game), expected);
+  EXPECT_EQ(RenderObs(game), expected);
 }
 
 TEST(Seaquest, Interface) {
@@ -721,12 +716,12 @@ TEST(Seaquest, OxygenRunsOutOnThe201stSubmergedStep) {
     ASSERT_FALSE(game.terminal()) << step;
   }
   EXPECT_EQ(game.state().oxygen, 0);
-  EXPECT_TRUE(ChannelCells(Obs(game), Seaquest::kOxygenGauge).empty());
+  EXPECT_TRUE(ChannelCells(RenderObs(game), Seaquest::kOxygenGauge).empty());
   game.Act(kNoop, rng);
   EXPECT_TRUE(game.terminal());
   // The step still ran to the end: oxygen went below zero.
   EXPECT_EQ(game.state().oxygen, -1);
-  EXPECT_TRUE(ChannelCells(Obs(game), Seaquest::kOxygenGauge).empty());
+  EXPECT_TRUE(ChannelCells(RenderObs(game), Seaquest::kOxygenGauge).empty());
 }
 
 TEST(Seaquest, TerminalStepStillCountsLaterRewards) {
@@ -775,7 +770,7 @@ TEST(Seaquest, SurfacingWithSixDiversThenAgainWithMinusOne) {
   EXPECT_EQ(s.diver_count, -1);
   EXPECT_EQ(s.oxygen, 200);
   EXPECT_TRUE(s.at_surface);
-  EXPECT_TRUE(ChannelCells(Obs(game), Seaquest::kDiverGauge).empty());
+  EXPECT_TRUE(ChannelCells(RenderObs(game), Seaquest::kDiverGauge).empty());
   EXPECT_EQ(game.Act(kDown, rng), 0);
   EXPECT_EQ(game.Act(kUp, rng), 0);
   EXPECT_FALSE(game.terminal()) << "only a count of exactly 0 is fatal";
@@ -903,7 +898,7 @@ TEST(Seaquest, RenderCraftedState) {
   s.subs.push_back({9, 6, false, 1, 1});  // trail off-grid: not wrapped to 0
   s.subs.push_back({5, 7, true, 1, 1});   // trail at column 4
   s.divers.push_back({8, 8, true, 1});    // trail at column 7
-  const std::vector<uint8_t> obs = Obs(game);
+  const std::vector<uint8_t> obs = RenderObs(game);
   for (uint8_t v : obs) ASSERT_LE(v, 1);
   EXPECT_EQ(ChannelCells(obs, Seaquest::kSubFront), (Cells{{2, 3}}));
   EXPECT_EQ(ChannelCells(obs, Seaquest::kSubBack), (Cells{{2, 2}}));
@@ -921,7 +916,7 @@ TEST(Seaquest, RenderCraftedState) {
 TEST(Seaquest, RenderBackCellFacingLeft) {
   Seaquest game = Quiet();
   game.mutable_state().sub_x = 0;
-  const std::vector<uint8_t> obs = Obs(game);
+  const std::vector<uint8_t> obs = RenderObs(game);
   EXPECT_EQ(ChannelCells(obs, Seaquest::kSubBack), (Cells{{0, 1}}));
 }
 
@@ -931,7 +926,8 @@ TEST(Seaquest, RenderGauges) {
   for (const auto& [oxygen, bars] : oxygen_cases) {
     Seaquest game = Quiet();
     game.mutable_state().oxygen = oxygen;
-    EXPECT_EQ(ChannelCells(Obs(game), Seaquest::kOxygenGauge), Row9(0, bars))
+    EXPECT_EQ(ChannelCells(RenderObs(game), Seaquest::kOxygenGauge),
+              Row9(0, bars))
         << oxygen;
   }
   const std::pair<int, Cells> diver_cases[] = {
@@ -939,7 +935,8 @@ TEST(Seaquest, RenderGauges) {
   for (const auto& [count, cells] : diver_cases) {
     Seaquest game = Quiet();
     game.mutable_state().diver_count = count;
-    EXPECT_EQ(ChannelCells(Obs(game), Seaquest::kDiverGauge), cells) << count;
+    EXPECT_EQ(ChannelCells(RenderObs(game), Seaquest::kDiverGauge), cells)
+        << count;
   }
 }
 
@@ -956,18 +953,8 @@ TEST(Seaquest, AfterTerminationNothingChanges) {
   s.enemy_spawn_timer = 0;
   s.diver_spawn_timer = 0;
   s.diver_count = 6;
-  const State before = game.state();
-  const std::vector<uint8_t> obs = Obs(game);
-  const Rng rng_before = rng;
-  for (int a = 0; a < kNumFullActions; ++a) {
-    EXPECT_EQ(game.Act(a, rng), 0);
-    EXPECT_TRUE(game.terminal());
-  }
-  EXPECT_EQ(game.state(), before);
-  EXPECT_EQ(Obs(game), obs);
-  EXPECT_EQ(rng, rng_before);
+  ExpectFrozenAfterTermination(game, rng);
 }
-
 TEST(Seaquest, CloneGivesIdenticalFutures) {
   Seaquest game(true);
   Rng rng(42);
@@ -980,28 +967,12 @@ TEST(Seaquest, CloneGivesIdenticalFutures) {
              rng);
     if (game.terminal()) game.Reset(rng);
   }
-  std::unique_ptr<Game> clone = game.Clone();
-  const auto* sq = dynamic_cast<const Seaquest*>(clone.get());
-  ASSERT_NE(sq, nullptr);
-  EXPECT_EQ(sq->state(), game.state());
-  Rng rng_a = rng;
-  Rng rng_b = rng;
-  for (int t = 0; t < 2000; ++t) {
-    const int action = static_cast<int>(policy.UniformInt(6));
-    EXPECT_EQ(game.Act(action, rng_a), clone->Act(action, rng_b));
-    ASSERT_EQ(game.terminal(), clone->terminal());
-    ASSERT_EQ(sq->state(), game.state());
-    ASSERT_EQ(Obs(*sq), Obs(game));
-    if (game.terminal()) {
-      game.Reset(rng_a);
-      clone->Reset(rng_b);
-    }
-  }
-  EXPECT_EQ(rng_a, rng_b);
+  ExpectCloneHasIdenticalFuture(game, rng, policy, 2000);
   // The clone is independent: stepping one leaves the other alone.
-  const State saved = sq->state();
-  game.Act(kDown, rng_a);
-  EXPECT_EQ(sq->state(), saved);
+  std::unique_ptr<Game> clone = game.Clone();
+  const State saved = static_cast<const Seaquest&>(*clone).state();
+  game.Act(kDown, rng);
+  EXPECT_EQ(static_cast<const Seaquest&>(*clone).state(), saved);
 }
 
 void CheckRandomRollouts(bool ramping, uint64_t seed) {

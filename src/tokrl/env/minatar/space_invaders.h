@@ -125,6 +125,7 @@ class SpaceInvaders final : public Game {
     Grid aliens = {};
     Grid friendly_bullets = {};
     Grid enemy_bullets = {};
+    friend bool operator==(const State&, const State&) = default;
 
     static bool Get(const Grid& grid, int y, int x) {
       return (grid[y] >> x) & 1u;

@@ -10,29 +10,13 @@
 #include <memory>
 #include <vector>
 
+#include "tokrl/env/minatar/testing.h"
+
 namespace tokrl::minatar {
 namespace {
 
 constexpr int kChannels = 6;
-using Obs = std::array<uint8_t, kChannels * 100>;
 using State = SpaceInvaders::State;
-
-Obs Render(const SpaceInvaders& game) {
-  Obs obs;
-  obs.fill(7);  // Render must overwrite every byte.
-  game.Render(obs.data());
-  return obs;
-}
-
-int At(const Obs& obs, int c, int y, int x) {
-  return obs[c * 100 + y * 10 + x];
-}
-
-int CountChannel(const Obs& obs, int c) {
-  int n = 0;
-  for (int i = 0; i < 100; ++i) n += obs[c * 100 + i];
-  return n;
-}
 
 int Count(const SpaceInvaders::Grid& grid) {
   int n = 0;
@@ -46,16 +30,6 @@ void Clear(SpaceInvaders::Grid& grid) { std::memset(grid, 0, sizeof(grid)); }
 
 bool SameGrid(const SpaceInvaders::Grid& a, const SpaceInvaders::Grid& b) {
   return std::memcmp(a, b, sizeof(SpaceInvaders::Grid)) == 0;
-}
-
-bool SameState(const State& a, const State& b) {
-  return a.cannon == b.cannon && a.alien_direction == b.alien_direction &&
-         a.move_interval == b.move_interval && a.move_timer == b.move_timer &&
-         a.shot_timer == b.shot_timer && a.shot_cooldown == b.shot_cooldown &&
-         a.ramp_index == b.ramp_index && a.terminal == b.terminal &&
-         SameGrid(a.aliens, b.aliens) &&
-         SameGrid(a.friendly_bullets, b.friendly_bullets) &&
-         SameGrid(a.enemy_bullets, b.enemy_bullets);
 }
 
 // A game with no aliens except the ones a test places, and timers far from
@@ -166,7 +140,7 @@ TEST(SpaceInvaders, ResetState) {
 
 TEST(SpaceInvaders, InitialObservation) {
   SpaceInvaders game(true);
-  const Obs obs = Render(game);
+  const Obs obs = RenderObs(game);
   for (uint8_t v : obs) EXPECT_LE(v, 1);
   EXPECT_EQ(CountChannel(obs, 0), 1);
   EXPECT_EQ(At(obs, 0, 9, 5), 1);
@@ -192,7 +166,7 @@ TEST(SpaceInvaders, ObservationChannels) {
   State::Set(s.aliens, 4, 7, true);
   State::Set(s.friendly_bullets, 6, 1, true);
   State::Set(s.enemy_bullets, 8, 3, true);
-  const Obs obs = Render(game);
+  const Obs obs = RenderObs(game);
   EXPECT_EQ(At(obs, 0, 9, 2), 1);
   EXPECT_EQ(At(obs, 1, 4, 7), 1);
   EXPECT_EQ(CountChannel(obs, 2), 0);
@@ -693,16 +667,8 @@ TEST(SpaceInvaders, AfterTerminationNothingChanges) {
   State::Set(s.enemy_bullets, 2, 2, true);
   s.move_timer = 0;
   s.shot_timer = 0;
-  const State before = game.state();
-  const Obs obs_before = Render(game);
-  for (int action = 0; action < kNumFullActions; ++action) {
-    EXPECT_EQ(game.Act(action, rng), 0);
-    EXPECT_TRUE(game.terminal());
-  }
-  EXPECT_TRUE(SameState(before, game.state()));
-  EXPECT_EQ(obs_before, Render(game));
+  ExpectFrozenAfterTermination(game, rng);
 }
-
 TEST(SpaceInvaders, CloneHasIdenticalFuture) {
   SpaceInvaders game(true);
   Rng rng(0);
@@ -711,25 +677,8 @@ TEST(SpaceInvaders, CloneHasIdenticalFuture) {
     game.Act(static_cast<int>(policy.UniformInt(6)), rng);
   }
   ASSERT_FALSE(game.terminal());
-  std::unique_ptr<Game> clone = game.Clone();
-  ASSERT_TRUE(SameState(game.state(),
-                        static_cast<const SpaceInvaders&>(*clone).state()));
-  for (int step = 0; step < 3000; ++step) {
-    const int action = static_cast<int>(policy.UniformInt(6));
-    ASSERT_EQ(game.Act(action, rng), clone->Act(action, rng));
-    ASSERT_EQ(game.terminal(), clone->terminal());
-    Obs a, b;
-    game.Render(a.data());
-    clone->Render(b.data());
-    ASSERT_EQ(a, b);
-    ASSERT_EQ(game.difficulty_ramp(), clone->difficulty_ramp());
-    if (game.terminal()) {
-      game.Reset(rng);
-      clone->Reset(rng);
-    }
-  }
+  ExpectCloneHasIdenticalFuture(game, rng, policy, 3000);
 }
-
 TEST(SpaceInvaders, RandomRolloutInvariants) {
   // eps 1 is the uniformly random policy; eps 0.3 also clears waves.
   struct Config {
@@ -745,7 +694,7 @@ TEST(SpaceInvaders, RandomRolloutInvariants) {
     int episodes = 0;
     int total_reward = 0;
     int max_ramp = 0;
-    Obs obs;
+    Obs obs(kChannels * 100);
     for (int step = 0; step < 50000; ++step) {
       const int action = HunterAction(game.state(), policy, config.eps);
       const int reward = game.Act(action, rng);
@@ -753,7 +702,7 @@ TEST(SpaceInvaders, RandomRolloutInvariants) {
       ASSERT_LE(reward, 24);
       total_reward += reward;
       const State& s = game.state();
-      obs.fill(9);
+      std::fill(obs.begin(), obs.end(), 9);
       game.Render(obs.data());
       for (uint8_t v : obs) ASSERT_LE(v, 1);
       ASSERT_EQ(CountChannel(obs, 0), 1);
