@@ -88,8 +88,17 @@ struct CurveBand {
 // See the file comment. Curves with no points are ignored.
 CurveBand MeanOverSeeds(const std::vector<const Curve*>& curves);
 
+// Raw final scores of one game over a variant's seeds.
+struct GameScore {
+  double mean = 0, min = 0, max = 0;
+};
+
 struct VariantResult {
   std::string name, color;
+  /// Per game (Grouping::games order): raw final scores over seeds.
+  std::vector<GameScore> per_game;
+  /// Per game: the learning curve, MeanOverSeeds of the runs' curves.
+  std::vector<CurveBand> curves;
   /// In stats::kAllAggregates order.
   std::vector<stats::Interval> aggregates;
   /// At ReportResults::taus.
@@ -103,6 +112,10 @@ struct VariantResult {
 
 struct ReportResults {
   Grouping grouping;
+  /// Runs in the score matrices (variants x seeds x games).
+  size_t num_runs = 0;
+  /// Parallel to the loaded runs: whether the run is in a score matrix.
+  std::vector<bool> used;
   std::string baseline;
   std::vector<double> taus;
   std::vector<VariantResult> variants;  // parallel to grouping.variants
@@ -112,13 +125,16 @@ struct ReportResults {
   std::vector<std::string> files;
 };
 
-// The statistics only; writes nothing. Throws tokrl::Error on bad options
+// Every number of the report (statistics, per-game scores, curves); writes
+// nothing. Throws tokrl::Error on bad options
 // (unknown baseline or normalization, bad bootstrap options) and the errors
 // of GroupRuns.
 ReportResults ComputeReport(const LoadedRuns& runs,
                             const ReportOptions& options);
 
-// ComputeReport, then the plots (when options.plots) and the three files.
+// ComputeReport, then the plots (when options.plots) and the three files,
+// rendered by report/render.h (which only formats: every number comes from
+// ComputeReport).
 // Throws tokrl::Error as ComputeReport, when out_dir cannot be created, and
 // as RunGnuplot (gnuplot missing or failing).
 ReportResults WriteReport(const LoadedRuns& runs, const ReportOptions& options);
