@@ -209,6 +209,8 @@ Trainer::Trainer(const Config& config, const fs::path& run_dir, bool resume,
                                 .num_threads = t.env_threads,
                                 .seed = DeriveSeed(t.seed, 0)});
   venv_->Reset();
+  evaluator_ = std::make_unique<Evaluator>(*prototype, t.eval_episodes,
+                                           t.eval_max_steps, t.seed);
   replay_ = std::make_unique<ReplayBuffer>(replay);
   agent_ = std::make_unique<DqnAgent>(agent_options_, network, device);
   act_rng_.Seed(DeriveSeed(t.seed, 2));
@@ -438,59 +440,12 @@ void Trainer::Log() {
 }
 
 EvalResult Trainer::Evaluate() {
-  const TrainOptions& t = train_options_;
-  const uint64_t eval_index = static_cast<uint64_t>(evaluations_++);
-  // Fresh envs and RNG per evaluation, derived from the seed and the
-  // evaluation's index: evaluation never perturbs training's random streams.
-  const int num = std::min(t.eval_episodes, 16);
-  auto prototype = MakeEnv(t.env_id);
-  const int64_t obs_size = prototype->spec().obs_size();
-  std::vector<std::unique_ptr<Env>> envs;
-  std::vector<int> episodes_left(num);
-  std::vector<double> returns_now(num, 0.0);
-  std::vector<int64_t> lengths_now(num, 0);
-  std::vector<uint8_t> obs(static_cast<size_t>(num * obs_size));
-  for (int i = 0; i < num; ++i) {
-    envs.push_back(prototype->Clone());
-    envs[i]->Seed(DeriveSeed(DeriveSeed(t.seed, 1), eval_index * 64 + i));
-    envs[i]->Reset({obs.data() + i * obs_size, static_cast<size_t>(obs_size)});
-    episodes_left[i] =
-        t.eval_episodes / num + (i < t.eval_episodes % num ? 1 : 0);
-  }
-  Rng rng(DeriveSeed(DeriveSeed(t.seed, 4), eval_index));
-  std::vector<double> returns, lengths;
-  while (static_cast<int>(returns.size()) < t.eval_episodes) {
-    const std::vector<int32_t> actions =
-        agent_->Act(obs, num, agent_options_.epsilon_eval, rng, /*eval=*/true);
-    for (int i = 0; i < num; ++i) {
-      if (episodes_left[i] == 0)
-        continue;  // finished envs idle (their actions are ignored)
-      ObsSpan row{obs.data() + i * obs_size, static_cast<size_t>(obs_size)};
-      const StepResult r = envs[i]->Step(actions[i], row);
-      returns_now[i] += r.reward;
-      ++lengths_now[i];
-      if (r.done() || lengths_now[i] >= t.eval_max_steps) {
-        returns.push_back(returns_now[i]);
-        lengths.push_back(static_cast<double>(lengths_now[i]));
-        returns_now[i] = 0;
-        lengths_now[i] = 0;
-        if (--episodes_left[i] > 0) envs[i]->Reset(row);
-      }
-    }
-  }
-  EvalResult e;
-  e.episodes = static_cast<int>(returns.size());
-  for (size_t i = 0; i < returns.size(); ++i) {
-    e.return_mean += returns[i];
-    e.length_mean += lengths[i];
-  }
-  e.return_mean /= e.episodes;
-  e.length_mean /= e.episodes;
-  for (double r : returns)
-    e.return_std += (r - e.return_mean) * (r - e.return_mean);
-  e.return_std =
-      e.episodes > 1 ? std::sqrt(e.return_std / (e.episodes - 1)) : 0.0;
-  return e;
+  return evaluator_->Run(
+      static_cast<uint64_t>(evaluations_++),
+      [this](std::span<const uint8_t> obs, int num_envs, Rng& rng) {
+        return agent_->Act(obs, num_envs, agent_options_.epsilon_eval, rng,
+                           /*eval=*/true);
+      });
 }
 
 std::string Trainer::TrainerStateBlob() const {

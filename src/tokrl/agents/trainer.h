@@ -6,7 +6,7 @@
 //                                                                  |
 //        every update_period env steps after min_replay: Sample -> Update
 //        every target_update_period env steps: SyncTarget
-//        every eval_every: Evaluate on separate env copies
+//        every eval_every: Evaluate (Evaluator: its own envs, own streams)
 //        every log_every: progress line + metrics row
 //        every checkpoint_every and at the end: checkpoint
 //
@@ -65,6 +65,7 @@
 #include <vector>
 
 #include "tokrl/agents/dqn_agent.h"
+#include "tokrl/agents/evaluator.h"
 #include "tokrl/agents/train_config.h"
 #include "tokrl/core/config.h"
 #include "tokrl/core/rng.h"
@@ -74,11 +75,6 @@
 #include "tokrl/replay/replay_buffer.h"
 
 namespace tokrl {
-
-struct EvalResult {
-  int episodes = 0;
-  double return_mean = 0, return_std = 0, length_mean = 0;
-};
 
 struct TrainSummary {
   int64_t env_steps = 0;
@@ -118,7 +114,7 @@ class Trainer {
   // then evaluate / log / checkpoint when their periods are crossed.
   void Step();
 
-  // Evaluates the current greedy(epsilon_eval) policy on fresh env copies.
+  // Evaluates the greedy(epsilon_eval) policy (agents/evaluator.h).
   EvalResult Evaluate();
 
   int64_t env_steps() const { return env_steps_; }
@@ -144,6 +140,7 @@ class Trainer {
   TrainOptions train_options_;
   std::ostream* progress_;
   std::unique_ptr<VecEnv> venv_;
+  std::unique_ptr<Evaluator> evaluator_;
   std::unique_ptr<ReplayBuffer> replay_;
   std::unique_ptr<DqnAgent> agent_;
   std::unique_ptr<io::MetricsLogger> logger_;
