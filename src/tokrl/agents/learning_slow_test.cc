@@ -72,5 +72,22 @@ TEST(Learning, DqnBeatsRandomOnMinAtarBreakout) {
       << "eval return " << s.final_eval.return_mean;
 }
 
+// Rainbow-lite with the MinAtar SoftMoE preset (sharp routing at init,
+// docs/softmoe_routing.md) on Breakout: with Dopamine's init it stays at the
+// random level (about 0.5) for tens of thousands of frames.
+TEST(Learning, RainbowLiteSoftMoeBeatsRandomOnMinAtarBreakout) {
+  Config config = MakeTrainConfig();
+  config.LoadTomlFile(ConfigDir() / "rainbow_lite_minatar.toml");
+  config.LoadTomlFile(ConfigDir() / "networks/softmoe4.toml");
+  for (const char* kv :
+       {"train.total_steps=25000", "agent.epsilon_decay_steps=10000",
+        "train.eval_every=0", "train.eval_episodes=50"}) {
+    config.SetAssignment(kv);
+  }
+  const TrainSummary s = Train(config, "softmoe_breakout");
+  EXPECT_GE(s.final_eval.return_mean, 1.5)
+      << "eval return " << s.final_eval.return_mean;
+}
+
 }  // namespace
 }  // namespace tokrl

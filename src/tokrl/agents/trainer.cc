@@ -20,6 +20,7 @@
 #include "tokrl/io/checkpoint_dir.h"
 #include "tokrl/io/run_dir.h"
 #include "tokrl/io/run_info.h"
+#include "tokrl/nn/routing_stats.h"
 
 #ifndef TOKRL_VERSION
 #define TOKRL_VERSION "0.1.0"
@@ -247,6 +248,9 @@ Trainer::Trainer(const Config& config, const fs::path& run_dir, bool resume,
   log_options.tensorboard = t.tensorboard;
   if (resume) log_options.resume_step = env_steps_;
   log_options.columns = MetricColumns();
+  for (auto& name : nn::RoutingStatNames(*agent_->online())) {
+    log_options.columns.push_back(std::move(name));
+  }
   logger_ = std::make_unique<io::MetricsLogger>(run_dir, log_options);
   if (progress_ != nullptr) {
     *progress_ << "tokrl train: " << spec.id << " | "
@@ -299,6 +303,7 @@ void Trainer::Step() {
       if (replay_->options().prioritized)
         replay_->UpdatePriorities(batch.indices, m.priorities);
       ++updates_;
+      probe_obs_ = batch.obs;  // the routing statistics' probe
       loss_sum_ += m.loss;
       aux_sum_ += m.aux_loss;
       q_sum_ += m.mean_q;
@@ -414,6 +419,7 @@ void Trainer::Log() {
     row["train/mean_q"] = q_sum_ / count;
     row["train/grad_norm"] = grad_norm_sum_ / count;
   }
+  if (probe_obs_.defined()) LogRouting(row);
   logger_->Log(env_steps_, row);
   if (progress_ != nullptr) {
     const double remaining =
@@ -437,6 +443,29 @@ void Trainer::Log() {
   loss_count_ = 0;
   last_log_time_ = now;
   last_log_steps_ = env_steps_;
+}
+
+void Trainer::LogRouting(std::map<std::string, double>& row) {
+  nn::QNetworkImpl& online = *agent_->online();
+  if (!online.softmoe && !online.moe) return;
+  const auto stats = nn::RoutingStats(online, probe_obs_.to(agent_->device()));
+  row.insert(stats.begin(), stats.end());
+  // The failure of docs/softmoe_routing.md: routing flat at init, the
+  // router's gradient far below Adam's eps, so Adam barely moves it.
+  const auto rms = stats.find("routing/grad_rms");
+  if (rms == stats.end()) return;
+  const bool starved = rms->second < 0.1 * agent_options_.adam_eps;
+  starved_logs_ = starved ? starved_logs_ + 1 : 0;
+  if (starved_logs_ == 3 && progress_ != nullptr) {
+    *progress_ << "warning: the "
+               << (online.softmoe ? "SoftMoE Phi" : "MoE router")
+               << " gradient RMS (" << rms->second
+               << ") has stayed below 10% of agent.adam_eps ("
+               << agent_options_.adam_eps
+               << ") for 3 log steps: Adam barely moves the router. See "
+                  "docs/softmoe_routing.md (network.normalize with "
+                  "network.softmoe_scale_init, network.phi_init_scale)\n";
+  }
 }
 
 EvalResult Trainer::Evaluate() {

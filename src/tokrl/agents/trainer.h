@@ -7,7 +7,8 @@
 //        every update_period env steps after min_replay: Sample -> Update
 //        every target_update_period env steps: SyncTarget
 //        every eval_every: Evaluate (Evaluator: its own envs, own streams)
-//        every log_every: progress line + metrics row
+//        every log_every: progress line + metrics row (with the routing
+//                         statistics of nn/routing_stats.h for SoftMoE/MoE)
 //        every checkpoint_every and at the end: checkpoint
 //
 // Run directory (created; an existing one is refused unless resuming):
@@ -59,6 +60,7 @@
 #include <deque>
 #include <filesystem>
 #include <iosfwd>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -127,6 +129,7 @@ class Trainer {
   void LoadCheckpoint();
   [[noreturn]] void StopDiverged(const UpdateMetrics& m);
   void Log();
+  void LogRouting(std::map<std::string, double>& row);
   EvalResult EvaluateAndLog();
   std::string TrainerStateBlob() const;
   void RestoreTrainerState(std::string_view blob);
@@ -161,6 +164,8 @@ class Trainer {
   int64_t last_log_steps_ = 0;
   double start_time_ = 0;
   std::vector<uint8_t> acted_obs_;
+  torch::Tensor probe_obs_;  // the last training batch's observations
+  int starved_logs_ = 0;     // consecutive log steps with a starved router
 };
 
 }  // namespace tokrl

@@ -177,6 +177,10 @@ void MoEImpl::reset() {
   }
   router = register_parameter("router", torch::empty({d, n}));
   LecunNormal_(router, d);
+  {
+    torch::NoGradGuard no_grad;
+    router.mul_(options.router_init_scale());
+  }
   experts = register_module("experts",
                             Experts(ExpertsOptions(n, d, expert_hidden())));
 }

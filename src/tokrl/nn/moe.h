@@ -135,6 +135,9 @@ struct MoEOptions {
   /// Noisy routing: std of the logit noise is router_noise_std / n, training
   /// mode only; 0 (default) is off.
   TORCH_ARG(double, router_noise_std) = 0.0;
+  /// Multiplies W_g after its lecun-normal init (Dopamine 1): larger values
+  /// start the routing sharper.
+  TORCH_ARG(double, router_init_scale) = 1.0;
   /// Auxiliary load-balancing loss returned with the output.
   TORCH_ARG(MoEAuxLoss, aux_loss) = MoEAuxLoss::kNone;
   /// w_imp.

@@ -85,6 +85,18 @@ const OptionsTable<QNetworkOptions>& QNetworkOptionsTable() {
                   "MoE noisy routing std (divided by n; 0 = off)"),
       BoolOption("noisy_deterministic_eval", &O::noisy_deterministic_eval,
                  "NoisyNet: mean weights only when evaluating"),
+      FloatOption("softmoe_scale_init", &O::softmoe_scale_init, 0.0, 1e6,
+                  "SoftMoE with normalize: initial learned scale s0 "
+                  "(Dopamine 1; see docs/softmoe_routing.md)",
+                  /*lo_open=*/true),
+      FloatOption("phi_init_scale", &O::phi_init_scale, 0.0, 1e6,
+                  "SoftMoE: Phi multiplier after its lecun-normal init "
+                  "(Dopamine 1)",
+                  /*lo_open=*/true),
+      FloatOption("router_init_scale", &O::router_init_scale, 0.0, 1e6,
+                  "MoE: router multiplier after its lecun-normal init "
+                  "(Dopamine 1)",
+                  /*lo_open=*/true),
   };
   return table;
 }
@@ -190,7 +202,9 @@ void QNetworkImpl::reset() {
                                             .slots_per_expert(o.slots)
                                             .expert_hidden(o.hidden)
                                             .expert_hidden_scale(o.scale)
-                                            .normalize(o.normalize)));
+                                            .normalize(o.normalize)
+                                            .scale_init(o.softmoe_scale_init)
+                                            .phi_init_scale(o.phi_init_scale)));
       head_in_ = m * t;
       break;
     case Penultimate::kMoE:
@@ -205,6 +219,7 @@ void QNetworkImpl::reset() {
                                     .expert_hidden(o.hidden)
                                     .expert_hidden_scale(o.scale)
                                     .router_noise_std(o.router_noise_std)
+                                    .router_init_scale(o.router_init_scale)
                                     .aux_loss(o.aux_loss)));
       head_in_ = m * t;
       break;

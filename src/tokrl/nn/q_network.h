@@ -134,6 +134,12 @@ struct QNetworkOptions {
   double capacity_factor = 1.0;
   /// SoftMoE: Puigcerver normalisation with learned scale.
   bool normalize = false;
+  /// SoftMoE: initial learned scale s0 (with normalize).
+  double softmoe_scale_init = 1.0;
+  /// SoftMoE: Phi multiplier after init.
+  double phi_init_scale = 1.0;
+  /// MoE: router W_g multiplier after init.
+  double router_init_scale = 1.0;
   /// MoE: token-choice (top-k) or expert-choice routing.
   MoERouting routing = MoERouting::kTokenChoice;
   /// MoE token choice: experts per token.

@@ -395,7 +395,7 @@ TEST(QNetworkTest, ParseNamesAndErrors) {
 TEST(QNetworkOptionsTest, TableCoversEveryFieldAndRoundTrips) {
   std::vector<ConfigField> schema;
   AppendSchema(schema, "network", QNetworkOptionsTable());
-  EXPECT_EQ(schema.size(), 27u);
+  EXPECT_EQ(schema.size(), 30u);
   Config config(schema);
   QNetworkOptions defaults;
   QNetworkOptions read = defaults;

@@ -75,9 +75,13 @@ void SoftMoEImpl::reset() {
   }
   phi = register_parameter("phi", torch::empty({d, n, slots_}));
   LecunNormal_(phi, n * d);
+  {
+    torch::NoGradGuard no_grad;
+    phi.mul_(options.phi_init_scale());
+  }
   scale = at::Tensor();
   if (options.normalize()) {
-    scale = register_parameter("scale", torch::ones({1}));
+    scale = register_parameter("scale", torch::full({1}, options.scale_init()));
   }
   experts = register_module("experts",
                             Experts(ExpertsOptions(n, d, expert_hidden())));

@@ -100,6 +100,12 @@ struct SoftMoEOptions {
   /// Puigcerver's L2 normalisation of X and Phi with learned scale s
   /// (off in Dopamine's Regular setting).
   TORCH_ARG(bool, normalize) = false;
+  /// Initial value s0 of the learned scale s (with normalize; Dopamine 1).
+  TORCH_ARG(double, scale_init) = 1.0;
+  /// Multiplies Phi after its lecun-normal init (Dopamine 1). Flat routing
+  /// at init (small logits) freezes Phi on sparse, low-dimensional tokens
+  /// such as MinAtar's: see docs/softmoe_routing.md.
+  TORCH_ARG(double, phi_init_scale) = 1.0;
 };
 
 /// Dispatch and combine weights of one forward pass, both [B, m, n, p].
