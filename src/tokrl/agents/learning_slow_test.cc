@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <initializer_list>
+#include <string>
 
 #include "tokrl/agents/trainer.h"
 #include "tokrl/core/testing.h"
@@ -59,15 +61,23 @@ TEST(Learning, SoftMoeDqnSolvesCatch) {
 
 // MinAtar Breakout: the random policy scores 0.47 per episode (reference
 // statistics, tests/golden); 20k steps of DQN reach about 2-3.
-TEST(Learning, DqnBeatsRandomOnMinAtarBreakout) {
+// A short run on MinAtar Breakout from `presets` (in configs/): epsilon
+// decayed over 10k steps, one final evaluation of 50 episodes.
+TrainSummary TrainBreakout(std::initializer_list<const char*> presets,
+                           const char* total_steps, const std::string& name) {
   Config config = MakeTrainConfig();
-  config.LoadTomlFile(ConfigDir() / "dqn_minatar.toml");
-  for (const char* kv :
-       {"train.total_steps=20000", "agent.epsilon_decay_steps=10000",
-        "train.eval_every=0", "train.eval_episodes=50"}) {
+  for (const char* preset : presets) config.LoadTomlFile(ConfigDir() / preset);
+  config.Set("train.total_steps", total_steps);
+  for (const char* kv : {"agent.epsilon_decay_steps=10000",
+                         "train.eval_every=0", "train.eval_episodes=50"}) {
     config.SetAssignment(kv);
   }
-  const TrainSummary s = Train(config, "dqn_breakout");
+  return Train(config, name);
+}
+
+TEST(Learning, DqnBeatsRandomOnMinAtarBreakout) {
+  const TrainSummary s =
+      TrainBreakout({"dqn_minatar.toml"}, "20000", "dqn_breakout");
   EXPECT_GE(s.final_eval.return_mean, 1.5)
       << "eval return " << s.final_eval.return_mean;
 }
@@ -76,15 +86,9 @@ TEST(Learning, DqnBeatsRandomOnMinAtarBreakout) {
 // docs/softmoe_routing.md) on Breakout: with Dopamine's init it stays at the
 // random level (about 0.5) for tens of thousands of frames.
 TEST(Learning, RainbowLiteSoftMoeBeatsRandomOnMinAtarBreakout) {
-  Config config = MakeTrainConfig();
-  config.LoadTomlFile(ConfigDir() / "rainbow_lite_minatar.toml");
-  config.LoadTomlFile(ConfigDir() / "networks/softmoe4.toml");
-  for (const char* kv :
-       {"train.total_steps=25000", "agent.epsilon_decay_steps=10000",
-        "train.eval_every=0", "train.eval_episodes=50"}) {
-    config.SetAssignment(kv);
-  }
-  const TrainSummary s = Train(config, "softmoe_breakout");
+  const TrainSummary s =
+      TrainBreakout({"rainbow_lite_minatar.toml", "networks/softmoe4.toml"},
+                    "25000", "softmoe_breakout");
   EXPECT_GE(s.final_eval.return_mean, 1.5)
       << "eval return " << s.final_eval.return_mean;
 }
