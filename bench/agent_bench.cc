@@ -1,35 +1,46 @@
-// Agent throughput on MinAtar: gradient updates/s (batch 32) and acting
-// forward passes/s, for DQN and DER-style Rainbow with the flatten baseline,
-// SoftMoE-4 and the scaled single expert. Each family reports a ratio against
-// the flatten baseline measured in the same run.
+// Agent throughput on MinAtar: gradient updates/s (batch 32), acting forward
+// passes/s and whole-loop env steps/s, for DQN, Rainbow-lite and DER with
+// the flatten baseline, SoftMoE-4 and the scaled single expert (SoftMoE-1
+// x4). Baselines in the same run: flatten for the variants, and for updates
+// the plain LibTorch ops ("plain" rows) for tokrl's fast paths.
 //
 //   ./build/bench_agent --benchmark_counters_tabular=true
+//   TOKRL_TRACE=DIR ./build/bench_agent --benchmark_filter=BM_Update
+//       (then bench/trace_summary.py DIR/<agent>_<network>.trace --per 20)
 #include <benchmark/benchmark.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 
 #include "tokrl/agents/dqn_agent.h"
 #include "tokrl/agents/trainer.h"
 #include "tokrl/core/testing.h"
 #include "tokrl/env/registry.h"
+#include "tokrl/nn/fast_paths.h"
 
 namespace tokrl {
 namespace {
 
+const char* const kAgents[] = {"dqn", "rainbow_lite", "der"};
 const char* const kNetworks[] = {"flatten", "softmoe4", "softmoe1_scaled4"};
 
 Config MakeConfig(int agent, int network) {
   const std::filesystem::path dir = SourceDir() / "configs";
   Config c = MakeTrainConfig();
-  c.LoadTomlFile(dir / (agent == 0 ? "dqn_minatar.toml" : "der_minatar.toml"));
+  c.LoadTomlFile(dir / (std::string(kAgents[agent]) + "_minatar.toml"));
   c.LoadTomlFile(dir / "networks" /
                  (std::string(kNetworks[network]) + ".toml"));
   c.Set("train.device", "cpu");
   return c;
 }
 
+// Arg 2: 1 = tokrl's fast paths (nn/fast_paths.h), 0 = the plain LibTorch
+// ops, the baseline of the "fast/plain" ratio, measured in the same process.
 void BM_Update(benchmark::State& state) {
   torch::set_num_threads(1);
+  nn::SetFastPaths(state.range(2) == 1);
   const Config c = MakeConfig(static_cast<int>(state.range(0)),
                               static_cast<int>(state.range(1)));
   auto env = MakeEnv(c.GetString("env.id"));
@@ -48,19 +59,32 @@ void BM_Update(benchmark::State& state) {
     replay.Add(obs, action, venv.reward(), venv.terminated(), venv.truncated(),
                venv.next_obs());
   }
-  for (auto _ : state) {
+  const auto update = [&] {
     const SampledBatch batch = replay.Sample(32, rng);
     const UpdateMetrics m = agent.Update(batch);
     if (replay.options().prioritized)
       replay.UpdatePriorities(batch.indices, m.priorities);
+  };
+  const std::string label =
+      std::string(kAgents[state.range(0)]) + "/" + kNetworks[state.range(1)];
+  // TOKRL_TRACE=DIR: a LibTorch op trace of 20 updates per benchmark, to
+  // read with bench/trace_summary.py.
+  if (const char* dir = std::getenv("TOKRL_TRACE")) {
+    for (int i = 0; i < 5; ++i) update();
+    std::string name = label;
+    std::replace(name.begin(), name.end(), '/', '_');
+    torch::autograd::profiler::RecordProfile guard(
+        (std::filesystem::path(dir) / (name + ".trace")).string());
+    for (int i = 0; i < 20; ++i) update();
   }
-  state.SetLabel(std::string(state.range(0) == 0 ? "dqn/" : "der/") +
-                 kNetworks[state.range(1)]);
+  for (auto _ : state) update();
+  nn::SetFastPaths(true);
+  state.SetLabel(label + (state.range(2) == 1 ? "" : " plain"));
   state.counters["updates/s"] = benchmark::Counter(
       static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Update)
-    ->ArgsProduct({{0, 1}, {0, 1, 2}})
+    ->ArgsProduct({{0, 1, 2}, {0, 1, 2}, {0, 1}})
     ->Unit(benchmark::kMillisecond);
 
 void BM_Act(benchmark::State& state) {
@@ -106,13 +130,13 @@ void BM_Train(benchmark::State& state) {
     while (trainer.env_steps() < steps + 2000) trainer.Step();
     total += steps;
   }
-  state.SetLabel(std::string(state.range(0) == 0 ? "dqn/" : "der/") +
+  state.SetLabel(std::string(kAgents[state.range(0)]) + "/" +
                  kNetworks[state.range(1)]);
   state.counters["env_steps/s"] = benchmark::Counter(
       static_cast<double>(total), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Train)
-    ->ArgsProduct({{0, 1}, {0, 1, 2}})
+    ->ArgsProduct({{0, 1, 2}, {0, 1, 2}})
     ->Unit(benchmark::kSecond)
     ->Iterations(1);
 

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "tokrl/nn/q_network.h"
+#include "tokrl/nn/softmoe.h"
 
 namespace {
 
@@ -96,6 +97,46 @@ BENCHMARK(BM_Atari)
     ->Arg(kSoftMoE4)
     ->Arg(kSoftMoE1x4)
     ->Unit(benchmark::kMillisecond);
+
+// SoftMoE routing weights, forward + backward, on SoftMoE-4 MinAtar logits
+// [32, 100, 4, 25]: the two ATen softmaxes (arg 0, the baseline) against the
+// fused kernel SoftMoERoutingWeights (arg 1).
+void BM_Routing(benchmark::State& state) {
+  torch::manual_seed(0);
+  const at::Tensor logits =
+      (torch::randn({32, 100, 4, 25}) * 3.0).requires_grad_(true);
+  const at::Tensor gd = torch::randn_like(logits);
+  const at::Tensor gc = torch::randn_like(logits);
+  const bool fused = state.range(0) == 1;
+  if (state.range(1) == 0) {  // forward only
+    torch::NoGradGuard no_grad;
+    for (auto _ : state) {
+      if (fused) {
+        benchmark::DoNotOptimize(tokrl::nn::SoftMoERoutingWeights(logits));
+      } else {
+        benchmark::DoNotOptimize(tokrl::nn::SoftMoEDispatchWeights(logits));
+        benchmark::DoNotOptimize(tokrl::nn::SoftMoECombineWeights(logits));
+      }
+    }
+    state.SetLabel(fused ? "fused kernel, forward" : "two softmax, forward");
+    return;
+  }
+  for (auto _ : state) {
+    tokrl::nn::SoftMoERouting r;
+    if (fused) {
+      r = tokrl::nn::SoftMoERoutingWeights(logits);
+    } else {
+      r = {tokrl::nn::SoftMoEDispatchWeights(logits),
+           tokrl::nn::SoftMoECombineWeights(logits)};
+    }
+    ((r.dispatch * gd).sum() + (r.combine * gc).sum()).backward();
+    logits.mutable_grad().reset();
+  }
+  state.SetLabel(fused ? "fused kernel" : "two torch::softmax");
+}
+BENCHMARK(BM_Routing)
+    ->ArgsProduct({{0, 1}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -5,14 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # Test-only tools: headless Chromium opens the report page; a one-node SLURM
-# cluster on localhost runs a real sweep array job. Both tests are required
-# here (they would skip themselves on a machine without them).
+# cluster on localhost runs a real sweep array job; python3-torch runs the
+# PyTorch peer benchmark (bench/peer). These tests are required here (they
+# would skip themselves on a machine without them).
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y chromium
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y chromium python3-torch
 $SUDO bash scripts/slurm_local.sh install
 $SUDO bash scripts/slurm_local.sh start
-export TOKRL_REQUIRE_BROWSER=1 TOKRL_REQUIRE_SLURM=1
+export TOKRL_REQUIRE_BROWSER=1 TOKRL_REQUIRE_SLURM=1 TOKRL_REQUIRE_PEER=1
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTOKRL_WARNINGS_AS_ERRORS=ON

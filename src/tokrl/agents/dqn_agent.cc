@@ -4,6 +4,7 @@
 
 #include "tokrl/agents/losses.h"
 #include "tokrl/core/check.h"
+#include "tokrl/nn/fast_paths.h"
 
 namespace tokrl {
 
@@ -61,26 +62,46 @@ DqnAgent::DqnAgent(const AgentOptions& options,
 std::vector<int32_t> DqnAgent::Act(std::span<const uint8_t> obs,
                                    int64_t num_envs, double epsilon, Rng& rng,
                                    bool eval) {
-  std::vector<int64_t> shape = {num_envs};
-  shape.insert(shape.end(), obs_shape_.begin(), obs_shape_.end());
-  torch::NoGradGuard no_grad;
-  // from_blob does not copy; .to() makes the device copy (or a CPU clone is
-  // not needed because forward only reads).
-  auto input =
-      torch::from_blob(const_cast<uint8_t*>(obs.data()), shape, torch::kUInt8)
-          .to(device_);
+  // Exploration is drawn first and the network runs only on the rows that
+  // act greedily: with epsilon near 1 (the first 100k+ steps of a run) most
+  // steps need no forward pass at all. The draws are EpsilonGreedy's.
+  std::vector<int32_t> actions =
+      ExploreActions(num_envs, network_options_.num_actions, epsilon, rng);
+  std::vector<int64_t> greedy_rows;
+  for (int64_t i = 0; i < num_envs; ++i) {
+    if (actions[static_cast<size_t>(i)] < 0) greedy_rows.push_back(i);
+  }
   if (network_options_.noisy) {
     if (eval) {
       online_->eval();
     } else {
-      online_->reset_noise();
+      online_->reset_noise();  // always: it draws from torch's generator
     }
   }
-  const torch::Tensor q = online_->forward(input).q;
-  if (eval) online_->train();
-  const torch::Tensor actions = EpsilonGreedy(q, epsilon, rng);
-  const auto* a = actions.data_ptr<int64_t>();
-  return std::vector<int32_t>(a, a + num_envs);
+  if (!greedy_rows.empty()) {
+    std::vector<int64_t> shape = {num_envs};
+    shape.insert(shape.end(), obs_shape_.begin(), obs_shape_.end());
+    torch::NoGradGuard no_grad;
+    // from_blob does not copy; index_select / .to() make the copies needed.
+    torch::Tensor input = torch::from_blob(const_cast<uint8_t*>(obs.data()),
+                                           shape, torch::kUInt8);
+    if (static_cast<int64_t>(greedy_rows.size()) < num_envs) {
+      input = input.index_select(
+          0, torch::from_blob(greedy_rows.data(),
+                              {static_cast<int64_t>(greedy_rows.size())},
+                              torch::kInt64));
+    }
+    const torch::Tensor greedy =
+        GreedyActions(online_->forward(input.to(device_)).q)
+            .to(torch::kCPU)
+            .contiguous();
+    const auto* g = greedy.data_ptr<int64_t>();
+    for (size_t k = 0; k < greedy_rows.size(); ++k) {
+      actions[static_cast<size_t>(greedy_rows[k])] = static_cast<int32_t>(g[k]);
+    }
+  }
+  if (eval && network_options_.noisy) online_->train();
+  return actions;
 }
 
 bool DqnAgent::ParametersFinite() {
@@ -146,12 +167,18 @@ UpdateMetrics DqnAgent::Update(const SampledBatch& batch) {
   }
   optimizer_->ZeroGrad();
   loss.backward();
-  // clip_grad_norm_ with an infinite max only measures the norm.
-  const double max_norm = options_.grad_clip_norm > 0
-                              ? options_.grad_clip_norm
-                              : std::numeric_limits<double>::infinity();
-  metrics.grad_norm =
-      torch::nn::utils::clip_grad_norm_(online_->parameters(), max_norm);
+  if (options_.grad_clip_norm > 0 || !nn::FastPathsEnabled()) {
+    // clip_grad_norm_ with an infinite max only measures the norm.
+    const double max_norm = options_.grad_clip_norm > 0
+                                ? options_.grad_clip_norm
+                                : std::numeric_limits<double>::infinity();
+    metrics.grad_norm =
+        torch::nn::utils::clip_grad_norm_(online_->parameters(), max_norm);
+  } else {
+    // The same norm in one pass per tensor: clip_grad_norm_ costs ~40
+    // LibTorch ops (a norm per parameter, a stack, a norm, a division).
+    metrics.grad_norm = optimizer_->GradNorm();
+  }
   // Both are read back anyway: the check costs nothing, and a step with NaN
   // gradients would poison every parameter and Adam's moments.
   if (!std::isfinite(metrics.loss) || !std::isfinite(metrics.aux_loss) ||

@@ -65,6 +65,22 @@ void FusedAdam::Step() {
   }
 }
 
+double FusedAdam::GradNorm() const {
+  torch::NoGradGuard no_grad;
+  double total = 0.0;
+  for (const auto& p : params_) {
+    const torch::Tensor& g = p.grad();
+    if (!g.defined()) continue;
+    if (g.device().is_cpu() && g.scalar_type() == torch::kFloat &&
+        g.is_contiguous()) {
+      total += internal::SumOfSquares(g.data_ptr<float>(), g.numel());
+    } else {
+      total += g.to(torch::kDouble).square().sum().item<double>();
+    }
+  }
+  return std::sqrt(total);
+}
+
 void FusedAdam::Save(torch::serialize::OutputArchive& archive) const {
   archive.write("step", torch::tensor(step_));
   for (size_t i = 0; i < params_.size(); ++i) {

@@ -36,6 +36,10 @@ class FusedAdam {
 
   void ZeroGrad();
   void Step();
+  /// The global L2 norm of the parameters' gradients (undefined ones count
+  /// as 0), as torch::nn::utils::clip_grad_norm_ measures it: one pass per
+  /// CPU float tensor, no LibTorch ops.
+  double GradNorm() const;
 
   int64_t step_count() const { return step_; }
   void Save(torch::serialize::OutputArchive& archive) const;

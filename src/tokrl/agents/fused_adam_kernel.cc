@@ -19,4 +19,20 @@ void AdamKernel(float* __restrict p, const float* __restrict g,
   }
 }
 
+double SumOfSquares(const float* g, int64_t n) {
+  // Eight float lanes per block of 64 (vectorized, exact order on every
+  // machine), flushed into double so long tensors keep their precision.
+  double total = 0.0;
+  int64_t j = 0;
+  for (; j + 64 <= n; j += 64) {
+    float acc[8] = {};
+    for (int64_t u = 0; u < 64; u += 8) {
+      for (int l = 0; l < 8; ++l) acc[l] += g[j + u + l] * g[j + u + l];
+    }
+    for (const float a : acc) total += a;
+  }
+  for (; j < n; ++j) total += static_cast<double>(g[j]) * g[j];
+  return total;
+}
+
 }  // namespace tokrl::internal

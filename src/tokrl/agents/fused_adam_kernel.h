@@ -14,6 +14,9 @@ void AdamKernel(float* __restrict p, const float* __restrict g,
                 float* __restrict m, float* __restrict v, int64_t n, float b1,
                 float b2, float step_size, float inv_sqrt_bias2, float eps);
 
+// Sum of g[j]^2 over n floats, accumulated in double.
+double SumOfSquares(const float* g, int64_t n);
+
 }  // namespace tokrl::internal
 
 #endif  // TOKRL_AGENTS_FUSED_ADAM_KERNEL_H_

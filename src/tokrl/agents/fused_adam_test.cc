@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <limits>
 
 namespace tokrl {
 namespace {
@@ -36,6 +37,21 @@ TEST(FusedAdam, MatchesTorchAdam) {
     EXPECT_TRUE(torch::allclose(pa[i], pb[i], 1e-5, 1e-6)) << "parameter " << i;
   }
   EXPECT_EQ(fused.step_count(), 25);
+}
+
+TEST(FusedAdam, GradNormIsClipGradNormsMeasure) {
+  torch::manual_seed(3);
+  // 1000 elements: the kernel's 64-wide blocks and a tail.
+  torch::nn::Sequential net(torch::nn::Linear(40, 25), torch::nn::ReLU(),
+                            torch::nn::Linear(25, 3));
+  FusedAdam adam(net->parameters(), {});
+  EXPECT_EQ(adam.GradNorm(), 0.0);  // no gradients yet
+  torch::mse_loss(net->forward(torch::randn({8, 40})), torch::randn({8, 3}))
+      .backward();
+  const double expected = torch::nn::utils::clip_grad_norm_(
+      net->parameters(), std::numeric_limits<double>::infinity());
+  EXPECT_GT(expected, 0.0);
+  EXPECT_NEAR(adam.GradNorm(), expected, 1e-6 * expected);
 }
 
 TEST(FusedAdam, StateRoundTrips) {

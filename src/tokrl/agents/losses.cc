@@ -160,13 +160,26 @@ torch::Tensor C51Loss(const torch::Tensor& logits,
 torch::Tensor EpsilonGreedy(const torch::Tensor& q, double epsilon, Rng& rng) {
   TOKRL_CHECK(q.defined() && q.dim() == 2 && q.size(1) >= 1)
       << "EpsilonGreedy: q must be [N, A], got " << Shape(q);
-  const torch::Tensor greedy =
-      GreedyActions(q.detach()).to(torch::kCPU).contiguous();
-  torch::Tensor actions = greedy.clone();
+  torch::Tensor actions =
+      GreedyActions(q.detach()).to(torch::kCPU).contiguous().clone();
   auto* out = actions.data_ptr<int64_t>();
-  const auto num_actions = static_cast<uint32_t>(q.size(1));
-  for (int64_t i = 0; i < actions.size(0); ++i) {
-    if (rng.Uniform() < epsilon) out[i] = rng.UniformInt(num_actions);
+  const std::vector<int32_t> explore =
+      ExploreActions(q.size(0), q.size(1), epsilon, rng);
+  for (size_t i = 0; i < explore.size(); ++i) {
+    if (explore[i] >= 0) out[i] = explore[i];
+  }
+  return actions;
+}
+
+std::vector<int32_t> ExploreActions(int64_t n, int64_t num_actions,
+                                    double epsilon, Rng& rng) {
+  TOKRL_CHECK(n >= 0 && num_actions >= 1);
+  std::vector<int32_t> actions(static_cast<size_t>(n), -1);
+  for (auto& a : actions) {
+    if (rng.Uniform() < epsilon) {
+      a = static_cast<int32_t>(
+          rng.UniformInt(static_cast<uint32_t>(num_actions)));
+    }
   }
   return actions;
 }

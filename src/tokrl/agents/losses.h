@@ -31,6 +31,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "tokrl/core/rng.h"
 
@@ -109,6 +110,12 @@ torch::Tensor C51Loss(const torch::Tensor& logits,
 // rng.UniformInt(A) draw gives the action, else the greedy action (lowest
 // index on ties). Reproducible for equal Rng state.
 torch::Tensor EpsilonGreedy(const torch::Tensor& q, double epsilon, Rng& rng);
+
+// EpsilonGreedy's random draws alone, for n rows: the exploring action, or
+// -1 where the greedy action is to be filled in. The same draws in the same
+// order, so an agent can skip the network for rows that explore.
+std::vector<int32_t> ExploreActions(int64_t n, int64_t num_actions,
+                                    double epsilon, Rng& rng);
 
 // Linear schedule with warmup, Dopamine's linearly_decaying_epsilon
 // generalised to any start/end (decaying epsilon 1 -> 0.01, or increasing

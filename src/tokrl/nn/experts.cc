@@ -37,7 +37,9 @@ at::Tensor ExpertsImpl::forward(const at::Tensor& x) {
   TOKRL_CHECK(x.dim() == 3 && x.size(0) == options.num_experts() &&
               x.size(2) == options.token_dim())
       << "expected expert input [n, T, d], got " << x.sizes();
-  at::Tensor hidden = torch::relu(torch::baddbmm(b1.unsqueeze(1), x, w1));
+  // In place: baddbmm's backward does not need its output, and ReLU's needs
+  // only its own; this saves one [n, T, H] buffer, the largest in the layer.
+  at::Tensor hidden = torch::baddbmm(b1.unsqueeze(1), x, w1).relu_();
   return torch::baddbmm(b2.unsqueeze(1), hidden, w2);
 }
 

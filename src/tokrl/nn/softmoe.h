@@ -75,6 +75,18 @@ at::Tensor SoftMoEDispatchWeights(const at::Tensor& logits);
 /// Softmax jointly over experts and slots (dims 2, 3) of logits [B, m, n, p].
 at::Tensor SoftMoECombineWeights(const at::Tensor& logits);
 
+/// Dispatch and combine weights of one forward pass, both [B, m, n, p].
+struct SoftMoERouting {
+  at::Tensor dispatch;
+  at::Tensor combine;
+};
+
+/// Both weights at once, differentiable (first-order gradients only). On CPU
+/// float logits one fused kernel (nn/routing_kernel.h) computes them, equal
+/// to SoftMoEDispatchWeights / SoftMoECombineWeights within float rounding;
+/// elsewhere (or with nn::SetFastPaths(false)) it calls those two.
+SoftMoERouting SoftMoERoutingWeights(const at::Tensor& logits);
+
 /// Example (SoftMoE-4 on Impala PerConv tokens):
 ///   SoftMoE moe(SoftMoEOptions(/*token_dim=*/32, /*num_experts=*/4)
 ///                   .num_tokens(121));                    // p = 31
@@ -106,12 +118,6 @@ struct SoftMoEOptions {
   /// at init (small logits) freezes Phi on sparse, low-dimensional tokens
   /// such as MinAtar's: see docs/softmoe_routing.md.
   TORCH_ARG(double, phi_init_scale) = 1.0;
-};
-
-/// Dispatch and combine weights of one forward pass, both [B, m, n, p].
-struct SoftMoERouting {
-  at::Tensor dispatch;
-  at::Tensor combine;
 };
 
 class SoftMoEImpl : public torch::nn::Cloneable<SoftMoEImpl> {

@@ -174,6 +174,54 @@ TEST(SoftMoETest, DispatchColumnsAndCombineRowsSumToOne) {
   EXPECT_FALSE(torch::allclose(r.dispatch, r.combine));
 }
 
+// The fused CPU kernel against the two ATen softmaxes in double, on shapes
+// whose slot count is and is not a multiple of the kernel's 8 lanes, and on
+// logits spread so far (scale 100) that the kernel's shared exp gives way to
+// one exp per softmax.
+TEST(SoftMoETest, FusedRoutingEqualsTheTwoSoftmaxes) {
+  torch::manual_seed(2);
+  for (const auto& shape : std::vector<std::vector<int64_t>>{
+           {3, 7, 3, 3}, {4, 100, 4, 25}, {2, 100, 1, 100}, {5, 1, 2, 1}}) {
+    for (const double spread : {0.1, 3.0, 100.0}) {
+      SCOPED_TRACE(::testing::Message() << shape << " spread " << spread);
+      const at::Tensor logits =
+          (torch::randn(shape) * spread).requires_grad_(true);
+      const at::Tensor exact =
+          logits.detach().to(torch::kDouble).requires_grad_(true);
+      const SoftMoERouting fused = SoftMoERoutingWeights(logits);
+      const at::Tensor d = SoftMoEDispatchWeights(exact);
+      const at::Tensor c = SoftMoECombineWeights(exact);
+      EXPECT_LT(
+          (fused.dispatch.to(torch::kDouble) - d).abs().max().item<double>(),
+          1e-6);
+      EXPECT_LT(
+          (fused.combine.to(torch::kDouble) - c).abs().max().item<double>(),
+          1e-6);
+      const at::Tensor gd = torch::randn(shape);
+      const at::Tensor gc = torch::randn(shape);
+      // Both outputs used, then each alone (the other's gradient undefined).
+      for (int used = 0; used < 3; ++used) {
+        at::Tensor loss = logits.new_zeros({});
+        at::Tensor exact_loss = exact.new_zeros({});
+        if (used != 2) {
+          loss = loss + (fused.dispatch * gd).sum();
+          exact_loss = exact_loss + (d * gd.to(torch::kDouble)).sum();
+        }
+        if (used != 1) {
+          loss = loss + (fused.combine * gc).sum();
+          exact_loss = exact_loss + (c * gc.to(torch::kDouble)).sum();
+        }
+        const at::Tensor g = torch::autograd::grad({loss}, {logits}, {},
+                                                   /*retain_graph=*/true)[0];
+        const at::Tensor ge = torch::autograd::grad({exact_loss}, {exact}, {},
+                                                    /*retain_graph=*/true)[0];
+        EXPECT_LT((g.to(torch::kDouble) - ge).abs().max().item<double>(), 2e-6)
+            << "outputs used: " << used;
+      }
+    }
+  }
+}
+
 TEST(SoftMoETest, ParameterCountsMatchPaper) {
   // paper.md 2.11, Impala PerConv: m = 121, d = 32.
   struct Case {

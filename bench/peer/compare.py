@@ -1,0 +1,164 @@
+#!/usr/bin/python3
+"""tokrl against its PyTorch-eager peer (peer.py), both run by this script.
+
+For each agent (dqn, rainbow_lite) and network (flatten, softmoe4,
+softmoe1_scaled4) it measures, one process at a time, with the same torch
+thread count on both sides:
+  updates/s    gradient updates on batch-32 samples of a replay filled by
+               random play: tokrl's bench_agent BM_Update against
+               peer.py --mode update;
+  env steps/s  the whole training loop after min_replay (acting, env,
+               replay, an update every 4 steps): `tokrl train` (its
+               metrics.jsonl) against peer.py --mode train;
+  max RSS      of the `tokrl train` and `peer.py --mode train` processes.
+Both sides read the same resolved config (`tokrl train --print-config`)
+and play tokrl's MinAtar (the peer through libtokrl_env_c.so).
+
+  bench/peer/compare.py --build build            # the full table
+  bench/peer/compare.py --build build --agents dqn --networks flatten --quick
+"""
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+AGENTS = {"dqn": 0, "rainbow_lite": 1}
+NETWORKS = {"flatten": 0, "softmoe4": 1, "softmoe1_scaled4": 2}
+
+
+def run(cmd):
+    """Runs cmd to completion: (stdout, its max RSS in MiB), or exits."""
+    proc = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE,
+                            text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"compare.py: {' '.join(map(str, cmd))} failed "
+                 f"(exit {proc.returncode})")
+    return out, usage.ru_maxrss / 1024
+
+
+def resolved_config(tokrl, agent, network, sets, path):
+    cmd = [str(tokrl), "train", "-c", str(ROOT / "configs" /
+                                          f"{agent}_minatar.toml"),
+           "-c", str(ROOT / "configs" / "networks" / f"{network}.toml"),
+           "--print-config"]
+    for s in sets:
+        cmd += ["--set", s]
+    path.write_text(run(cmd)[0])
+
+
+def tokrl_updates(build, agent, network, min_time):
+    out, _ = run([
+        build / "bench_agent",
+        f"--benchmark_filter=^BM_Update/{AGENTS[agent]}/{NETWORKS[network]}/1$",
+        f"--benchmark_min_time={min_time}", "--benchmark_format=json"])
+    return json.loads(out)["benchmarks"][0]["updates/s"]
+
+
+def tokrl_train(build, config, run_dir, min_replay):
+    _, rss = run([build / "tokrl", "train", "-c", config, "--run-dir", run_dir,
+                  "--quiet"])
+    # Each metrics row's train/sps covers the log window that ends there.
+    seconds, steps, last = 0.0, 0, 0
+    with open(run_dir / "metrics.jsonl") as f:
+        for line in f:
+            row = json.loads(line)
+            if "train/sps" not in row:
+                continue
+            if last >= min_replay:
+                seconds += (row["step"] - last) / row["train/sps"]
+                steps += row["step"] - last
+            last = row["step"]
+    return steps / seconds, rss
+
+
+def peer(lib, config, mode, updates, threads):
+    out, rss = run([sys.executable, HERE / "peer.py", "--config", config,
+                    "--lib", lib, "--mode", mode, "--updates", updates,
+                    "--threads", threads])
+    return json.loads(out), rss
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", type=pathlib.Path, default=ROOT / "build",
+                    help="tokrl build folder (tokrl, bench_agent, "
+                    "libtokrl_env_c.so)")
+    ap.add_argument("--agents", default="dqn,rainbow_lite")
+    ap.add_argument("--networks", default="flatten,softmoe4,softmoe1_scaled4")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=8000,
+                    help="env steps per training run (first 2000: warm-up)")
+    ap.add_argument("--updates", type=int, default=200)
+    ap.add_argument("--quick", action="store_true",
+                    help="tiny sizes, for the test suite")
+    ap.add_argument("--json", type=pathlib.Path, help="also write rows here")
+    args = ap.parse_args()
+    build = args.build.resolve()
+    lib = build / "libtokrl_env_c.so"
+    for f in (build / "tokrl", build / "bench_agent", lib):
+        if not f.exists():
+            sys.exit(f"compare.py: {f} not found (build tokrl with "
+                     "-DTOKRL_BUILD_BENCH=ON)")
+    steps, min_replay, updates, min_time = args.steps, 2000, args.updates, 2.0
+    if args.quick:
+        steps, min_replay, updates, min_time = 600, 300, 5, 0.05
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    sets = [f"train.total_steps={steps}", f"agent.min_replay={min_replay}",
+            "agent.epsilon_decay_steps=1000", "train.eval_every=0",
+            f"train.log_every={min_replay}", "train.checkpoint_every=0",
+            "train.tensorboard=false", f"train.torch_threads={args.threads}",
+            "train.device=cpu"]
+    rows = []
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="tokrl_peer_"))
+    try:
+        for agent in args.agents.split(","):
+            for network in args.networks.split(","):
+                config = tmp / f"{agent}_{network}.toml"
+                resolved_config(build / "tokrl", agent, network, sets, config)
+                t_upd = tokrl_updates(build, agent, network, min_time)
+                p_upd, _ = peer(lib, config, "update", updates, args.threads)
+                t_sps, t_rss = tokrl_train(build, config,
+                                           tmp / f"run_{agent}_{network}",
+                                           min_replay)
+                p_train, p_rss = peer(lib, config, "train", updates,
+                                      args.threads)
+                row = dict(agent=agent, network=network,
+                           tokrl_updates_per_s=t_upd,
+                           peer_updates_per_s=p_upd["updates_per_s"],
+                           tokrl_env_steps_per_s=t_sps,
+                           peer_env_steps_per_s=p_train["env_steps_per_s"],
+                           tokrl_max_rss_mib=t_rss, peer_max_rss_mib=p_rss)
+                rows.append(row)
+                print(f"{agent}/{network}: updates/s {t_upd:.1f} vs "
+                      f"{row['peer_updates_per_s']:.1f}, env steps/s "
+                      f"{t_sps:.0f} vs {row['peer_env_steps_per_s']:.0f}",
+                      file=sys.stderr)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"threads {args.threads}, {steps} env steps per training run "
+          f"({min_replay} warm-up), {updates} peer updates")
+    print(f"{'agent/network':32} {'updates/s tokrl peer ratio':>28} "
+          f"{'env steps/s tokrl peer ratio':>30} {'max RSS MiB tokrl peer':>24}")
+    for r in rows:
+        print(f"{r['agent'] + '/' + r['network']:32} "
+              f"{r['tokrl_updates_per_s']:9.1f} {r['peer_updates_per_s']:7.1f} "
+              f"{r['tokrl_updates_per_s'] / r['peer_updates_per_s']:5.2f}x   "
+              f"{r['tokrl_env_steps_per_s']:9.0f} "
+              f"{r['peer_env_steps_per_s']:7.0f} "
+              f"{r['tokrl_env_steps_per_s'] / r['peer_env_steps_per_s']:5.2f}x   "
+              f"{r['tokrl_max_rss_mib']:9.0f} {r['peer_max_rss_mib']:6.0f}")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

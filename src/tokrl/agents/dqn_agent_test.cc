@@ -1,0 +1,103 @@
+#include "tokrl/agents/dqn_agent.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "tokrl/agents/losses.h"
+#include "tokrl/agents/train_config.h"
+#include "tokrl/core/testing.h"
+#include "tokrl/env/registry.h"
+#include "tokrl/nn/fast_paths.h"
+
+namespace tokrl {
+namespace {
+
+struct AgentSetup {
+  ResolvedConfig resolved;
+  EnvSpec spec;
+};
+
+AgentSetup MakeSetup(const std::string& agent, const std::string& network) {
+  Config config = MakeTrainConfig();
+  config.LoadTomlFile(SourceDir() / "configs" / (agent + "_minatar.toml"));
+  config.LoadTomlFile(SourceDir() / "configs" / "networks" /
+                      (network + ".toml"));
+  auto env = MakeEnv(config.GetString("env.id"));
+  return {Resolve(config, env->spec()), env->spec()};
+}
+
+std::vector<uint8_t> RandomObs(const EnvSpec& spec, int64_t n) {
+  const at::Tensor obs =
+      torch::randint(0, 2, {n * spec.obs_size()}, torch::kUInt8);
+  return {obs.data_ptr<uint8_t>(), obs.data_ptr<uint8_t>() + obs.numel()};
+}
+
+// Act skips the network for exploring rows, but its actions and its use of
+// the Rng must stay exactly EpsilonGreedy's on the full batch.
+TEST(DqnAgent, ActEqualsEpsilonGreedyOnTheOnlineNetwork) {
+  torch::manual_seed(0);
+  const AgentSetup s = MakeSetup("dqn", "flatten");
+  DqnAgent agent(s.resolved.agent, s.resolved.network, torch::kCPU);
+  const int64_t n = 16;
+  const std::vector<uint8_t> obs = RandomObs(s.spec, n);
+  std::vector<int64_t> shape = {n};
+  shape.insert(shape.end(), s.spec.obs_shape.begin(), s.spec.obs_shape.end());
+  at::Tensor q;
+  {
+    torch::NoGradGuard no_grad;
+    q = agent.online()
+            ->forward(torch::from_blob(const_cast<uint8_t*>(obs.data()), shape,
+                                       torch::kUInt8))
+            .q;
+  }
+  for (const double epsilon : {0.0, 0.3, 1.0}) {
+    Rng a(11), b(11);
+    const std::vector<int32_t> actions = agent.Act(obs, n, epsilon, a);
+    const at::Tensor expected = EpsilonGreedy(q, epsilon, b);
+    for (int64_t i = 0; i < n; ++i) {
+      EXPECT_EQ(actions[static_cast<size_t>(i)], expected[i].item<int64_t>())
+          << "epsilon " << epsilon << " row " << i;
+    }
+    EXPECT_EQ(a.Uniform(), b.Uniform()) << "epsilon " << epsilon;
+  }
+}
+
+// The fast paths (fused routing kernel, one-pass gradient norm) and the
+// plain LibTorch ops give the same update to float rounding.
+TEST(DqnAgent, FastPathsGiveThePlainUpdate) {
+  const AgentSetup s = MakeSetup("rainbow_lite", "softmoe4");
+  torch::manual_seed(4);
+  DqnAgent fast(s.resolved.agent, s.resolved.network, torch::kCPU);
+  torch::manual_seed(4);
+  DqnAgent plain(s.resolved.agent, s.resolved.network, torch::kCPU);
+  const int64_t b = 8;
+  std::vector<int64_t> shape = {b};
+  shape.insert(shape.end(), s.spec.obs_shape.begin(), s.spec.obs_shape.end());
+  SampledBatch batch;
+  batch.obs = torch::randint(0, 2, shape, torch::kUInt8);
+  batch.next_obs = torch::randint(0, 2, shape, torch::kUInt8);
+  batch.actions = torch::randint(0, s.spec.num_actions, {b}, torch::kInt64);
+  batch.returns = torch::randn({b});
+  batch.discounts = torch::full({b}, 0.97);
+  batch.weights = torch::rand({b}) + 0.5;
+  UpdateMetrics mf, mp;
+  for (int step = 0; step < 3; ++step) {
+    mf = fast.Update(batch);
+    nn::SetFastPaths(false);
+    mp = plain.Update(batch);
+    nn::SetFastPaths(true);
+    ASSERT_FALSE(mf.diverged || mp.diverged);
+    EXPECT_NEAR(mf.loss, mp.loss, 1e-5 * std::abs(mp.loss)) << step;
+    EXPECT_NEAR(mf.grad_norm, mp.grad_norm, 1e-4 * mp.grad_norm) << step;
+  }
+  const auto pf = fast.online()->parameters();
+  const auto pp = plain.online()->parameters();
+  for (size_t i = 0; i < pf.size(); ++i) {
+    EXPECT_TRUE(torch::allclose(pf[i], pp[i], 1e-4, 1e-6)) << "parameter " << i;
+  }
+}
+
+}  // namespace
+}  // namespace tokrl

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# peer_test.sh BUILD_DIR: the PyTorch peer benchmark (bench/peer) end to end
+# at tiny sizes, and the C ABI's error path seen from Python. Skips (77)
+# without Debian's python3-torch unless TOKRL_REQUIRE_PEER=1.
+set -euo pipefail
+build=$(cd "$1" && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
+py=/usr/bin/python3
+if ! $py -c "import torch, numpy" 2>/dev/null; then
+  echo "python3-torch not installed"
+  [ "${TOKRL_REQUIRE_PEER:-0}" = 1 ] && exit 1
+  exit 77
+fi
+# An unknown game is an error naming it, raised in Python, not a crash.
+err=$(cd "$root/bench/peer" && $py -c "
+import sys, peer
+try:
+    peer.Env(sys.argv[1], 'minatar/pong', 0)
+except RuntimeError as e:
+    print('error:', e)
+" "$build/libtokrl_env_c.so")
+echo "$err"
+grep -q "error: .*unknown env 'minatar/pong'" <<<"$err"
+out=$($py "$root/bench/peer/compare.py" --build "$build" --quick \
+  --agents dqn,rainbow_lite --networks softmoe4)
+echo "$out"
+# One table row per agent, with three ratios each.
+for agent in dqn rainbow_lite; do
+  grep -Eq "^$agent/softmoe4 .*[0-9.]+x .*[0-9.]+x +[0-9]+ +[0-9]+$" <<<"$out"
+done
