@@ -60,6 +60,11 @@ const OptionsTable<TrainOptions>& TrainOptionsTable() {
                 "env steps between progress lines and metric rows"),
       IntOption("checkpoint_every", &O::checkpoint_every, 0, kMax,
                 "env steps between checkpoints (0 = at the end)"),
+      IntOption("stats_every", &O::stats_every, 0, kMax,
+                "env steps between network statistics rows (stats/*: "
+                "dormant units, srank, expert use; 0 = never)"),
+      IntOption("stats_batch", &O::stats_batch, 2, 1 << 16,
+                "replay transitions in the statistics' probe batch"),
       BoolOption("tensorboard", &O::tensorboard,
                  "also write TensorBoard event files"),
       IntOption("episode_window", &O::episode_window, 1, 1 << 24,

@@ -60,6 +60,8 @@ struct TrainOptions {
   int64_t eval_max_steps = 27'000;
   int64_t log_every = 10'000;
   int64_t checkpoint_every = 0;  // 0 = only at the end
+  int64_t stats_every = 0;       // 0 = never (nn/network_stats.h)
+  int stats_batch = 256;
   bool tensorboard = true;
   int episode_window = 100;
 };

@@ -20,6 +20,7 @@
 #include "tokrl/io/checkpoint_dir.h"
 #include "tokrl/io/run_dir.h"
 #include "tokrl/io/run_info.h"
+#include "tokrl/nn/network_stats.h"
 #include "tokrl/nn/routing_stats.h"
 
 #ifndef TOKRL_VERSION
@@ -133,8 +134,9 @@ std::string ValueText(const ConfigValue& value) {
 const std::vector<std::string>& ResumeMutableKeys() {
   // They affect neither the learning nor the random streams.
   static const std::vector<std::string> keys = {
-      "train.total_steps", "train.log_every", "train.checkpoint_every",
-      "train.tensorboard", "experiment.name", "experiment.variant"};
+      "train.total_steps", "train.log_every",   "train.checkpoint_every",
+      "train.stats_every", "train.stats_batch", "train.tensorboard",
+      "experiment.name",   "experiment.variant"};
   return keys;
 }
 
@@ -251,6 +253,11 @@ Trainer::Trainer(const Config& config, const fs::path& run_dir, bool resume,
   for (auto& name : nn::RoutingStatNames(*agent_->online())) {
     log_options.columns.push_back(std::move(name));
   }
+  if (t.stats_every > 0) {
+    for (auto& name : nn::NetworkStatNames(*agent_->online())) {
+      log_options.columns.push_back(std::move(name));
+    }
+  }
   logger_ = std::make_unique<io::MetricsLogger>(run_dir, log_options);
   if (progress_ != nullptr) {
     *progress_ << "tokrl train: " << spec.id << " | "
@@ -314,6 +321,7 @@ void Trainer::Step() {
   if (Crossed(before, env_steps_, a.target_update_period)) agent_->SyncTarget();
   if (Crossed(before, env_steps_, t.eval_every)) EvaluateAndLog();
   if (Crossed(before, env_steps_, t.log_every)) Log();
+  if (Crossed(before, env_steps_, t.stats_every)) LogNetworkStats();
   if (Crossed(before, env_steps_, t.checkpoint_every)) SaveCheckpoint();
 }
 
@@ -443,6 +451,20 @@ void Trainer::Log() {
   loss_count_ = 0;
   last_log_time_ = now;
   last_log_steps_ = env_steps_;
+}
+
+void Trainer::LogNetworkStats() {
+  if (replay_->size() == 0) return;
+  // The probe: a replay sample drawn with its own stream, seeded by the run
+  // seed and the step. It takes nothing from the training streams, and the
+  // replay is part of the checkpoint, so a resumed run logs the same values.
+  Rng rng(DeriveSeed(DeriveSeed(train_options_.seed, 7),
+                     static_cast<uint64_t>(env_steps_)));
+  const SampledBatch probe =
+      replay_->Sample(train_options_.stats_batch, rng, /*beta=*/0.0);
+  const auto stats =
+      nn::NetworkStats(*agent_->online(), probe.obs.to(agent_->device()));
+  logger_->Log(env_steps_, stats);
 }
 
 void Trainer::LogRouting(std::map<std::string, double>& row) {

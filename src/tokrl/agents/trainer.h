@@ -130,6 +130,8 @@ class Trainer {
   [[noreturn]] void StopDiverged(const UpdateMetrics& m);
   void Log();
   void LogRouting(std::map<std::string, double>& row);
+  // A stats/* row (nn/network_stats.h) every train.stats_every steps.
+  void LogNetworkStats();
   EvalResult EvaluateAndLog();
   std::string TrainerStateBlob() const;
   void RestoreTrainerState(std::string_view blob);

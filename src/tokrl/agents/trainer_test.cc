@@ -41,6 +41,8 @@ total_steps = 400
 eval_every = 200
 eval_episodes = 4
 log_every = 100
+stats_every = 100
+stats_batch = 32
 tensorboard = false
 )toml",
                    "tiny");
@@ -118,8 +120,17 @@ TEST_P(ResumeTest, ResumedRunEqualsUninterruptedRun) {
     EXPECT_TRUE(torch::equal(resumed_params[i], straight_params[i]))
         << "parameter " << i;
   }
-  EXPECT_EQ(CsvWithoutSps(resumed_dir / "metrics.csv"),
-            CsvWithoutSps(straight_dir / "metrics.csv"));
+  // Including the network statistics rows (stats/*), drawn from the replay
+  // with their own stream.
+  const std::string csv = CsvWithoutSps(straight_dir / "metrics.csv");
+  EXPECT_EQ(CsvWithoutSps(resumed_dir / "metrics.csv"), csv);
+  EXPECT_NE(csv.find("stats/dormant/redo_0.1"), std::string::npos);
+  std::ifstream jsonl(straight_dir / "metrics.jsonl");
+  int stats_rows = 0;
+  for (std::string line; std::getline(jsonl, line);) {
+    stats_rows += line.find("\"stats/srank\"") != std::string::npos;
+  }
+  EXPECT_EQ(stats_rows, 4);  // steps 100, 200, 300, 400
   EXPECT_TRUE(fs::exists(resumed_dir / "summary.json"));
   fs::remove_all(straight_dir);
   fs::remove_all(resumed_dir);

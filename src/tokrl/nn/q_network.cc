@@ -13,12 +13,13 @@
 namespace tokrl::nn {
 namespace {
 
-constexpr std::array<EnumName<Penultimate>, 5> kPenultimateNames = {{
+constexpr std::array<EnumName<Penultimate>, 6> kPenultimateNames = {{
     {"dense", Penultimate::kDense},
     {"softmoe", Penultimate::kSoftMoE},
     {"moe", Penultimate::kMoE},
     {"tokenized_avg", Penultimate::kTokenizedAvg},
     {"tokenized_sum", Penultimate::kTokenizedSum},
+    {"gap", Penultimate::kGap},
 }};
 
 }  // namespace
@@ -36,7 +37,7 @@ const OptionsTable<QNetworkOptions>& QNetworkOptionsTable() {
       EnumOption("tokenizer", &O::tokenizer, ParseTokenization, ToString,
                  "flatten | perconv | perfeat | persamp | perpatch | shuffled"),
       EnumOption("penultimate", &O::penultimate, ParsePenultimate, ToString,
-                 "dense | softmoe | moe | tokenized_avg | tokenized_sum"),
+                 "dense | softmoe | moe | tokenized_avg | tokenized_sum | gap"),
       IntOption("hidden", &O::hidden, 1, kMaxWidth,
                 "penultimate base width (dense width, expert hidden)"),
       IntOption("scale", &O::scale, 1, 1 << 10,
@@ -188,10 +189,14 @@ void QNetworkImpl::reset() {
   // ---- penultimate ----
   switch (o.penultimate) {
     case Penultimate::kDense:
+    case Penultimate::kGap:
+      // GAP is the dense baseline on the mean token.
       dense = register_module(
           "penultimate",
-          DenseBaseline(
-              DenseBaselineOptions(m * t).hidden(o.hidden).scale(o.scale)));
+          DenseBaseline(DenseBaselineOptions(
+                            o.penultimate == Penultimate::kGap ? t : m * t)
+                            .hidden(o.hidden)
+                            .scale(o.scale)));
       head_in_ = dense->out_features();
       break;
     case Penultimate::kSoftMoE:
@@ -278,23 +283,29 @@ at::Tensor QNetworkImpl::encode(const at::Tensor& obs) {
   return impala->forward(obs);
 }
 
-QOutput QNetworkImpl::forward(const at::Tensor& obs) {
+at::Tensor QNetworkImpl::head_input(const at::Tensor& obs,
+                                    at::Tensor* aux_loss) {
   const at::Tensor tokens = tokenizer->forward(encode(obs));
-  QOutput out;
   at::Tensor z;
   if (dense) {
-    z = dense->forward(tokens);
+    z = dense->forward(options.penultimate == Penultimate::kGap ? tokens.mean(1)
+                                                                : tokens);
   } else if (softmoe) {
     z = softmoe->forward(tokens).flatten(1);
   } else if (moe) {
     MoEOutput r = moe->forward(tokens);
     z = r.tokens.flatten(1);
-    out.aux_loss = r.aux_loss;
+    if (aux_loss != nullptr) *aux_loss = r.aux_loss;
   } else {
     z = tokenized->forward(tokens);
   }
   if (extra) z = torch::relu(extra->forward(z));
-  HeadOutput h = head->forward(z);
+  return z;
+}
+
+QOutput QNetworkImpl::forward(const at::Tensor& obs) {
+  QOutput out;
+  HeadOutput h = head->forward(head_input(obs, &out.aux_loss));
   out.q = h.q;
   out.logits = h.logits;
   return out;

@@ -16,6 +16,8 @@
 //     |   moe            top-k / expert-choice MoE -> flatten      -> [B, m*t]
 //     |   tokenized_avg  per-token Dense(hidden*scale) + ReLU, mean -> [B, W]
 //     |   tokenized_sum  ... sum                                   -> [B, W]
+//     |   gap            mean over tokens -> Dense(hidden*scale) -> ReLU
+//     |                                                           -> [B, W]
 //     | (extra_layer: Dense(hidden) -> ReLU)
 //     v
 //   z [B, F]
@@ -32,6 +34,11 @@
 //   ExpertChoice-n        penultimate=moe, routing=expert_choice, experts=n
 //   TokenizedAvg/Sum x k  tokenizer=perconv, scale=k,
 //                         penultimate=tokenized_avg / tokenized_sum
+//   GAP x k               tokenizer=perconv, penultimate=gap, scale=k:
+//                         global average pooling of E over h and w (the
+//                         mean PerConv token), then Dense (paper.md 2.3);
+//                         with other tokenizers, the mean token. Parameters
+//                         t*W + W (MinAtar t = 16, W = 512: 8,704).
 //
 // Invariants
 //   * `scale` multiplies the one width that the penultimate layer has: the
@@ -71,8 +78,15 @@
 
 namespace tokrl::nn {
 
-enum class Penultimate { kDense, kSoftMoE, kMoE, kTokenizedAvg, kTokenizedSum };
-/// "dense", "softmoe", "moe", "tokenized_avg", "tokenized_sum".
+enum class Penultimate {
+  kDense,
+  kSoftMoE,
+  kMoE,
+  kTokenizedAvg,
+  kTokenizedSum,
+  kGap
+};
+/// "dense", "softmoe", "moe", "tokenized_avg", "tokenized_sum", "gap".
 Penultimate ParsePenultimate(std::string_view name);
 std::string_view ToString(Penultimate penultimate);
 
@@ -188,6 +202,9 @@ class QNetworkImpl : public torch::nn::Cloneable<QNetworkImpl> {
   QOutput forward(const at::Tensor& obs);
   /// Encoder output E [B, d, h, w].
   at::Tensor encode(const at::Tensor& obs);
+  /// z [B, F], the head's input (forward without the head); the MoE
+  /// auxiliary loss goes to *aux_loss when given.
+  at::Tensor head_input(const at::Tensor& obs, at::Tensor* aux_loss = nullptr);
   /// Draws new noise in every NoisyLinear (no-op without noisy layers).
   void reset_noise();
 

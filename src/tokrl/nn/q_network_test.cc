@@ -18,7 +18,7 @@ namespace {
 using Shape = std::vector<int64_t>;
 
 // The penultimate variants of the cross product: MoE counts twice (routing).
-enum class Variant { kDense, kSoftMoE, kTopK, kExpertChoice, kAvg, kSum };
+enum class Variant { kDense, kSoftMoE, kTopK, kExpertChoice, kAvg, kSum, kGap };
 // Head variants: plain linear, plain C51, and both with dueling + noisy.
 enum class HeadVariant { kLinear, kC51, kRainbowLinear, kRainbowC51 };
 
@@ -36,6 +36,8 @@ std::string Name(Variant v) {
       return "tokavg";
     case Variant::kSum:
       return "toksum";
+    case Variant::kGap:
+      return "gap";
   }
   return "?";
 }
@@ -85,6 +87,9 @@ QNetworkOptions SmallOptions(EncoderType encoder, Tokenization tokenizer,
       break;
     case Variant::kSum:
       o.penultimate = Penultimate::kTokenizedSum;
+      break;
+    case Variant::kGap:
+      o.penultimate = Penultimate::kGap;
       break;
   }
   o.head = (head == HeadVariant::kC51 || head == HeadVariant::kRainbowC51)
@@ -158,7 +163,8 @@ INSTANTIATE_TEST_SUITE_P(
                           Tokenization::kPerFeat, Tokenization::kPerSamp,
                           Tokenization::kPerPatch, Tokenization::kShuffled),
         ::testing::Values(Variant::kDense, Variant::kSoftMoE, Variant::kTopK,
-                          Variant::kExpertChoice, Variant::kAvg, Variant::kSum),
+                          Variant::kExpertChoice, Variant::kAvg, Variant::kSum,
+                          Variant::kGap),
         ::testing::Values(HeadVariant::kLinear, HeadVariant::kC51,
                           HeadVariant::kRainbowLinear,
                           HeadVariant::kRainbowC51)),
@@ -228,6 +234,12 @@ TEST(QNetworkTest, PenultimateParameterCountsMatchPaper) {
   EXPECT_EQ(NumParameters(*avg4->tokenized), 67584);
   EXPECT_EQ(avg4->head_input_dim(), 2048);
 
+  // GAP + Dense(2048) on Impala's 32 channels (paper.md 2.11).
+  o.penultimate = Penultimate::kGap;
+  QNetwork gap(o);
+  EXPECT_EQ(NumParameters(*gap->dense), 32 * 2048 + 2048);
+  EXPECT_EQ(gap->head_input_dim(), 2048);
+
   o.tokenizer = Tokenization::kFlatten;
   o.penultimate = Penultimate::kDense;
   o.scale = 1;
@@ -238,6 +250,26 @@ TEST(QNetworkTest, PenultimateParameterCountsMatchPaper) {
 }
 
 // ---- behaviour --------------------------------------------------------------
+
+// GAP: the encoder output averaged over h and w, then Dense + ReLU.
+TEST(QNetworkTest, GapIsDenseOnGlobalAveragePooledFeatures) {
+  torch::manual_seed(5);
+  QNetworkOptions o;
+  o.obs_shape = {4, 10, 10};
+  o.num_actions = 3;
+  o.tokenizer = Tokenization::kPerConv;
+  o.penultimate = Penultimate::kGap;
+  o.hidden = 8;
+  QNetwork net(o);
+  const at::Tensor obs = torch::randint(0, 2, {3, 4, 10, 10}, torch::kUInt8);
+  const at::Tensor features = net->encode(obs);  // [3, 16, 10, 10]
+  const at::Tensor pooled = features.mean({2, 3});
+  const at::Tensor z = torch::relu(torch::nn::functional::linear(
+      pooled, net->dense->dense->weight, net->dense->dense->bias));
+  const at::Tensor q = net->head->forward(z).q;
+  EXPECT_TRUE(torch::allclose(net->forward(obs).q, q, 1e-5, 1e-6));
+  EXPECT_EQ(NumParameters(*net->dense), 16 * 8 + 8);
+}
 
 QNetworkOptions RichOptions() {
   QNetworkOptions o;
@@ -368,9 +400,9 @@ TEST(QNetworkTest, ParseNamesAndErrors) {
   EXPECT_EQ(ParsePenultimate("SoftMoE"), Penultimate::kSoftMoE);
   EXPECT_EQ(ParsePenultimate("tokenized-avg"), Penultimate::kTokenizedAvg);
   EXPECT_EQ(ParsePenultimate("tokenized_sum"), Penultimate::kTokenizedSum);
-  for (Penultimate p :
-       {Penultimate::kDense, Penultimate::kSoftMoE, Penultimate::kMoE,
-        Penultimate::kTokenizedAvg, Penultimate::kTokenizedSum}) {
+  for (Penultimate p : {Penultimate::kDense, Penultimate::kSoftMoE,
+                        Penultimate::kMoE, Penultimate::kTokenizedAvg,
+                        Penultimate::kTokenizedSum, Penultimate::kGap}) {
     EXPECT_EQ(ParsePenultimate(ToString(p)), p);
   }
   try {
