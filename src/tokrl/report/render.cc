@@ -204,6 +204,29 @@ std::vector<fs::path> WritePlots(const ReportResults& r,
     scripts.push_back(WriteLinePlot(dir, curve));
     stems.push_back(curve.name);
   }
+
+  for (const AnalysisCurve& a : r.analysis) {
+    LinePlot plot;
+    plot.name = SafeFileName(a.metric);
+    for (size_t k = 0; k < r.variants.size(); ++k) {
+      const CurveBand& band = a.variants[k];
+      if (band.steps.empty()) continue;
+      plot.series.push_back({.name = r.variants[k].name,
+                             .color = r.variants[k].color,
+                             .x = band.steps,
+                             .y = band.mean,
+                             .lower = band.lower,
+                             .upper = band.upper});
+    }
+    plot.title = a.metric +
+                 "\nline: mean over runs (games x seeds), "
+                 "shaded: min..max";
+    plot.xlabel = "env steps";
+    plot.ylabel = a.metric;
+    plot.xformat = "%.1s%c";
+    scripts.push_back(WriteLinePlot(dir, plot));
+    stems.push_back(plot.name);
+  }
   return scripts;
 }
 
@@ -258,6 +281,27 @@ std::string SummaryMarkdown(const ReportResults& r,
          << Fixed(score.max) << "] |";
     }
     md << "\n";
+  }
+  if (!r.analysis.empty()) {
+    md << "\n## Network statistics (last logged value: mean over runs "
+          "[min, max]; see nn/network_stats.h)\n\n| Statistic |";
+    for (const auto& v : r.variants) md << " " << Md(v.name) << " |";
+    md << "\n|---|";
+    for (size_t k = 0; k < r.variants.size(); ++k) md << "---|";
+    md << "\n";
+    for (const AnalysisCurve& a : r.analysis) {
+      md << "| " << Md(a.metric) << " |";
+      for (const CurveBand& band : a.variants) {
+        if (band.steps.empty()) {
+          md << " - |";
+        } else {
+          md << " " << Fixed(band.mean.back()) << " ["
+             << Fixed(band.lower.back()) << ", " << Fixed(band.upper.back())
+             << "] |";
+        }
+      }
+      md << "\n";
+    }
   }
   if (!r.warnings.empty()) {
     md << "\n## Warnings\n\n";
@@ -332,6 +376,21 @@ std::string ResultsJson(const LoadedRuns& loaded, const ReportResults& r,
     variants.push_back(jv);
   }
   j["variants"] = variants;
+  nlohmann::json analysis = nlohmann::json::object();
+  for (const AnalysisCurve& a : r.analysis) {
+    nlohmann::json per_variant = nlohmann::json::object();
+    for (size_t k = 0; k < r.variants.size(); ++k) {
+      const CurveBand& band = a.variants[k];
+      if (band.steps.empty()) continue;
+      per_variant[r.variants[k].name] = {{"steps", band.steps},
+                                         {"mean", band.mean},
+                                         {"min", band.lower},
+                                         {"max", band.upper},
+                                         {"runs", band.count}};
+    }
+    analysis[a.metric] = per_variant;
+  }
+  j["analysis"] = analysis;
   nlohmann::json runs = nlohmann::json::array();
   for (size_t i = 0; i < loaded.runs.size(); ++i) {
     const RunData& run = loaded.runs[i];
@@ -462,6 +521,17 @@ std::string IndexHtml(const LoadedRuns& loaded, const ReportResults& r,
       }
     }
     h << "</div>\n";
+    if (!r.analysis.empty()) {
+      h << "<h2>Network statistics</h2>\n<div class=\"plots\">\n";
+      for (const AnalysisCurve& a : r.analysis) {
+        const std::string stem = SafeFileName(a.metric);
+        if (has(stem)) {
+          figure(stem, a.metric +
+                           ": mean over runs (games x seeds), shaded min..max");
+        }
+      }
+      h << "</div>\n";
+    }
   } else {
     h << "<p>Plots were not drawn (--no-plots).</p>\n";
   }

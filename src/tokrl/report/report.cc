@@ -221,6 +221,29 @@ ReportResults ComputeReport(const LoadedRuns& loaded,
       for (size_t index : row) r.used[index] = true;
     }
   }
+  std::set<std::string> metrics;
+  for (size_t i = 0; i < loaded.runs.size(); ++i) {
+    if (!r.used[i]) continue;
+    for (const auto& [metric, curve] : loaded.runs[i].analysis) {
+      metrics.insert(metric);
+    }
+  }
+  for (const std::string& metric : metrics) {
+    AnalysisCurve a{.metric = metric, .variants = {}};
+    for (const auto& v : g.variants) {
+      std::vector<const Curve*> curves;
+      for (const auto& row : v.runs) {
+        for (size_t index : row) {
+          const auto& analysis = loaded.runs[index].analysis;
+          if (auto it = analysis.find(metric); it != analysis.end()) {
+            curves.push_back(&it->second);
+          }
+        }
+      }
+      a.variants.push_back(MeanOverSeeds(curves));
+    }
+    r.analysis.push_back(std::move(a));
+  }
   return r;
 }
 

@@ -110,6 +110,14 @@ struct VariantResult {
   std::vector<stats::Interval> iqm_curve;
 };
 
+// A network statistic over training (stats/*, logged with
+// train.stats_every): per variant, MeanOverSeeds of every used run of that
+// variant (all games and seeds) that logged it; band min..max.
+struct AnalysisCurve {
+  std::string metric;
+  std::vector<CurveBand> variants;  // parallel to ReportResults::variants
+};
+
 struct ReportResults {
   Grouping grouping;
   /// Runs in the score matrices (variants x seeds x games).
@@ -119,6 +127,8 @@ struct ReportResults {
   std::string baseline;
   std::vector<double> taus;
   std::vector<VariantResult> variants;  // parallel to grouping.variants
+  /// Sorted by metric; empty when no used run logged statistics.
+  std::vector<AnalysisCurve> analysis;
   /// Loading and grouping warnings.
   std::vector<std::string> warnings;
   /// Files written (WriteReport only), relative to out_dir.

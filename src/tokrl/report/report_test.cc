@@ -115,6 +115,48 @@ TEST(ReportTest, HandBuiltAggregates) {
   EXPECT_EQ(flat.iqm_curve.front().point, -1);
 }
 
+// Network statistics: per variant, pooled over games and seeds; a variant
+// that never logged one gets an empty band.
+TEST(ReportTest, NetworkStatisticsPerVariant) {
+  ScopedTempDir tmp("report_analysis");
+  const fs::path root = tmp.path() / "runs";
+  for (uint64_t seed = 0; seed < 3; ++seed) {
+    for (const char* game : {"a", "b"}) {
+      FakeRun run;
+      run.env_id = std::string("toy/") + game;
+      run.seed = seed;
+      run.variant = "flat";
+      run.dormant = {{100, 0.0}, {200, 0.1 * static_cast<double>(seed)}};
+      WriteFakeRun(root / "flat" / game / std::to_string(seed), run);
+      run.variant = "tok";
+      run.dormant.clear();
+      WriteFakeRun(root / "tok" / game / std::to_string(seed), run);
+    }
+  }
+  const LoadedRuns loaded = LoadRuns({root});
+  ReportOptions options = SmallOptions(tmp.path() / "out");
+  options.normalization = "none";
+  const ReportResults r = WriteReport(loaded, options);
+  ASSERT_EQ(r.analysis.size(), 1u);
+  EXPECT_EQ(r.analysis[0].metric, "stats/dormant/tau0");
+  ASSERT_EQ(r.variants[0].name, "flat");
+  const CurveBand& flat = r.analysis[0].variants[0];
+  ASSERT_EQ(flat.steps.size(), 2u);
+  EXPECT_NEAR(flat.mean.back(), 0.1, 1e-9);  // (0 + 0.1 + 0.2) / 3
+  EXPECT_NEAR(flat.lower.back(), 0.0, 1e-9);
+  EXPECT_NEAR(flat.upper.back(), 0.2, 1e-9);
+  EXPECT_EQ(flat.count.back(), 6);
+  EXPECT_TRUE(r.analysis[0].variants[1].steps.empty());
+  const std::string md = io::ReadFile(tmp.path() / "out" / "summary.md");
+  EXPECT_NE(md.find("| stats/dormant/tau0 | 0.100 [0.000, 0.200] | - |"),
+            std::string::npos)
+      << md;
+  const auto json =
+      nlohmann::json::parse(io::ReadFile(tmp.path() / "out" / "results.json"));
+  EXPECT_EQ(json["analysis"]["stats/dormant/tau0"]["flat"]["runs"].back(), 6);
+  EXPECT_FALSE(json["analysis"]["stats/dormant/tau0"].contains("tok"));
+}
+
 TEST(ReportTest, OptionErrors) {
   ScopedTempDir tmp("report_option_errors");
   WriteHandBuiltRuns(tmp.path() / "runs");

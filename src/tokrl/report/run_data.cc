@@ -148,8 +148,10 @@ void LoadMetrics(const fs::path& file, const std::string& metric, bool complete,
       if (key == "step") continue;
       seen.insert(key);
       // Non-numbers (null: a NaN the logger could not write) carry no score.
-      if (key == metric && value.is_number()) {
-        Append(run.curve, step, value.get<double>());
+      if (!value.is_number()) continue;
+      if (key == metric) Append(run.curve, step, value.get<double>());
+      if (key.rfind("stats/", 0) == 0) {
+        Append(run.analysis[key], step, value.get<double>());
       }
     }
   }

@@ -35,6 +35,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,8 +65,10 @@ struct RunData {
   uint64_t seed = 0;
   int64_t total_steps = 0;  // train.total_steps (0 if unset)
   Curve curve;              // the chosen metric
-  double final_score = 0;   // curve.values.back()
-  bool complete = false;    // summary.json exists
+  // Every network statistic (keys "stats/...", nn/network_stats.h) logged.
+  std::map<std::string, Curve> analysis;
+  double final_score = 0;  // curve.values.back()
+  bool complete = false;   // summary.json exists
   // Every metric name metrics.jsonl logged (sorted), for error messages.
   std::vector<std::string> metrics_seen;
   // Recoverable oddities met while loading (LoadRuns collects them).

@@ -29,6 +29,8 @@ struct FakeRun {
   /// eval row (eval/return_mean = value + 1) follows each training row.
   std::vector<std::pair<int64_t, double>> curve = {{100, 0.0}, {200, 1.0}};
   bool complete = true;
+  /// (step, stats/dormant/tau0) rows, a network statistic.
+  std::vector<std::pair<int64_t, double>> dormant;
 };
 
 inline void WriteText(const std::filesystem::path& file,
@@ -69,6 +71,12 @@ inline void WriteFakeRun(const std::filesystem::path& dir, const FakeRun& run) {
     metrics.append("{\"step\":").append(s);
     metrics.append(",\"eval/return_mean\":")
         .append(std::to_string(value + 1))
+        .append("}\n");
+  }
+  for (const auto& [step, value] : run.dormant) {
+    metrics.append("{\"step\":").append(std::to_string(step));
+    metrics.append(",\"stats/dormant/tau0\":")
+        .append(std::to_string(value))
         .append("}\n");
   }
   WriteText(dir / "metrics.jsonl", metrics);
