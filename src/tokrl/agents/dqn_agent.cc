@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "tokrl/agents/interventions.h"
 #include "tokrl/agents/losses.h"
 #include "tokrl/core/check.h"
 #include "tokrl/nn/fast_paths.h"
@@ -201,6 +202,44 @@ void DqnAgent::SyncTarget() {
   auto dst_buffers = target_->buffers();
   for (size_t i = 0; i < src_buffers.size(); ++i)
     dst_buffers[i].copy_(src_buffers[i]);
+}
+
+namespace {
+
+// The online parameters named, each with its fresh counterpart.
+std::vector<std::pair<torch::Tensor, torch::Tensor>> Pairs(
+    nn::QNetworkImpl& online, const nn::QNetworkOptions& options,
+    const std::vector<std::string>& names, uint64_t seed) {
+  nn::QNetwork fresh = FreshNetwork(options, seed);
+  const auto mine = online.named_parameters(/*recurse=*/true);
+  const auto theirs = fresh->named_parameters(/*recurse=*/true);
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> out;
+  for (const auto& name : names) {
+    const torch::Tensor* p = mine.find(name);
+    TOKRL_CHECK(p != nullptr) << "no parameter '" << name << "'";
+    out.emplace_back(*p, theirs[name].to(p->device()));
+  }
+  return out;
+}
+
+}  // namespace
+
+void DqnAgent::Reset(const std::vector<std::string>& names, uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> reset;
+  for (auto& [p, fresh] : Pairs(*online_, network_options_, names, seed)) {
+    p.copy_(fresh);
+    reset.push_back(p);
+  }
+  optimizer_->ResetState(reset);
+}
+
+void DqnAgent::ShrinkPerturb(const std::vector<std::string>& names,
+                             double shrink, double perturb, uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  for (auto& [p, fresh] : Pairs(*online_, network_options_, names, seed)) {
+    p.mul_(shrink).add_(fresh, perturb);
+  }
 }
 
 void DqnAgent::Save(torch::serialize::OutputArchive& archive) const {

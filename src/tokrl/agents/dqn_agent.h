@@ -32,6 +32,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "tokrl/agents/agent_options.h"
@@ -74,12 +75,21 @@ class DqnAgent {
   // Copies the online weights into the target network.
   void SyncTarget();
 
+  // Interventions (interventions.h) on the named online parameters, with
+  // theta_fresh = FreshNetwork(network options, seed): Reset copies it in
+  // and zeroes those parameters' Adam moments; ShrinkPerturb sets
+  // theta <- shrink * theta + perturb * theta_fresh.
+  void Reset(const std::vector<std::string>& names, uint64_t seed);
+  void ShrinkPerturb(const std::vector<std::string>& names, double shrink,
+                     double perturb, uint64_t seed);
+
   // Saves / restores networks and optimizer state (torch archive).
   void Save(torch::serialize::OutputArchive& archive) const;
   void Load(torch::serialize::InputArchive& archive);
 
   nn::QNetwork& online() { return online_; }
   nn::QNetwork& target() { return target_; }
+  const FusedAdam& optimizer() const { return *optimizer_; }
   const AgentOptions& options() const { return options_; }
   torch::Device device() const { return device_; }
 

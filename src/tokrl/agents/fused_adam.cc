@@ -81,6 +81,18 @@ double FusedAdam::GradNorm() const {
   return std::sqrt(total);
 }
 
+void FusedAdam::ResetState(const std::vector<torch::Tensor>& params) {
+  torch::NoGradGuard no_grad;
+  for (const auto& p : params) {
+    size_t i = 0;
+    while (i < params_.size() && !params_[i].is_same(p)) ++i;
+    TOKRL_CHECK(i < params_.size())
+        << "ResetState: a tensor this optimizer does not hold";
+    m_[i].zero_();
+    v_[i].zero_();
+  }
+}
+
 void FusedAdam::Save(torch::serialize::OutputArchive& archive) const {
   archive.write("step", torch::tensor(step_));
   for (size_t i = 0; i < params_.size(); ++i) {

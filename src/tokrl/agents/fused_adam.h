@@ -40,8 +40,15 @@ class FusedAdam {
   /// as 0), as torch::nn::utils::clip_grad_norm_ measures it: one pass per
   /// CPU float tensor, no LibTorch ops.
   double GradNorm() const;
+  /// Sets the moments of these parameters (any of the optimizer's, matched
+  /// by identity) to 0; the shared step count stays. Throws tokrl::Error for
+  /// a tensor the optimizer does not hold.
+  void ResetState(const std::vector<torch::Tensor>& params);
 
   int64_t step_count() const { return step_; }
+  /// Adam's first and second moments of parameter i.
+  const torch::Tensor& exp_avg(size_t i) const { return m_[i]; }
+  const torch::Tensor& exp_avg_sq(size_t i) const { return v_[i]; }
   void Save(torch::serialize::OutputArchive& archive) const;
   // Throws tokrl::Error if the archive's state does not fit the parameters.
   void Load(torch::serialize::InputArchive& archive);

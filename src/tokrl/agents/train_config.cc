@@ -2,6 +2,7 @@
 
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tokrl/core/check.h"
@@ -80,6 +81,7 @@ Config MakeTrainConfig() {
   AppendSchema(schema, "network", nn::QNetworkOptionsTable());
   AppendSchema(schema, "agent", AgentOptionsTable());
   AppendSchema(schema, "replay", ReplayOptionsTable());
+  AppendSchema(schema, "interventions", InterventionOptionsTable());
   AppendSchema(schema, "train", TrainOptionsTable());
   return Config(std::move(schema));
 }
@@ -92,6 +94,8 @@ ResolvedConfig Resolve(const Config& config, const EnvSpec& spec) {
   ReadOptions(config, "agent", AgentOptionsTable(), r.agent);
   ReadOptions(config, "network", nn::QNetworkOptionsTable(), r.network);
   ReadOptions(config, "replay", ReplayOptionsTable(), r.replay);
+  ReadOptions(config, "interventions", InterventionOptionsTable(),
+              r.interventions);
 
   const AgentOptions& a = r.agent;
   if (!(a.v_min < a.v_max)) {
@@ -111,6 +115,20 @@ ResolvedConfig Resolve(const Config& config, const EnvSpec& spec) {
   p.frame_stack = 1;
   p.n_step = a.n_step;
   p.gamma = a.gamma;
+  // Every intervention group must name parameters of this network.
+  const InterventionOptions& iv = r.interventions;
+  for (const auto& [every, groups, key] :
+       {std::tuple(iv.reset_every, &iv.reset_groups,
+                   "interventions.reset_groups"),
+        std::tuple(iv.shrink_perturb_every, &iv.shrink_perturb_groups,
+                   "interventions.shrink_perturb_groups")}) {
+    if (every == 0) continue;
+    try {
+      GroupParameterNames(*FreshNetwork(n, 0), *groups);
+    } catch (const Error& e) {
+      TOKRL_FAIL() << "config key '" << key << "': " << e.what();
+    }
+  }
   return r;
 }
 

@@ -30,6 +30,7 @@
 #include <string>
 
 #include "tokrl/agents/agent_options.h"
+#include "tokrl/agents/interventions.h"
 #include "tokrl/core/config.h"
 #include "tokrl/core/options_table.h"
 #include "tokrl/env/env.h"
@@ -81,6 +82,7 @@ struct ResolvedConfig {
   AgentOptions agent;
   nn::QNetworkOptions network;
   ReplayOptions replay;
+  InterventionOptions interventions;
 };
 
 // Reads every key (each range-checked, errors naming the key) and applies

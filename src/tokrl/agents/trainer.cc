@@ -171,6 +171,7 @@ Trainer::Trainer(const Config& config, const fs::path& run_dir, bool resume,
   const ResolvedConfig resolved = Resolve(config, spec);
   agent_options_ = resolved.agent;
   train_options_ = resolved.train;
+  interventions_ = resolved.interventions;
   variant_ = VariantLabel(resolved);
   const TrainOptions& t = train_options_;
   const nn::QNetworkOptions& network = resolved.network;
@@ -216,6 +217,14 @@ Trainer::Trainer(const Config& config, const fs::path& run_dir, bool resume,
                                            t.eval_max_steps, t.seed);
   replay_ = std::make_unique<ReplayBuffer>(replay);
   agent_ = std::make_unique<DqnAgent>(agent_options_, network, device);
+  if (interventions_.reset_every > 0) {
+    reset_names_ =
+        GroupParameterNames(*agent_->online(), interventions_.reset_groups);
+  }
+  if (interventions_.shrink_perturb_every > 0) {
+    shrink_perturb_names_ = GroupParameterNames(
+        *agent_->online(), interventions_.shrink_perturb_groups);
+  }
   act_rng_.Seed(DeriveSeed(t.seed, 2));
   replay_rng_.Seed(DeriveSeed(t.seed, 3));
   if (resume) {
@@ -257,6 +266,12 @@ Trainer::Trainer(const Config& config, const fs::path& run_dir, bool resume,
     for (auto& name : nn::NetworkStatNames(*agent_->online())) {
       log_options.columns.push_back(std::move(name));
     }
+  }
+  if (interventions_.reset_every > 0) {
+    log_options.columns.push_back("events/reset");
+  }
+  if (interventions_.shrink_perturb_every > 0) {
+    log_options.columns.push_back("events/shrink_perturb");
   }
   logger_ = std::make_unique<io::MetricsLogger>(run_dir, log_options);
   if (progress_ != nullptr) {
@@ -318,6 +333,7 @@ void Trainer::Step() {
       ++loss_count_;
     }
   }
+  Intervene(before);
   if (Crossed(before, env_steps_, a.target_update_period)) agent_->SyncTarget();
   if (Crossed(before, env_steps_, t.eval_every)) EvaluateAndLog();
   if (Crossed(before, env_steps_, t.log_every)) Log();
@@ -451,6 +467,30 @@ void Trainer::Log() {
   loss_count_ = 0;
   last_log_time_ = now;
   last_log_steps_ = env_steps_;
+}
+
+void Trainer::Intervene(int64_t before) {
+  const InterventionOptions& iv = interventions_;
+  const uint64_t seed = DeriveSeed(DeriveSeed(train_options_.seed, 8),
+                                   static_cast<uint64_t>(env_steps_));
+  if (Crossed(before, env_steps_, iv.reset_every)) {
+    agent_->Reset(reset_names_, seed);
+    logger_->Log(env_steps_, {{"events/reset", 1.0}});
+    if (progress_ != nullptr) {
+      *progress_ << "step " << env_steps_ << ": reset "
+                 << ToString(iv.reset_groups) << "\n";
+    }
+  }
+  if (Crossed(before, env_steps_, iv.shrink_perturb_every)) {
+    agent_->ShrinkPerturb(shrink_perturb_names_, iv.shrink, iv.perturb,
+                          DeriveSeed(seed, 1));
+    logger_->Log(env_steps_, {{"events/shrink_perturb", 1.0}});
+    if (progress_ != nullptr) {
+      *progress_ << "step " << env_steps_ << ": shrink-and-perturb "
+                 << ToString(iv.shrink_perturb_groups) << " (shrink "
+                 << iv.shrink << ", perturb " << iv.perturb << ")\n";
+    }
+  }
 }
 
 void Trainer::LogNetworkStats() {

@@ -132,6 +132,9 @@ class Trainer {
   void LogRouting(std::map<std::string, double>& row);
   // A stats/* row (nn/network_stats.h) every train.stats_every steps.
   void LogNetworkStats();
+  // The interventions due at this step (interventions.h), each logged as an
+  // events/* row.
+  void Intervene(int64_t before);
   EvalResult EvaluateAndLog();
   std::string TrainerStateBlob() const;
   void RestoreTrainerState(std::string_view blob);
@@ -143,6 +146,8 @@ class Trainer {
   std::string variant_;  // VariantLabel, written to summary.json
   AgentOptions agent_options_;
   TrainOptions train_options_;
+  InterventionOptions interventions_;
+  std::vector<std::string> reset_names_, shrink_perturb_names_;
   std::ostream* progress_;
   std::unique_ptr<VecEnv> venv_;
   std::unique_ptr<Evaluator> evaluator_;

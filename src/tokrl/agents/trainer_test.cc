@@ -44,6 +44,11 @@ log_every = 100
 stats_every = 100
 stats_batch = 32
 tensorboard = false
+[interventions]
+reset_every = 150
+reset_groups = "head"
+shrink_perturb_every = 100
+shrink_perturb_groups = "penultimate"
 )toml",
                    "tiny");
   c.Set("agent.type", agent);
