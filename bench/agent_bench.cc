@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <string>
 
 #include "tokrl/agents/dqn_agent.h"
 #include "tokrl/agents/trainer.h"
@@ -25,6 +27,48 @@ namespace {
 
 const char* const kAgents[] = {"dqn", "rainbow_lite", "der"};
 const char* const kNetworks[] = {"flatten", "softmoe4", "softmoe1_scaled4"};
+
+// Multiply-adds x 2 of one forward pass of a MinAtar network (conv, the
+// penultimate layer, the head) for one sample; elementwise ops not counted.
+double ForwardFlops(const nn::QNetworkImpl& net) {
+  const nn::QNetworkOptions& o = net.options;
+  const auto& f = net.feature_shape();  // {d, h, w}
+  const double d = static_cast<double>(f[0]);
+  const double hw = static_cast<double>(f[1] * f[2]);
+  const double c_in = static_cast<double>(o.obs_shape[0]);
+  double flops = 2 * hw * d * c_in * 9;  // the 3x3 conv
+  const double m = static_cast<double>(net.num_tokens());
+  const double t = static_cast<double>(net.token_dim());
+  const double width = static_cast<double>(o.hidden * o.scale);
+  if (net.softmoe) {
+    const double slots = static_cast<double>(
+        net.softmoe->options.num_experts() * net.softmoe->slots_per_expert());
+    const double h = static_cast<double>(net.softmoe->expert_hidden());
+    flops += 2 * m * t * slots * 3;  // logits, dispatch, combine
+    flops += 2 * slots * 2 * t * h;  // the experts' two layers
+  } else if (net.dense) {
+    flops += 2 * (o.penultimate == nn::Penultimate::kGap ? t : m * t) * width;
+  } else if (net.tokenized) {
+    flops += 2 * m * t * width;
+  }
+  flops +=
+      2 * static_cast<double>(net.head_input_dim() * o.num_actions *
+                              (o.head == nn::HeadType::kC51 ? o.num_atoms : 1));
+  return flops;
+}
+
+// Nominal single-core peak: two 256-bit FMA pipes (16 float FMAs, 32 FLOP)
+// per cycle at /proc/cpuinfo's clock, the AVX2 machines' peak (CPUs with two
+// 512-bit FMA units double it). 0 when unknown.
+double NominalPeakGflops() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("cpu MHz", 0) == 0) {
+      return std::stod(line.substr(line.find(':') + 1)) * 32.0 / 1000.0;
+    }
+  }
+  return 0.0;
+}
 
 Config MakeConfig(int agent, int network) {
   const std::filesystem::path dir = SourceDir() / "configs";
@@ -79,6 +123,19 @@ void BM_Update(benchmark::State& state) {
   }
   for (auto _ : state) update();
   nn::SetFastPaths(true);
+  // An update: online forward and backward (~2 forwards) on s, target
+  // forward on s' (and the online one under double Q): (4 + double_q)
+  // forwards of the batch, approximately.
+  const double flops = ForwardFlops(*agent.online()) * 32 *
+                       (4.0 + (r.agent.double_q ? 1.0 : 0.0));
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * flops / 1e9,
+                         benchmark::Counter::kIsRate);
+  if (const double peak = NominalPeakGflops(); peak > 0) {
+    state.counters["%peak"] = benchmark::Counter(
+        static_cast<double>(state.iterations()) * flops / 1e9 / peak * 100,
+        benchmark::Counter::kIsRate);
+  }
   state.SetLabel(label + (state.range(2) == 1 ? "" : " plain"));
   state.counters["updates/s"] = benchmark::Counter(
       static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
