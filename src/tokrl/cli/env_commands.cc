@@ -45,6 +45,10 @@ class RunningStats {
 
 void RunEnvs() {
   for (const auto& info : ListEnvs()) {
+    if (info.id.find('<') != std::string::npos) {  // a family (ale/<game>)
+      std::printf("%-24s %s\n", info.id.c_str(), info.description.c_str());
+      continue;
+    }
     auto env = MakeEnv(info.id);
     const auto& shape = env->spec().obs_shape;
     std::printf("%-24s obs %lldx%lldx%lld  actions %d  %s\n", info.id.c_str(),

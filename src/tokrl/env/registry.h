@@ -33,6 +33,16 @@ struct EnvInfo {
 void RegisterEnv(const std::string& id, const std::string& description,
                  EnvFactory factory);
 
+// A family of envs "<prefix>/<name>" with an open set of names (ALE games,
+// one per ROM): MakeEnv calls the factory with the name for any id under the
+// prefix that is not registered by itself. ListEnvs shows it as
+// "<prefix>/<game>".
+using EnvFamilyFactory = std::function<std::unique_ptr<Env>(
+    const std::string& name, EnvOptions& options)>;
+void RegisterEnvFamily(const std::string& prefix,
+                       const std::string& description,
+                       EnvFamilyFactory factory);
+
 std::unique_ptr<Env> MakeEnv(const std::string& id_with_options);
 std::unique_ptr<Env> MakeEnv(const std::string& id, EnvOptions options);
 
