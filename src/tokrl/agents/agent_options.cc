@@ -78,6 +78,8 @@ const OptionsTable<AgentOptions>& AgentOptionsTable() {
                   "rainbow: support minimum"),
       FloatOption("v_max", &O::v_max, -kHuge, kHuge,
                   "rainbow: support maximum"),
+      BoolOption("reward_clip", &O::reward_clip,
+                 "clip rewards to [-1, 1] for learning (Atari)"),
   };
   return table;
 }

@@ -30,6 +30,9 @@ struct AgentOptions {
   double epsilon_eval = 0.001;
   double v_min = -10.0, v_max = 10.0;
   int64_t num_atoms = 51;
+  // Rewards stored in the replay clipped to [-1, 1] (Atari presets); the
+  // logged returns stay the env's.
+  bool reward_clip = false;
 };
 
 // Every field is a key; `distributional` is agent.type (dqn | rainbow).

@@ -301,7 +301,13 @@ void Trainer::Step() {
   const std::vector<int32_t> actions =
       agent_->Act(acted_obs_, n, epsilon, act_rng_);
   venv_->Step(actions);
-  replay_->Add(acted_obs_, actions, venv_->reward(), venv_->terminated(),
+  std::span<const float> rewards = venv_->reward();
+  if (agent_options_.reward_clip) {
+    clipped_rewards_.assign(rewards.begin(), rewards.end());
+    for (float& r : clipped_rewards_) r = std::clamp(r, -1.0f, 1.0f);
+    rewards = clipped_rewards_;
+  }
+  replay_->Add(acted_obs_, actions, rewards, venv_->terminated(),
                venv_->truncated(), venv_->next_obs());
   const int64_t before = env_steps_;
   env_steps_ += n;

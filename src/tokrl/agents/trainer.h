@@ -123,6 +123,7 @@ class Trainer {
   // Whether the resumed run had already finished (Run() does nothing).
   bool finished() const { return finished_; }
   DqnAgent& agent() { return *agent_; }
+  ReplayBuffer& replay() { return *replay_; }
   void SaveCheckpoint();
 
  private:
@@ -171,6 +172,7 @@ class Trainer {
   int64_t last_log_steps_ = 0;
   double start_time_ = 0;
   std::vector<uint8_t> acted_obs_;
+  std::vector<float> clipped_rewards_;  // agent.reward_clip
   torch::Tensor probe_obs_;  // the last training batch's observations
   int starved_logs_ = 0;     // consecutive log steps with a starved router
 };

@@ -7,9 +7,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <sstream>
 
 #include "tokrl/core/check.h"
+#include "tokrl/env/registry.h"
 #include "tokrl/core/gtest_helpers.h"
 #include "tokrl/core/testing.h"
 #include "tokrl/io/atomic_file.h"
@@ -163,6 +165,60 @@ TEST(Trainer, WritesRunFiles) {
   again.LoadTomlFile(dir / "config.toml");
   EXPECT_EQ(again.ToToml(), TinyConfig().ToToml());
   fs::remove_all(dir);
+}
+
+// Catch whose every reward is multiplied by 5 (a test env).
+class BigRewardCatch final : public Env {
+ public:
+  BigRewardCatch() : inner_(MakeEnv("toy/catch(rows=6,columns=4)")) {}
+  const EnvSpec& spec() const override { return spec_; }
+  void Seed(uint64_t seed) override { inner_->Seed(seed); }
+  void Reset(ObsSpan obs) override { inner_->Reset(obs); }
+  StepResult Step(int action, ObsSpan obs) override {
+    StepResult r = inner_->Step(action, obs);
+    r.reward *= 5.0f;
+    return r;
+  }
+  std::unique_ptr<Env> Clone() const override {
+    auto copy = std::make_unique<BigRewardCatch>();
+    copy->inner_ = inner_->Clone();
+    return copy;
+  }
+  std::string SaveState() const override { return inner_->SaveState(); }
+  void LoadState(std::string_view blob) override { inner_->LoadState(blob); }
+
+ private:
+  std::unique_ptr<Env> inner_;
+  EnvSpec spec_ = [this] {
+    EnvSpec s = inner_->spec();
+    s.id = "test/big_reward_catch";
+    return s;
+  }();
+};
+
+TEST(Trainer, RewardClipClipsTheReplaysRewards) {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    RegisterEnv("test/big_reward_catch", "Catch with rewards x5",
+                [](EnvOptions&) { return std::make_unique<BigRewardCatch>(); });
+  });
+  for (const bool clip : {false, true}) {
+    Config c = TinyConfig();
+    c.Set("env.id", "test/big_reward_catch");
+    c.Set("agent.reward_clip", clip ? "true" : "false");
+    c.Set("agent.min_replay", "400");  // no updates: only the replay matters
+    c.Set("train.stats_every", "0");
+    c.Set("interventions.reset_every", "0");
+    c.Set("interventions.shrink_perturb_every", "0");
+    const fs::path dir = FreshDir(clip ? "clip" : "noclip");
+    Trainer t(c, dir, false, {}, nullptr);
+    t.Run();
+    Rng rng(0);
+    const SampledBatch b = t.replay().Sample(256, rng);
+    const double max_abs = b.returns.abs().max().item<double>();
+    EXPECT_EQ(max_abs, clip ? 1.0 : 5.0) << "clip " << clip;
+    fs::remove_all(dir);
+  }
 }
 
 TEST(Trainer, RefusesToOverwriteAnExistingRun) {

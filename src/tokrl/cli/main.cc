@@ -1,5 +1,6 @@
 // tokrl: command-line entry point.
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
@@ -10,6 +11,16 @@ int main(int argc, char** argv) {
   CLI::App app{"tokrl: value-based deep RL with tokenized network heads"};
   app.set_version_flag("--version", std::string("tokrl ") + TOKRL_VERSION);
   app.require_subcommand(1);
+  // ALE ROMs (ale/<game> envs): exported as TOKRL_ROM_DIR so that the
+  // trainers a sweep starts see it too. Accepted after the subcommand.
+  app.add_option_function<std::string>(
+         "--rom-dir",
+         [](const std::string& dir) {
+           setenv("TOKRL_ROM_DIR", dir.c_str(), 1);
+         },
+         "folder with ALE ROMs <game>.bin (sets TOKRL_ROM_DIR)")
+      ->trigger_on_parse();
+  app.fallthrough();
   tokrl::cli::AddEnvCommands(app);
   tokrl::cli::AddReportCommand(app);
 #ifdef TOKRL_WITH_TORCH
