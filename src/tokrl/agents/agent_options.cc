@@ -80,6 +80,8 @@ const OptionsTable<AgentOptions>& AgentOptionsTable() {
                   "rainbow: support maximum"),
       BoolOption("reward_clip", &O::reward_clip,
                  "clip rewards to [-1, 1] for learning (Atari)"),
+      IntOption("frame_stack", &O::frame_stack, 1, 64,
+                "observations stacked as the network input (Atari: 4)"),
   };
   return table;
 }

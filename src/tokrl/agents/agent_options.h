@@ -33,6 +33,9 @@ struct AgentOptions {
   // Rewards stored in the replay clipped to [-1, 1] (Atari presets); the
   // logged returns stay the env's.
   bool reward_clip = false;
+  // Observations stacked as the network's input (Dopamine's stack_size; 4 on
+  // Atari): acting stacks them (frame_stacker.h), the replay at sample time.
+  int frame_stack = 1;
 };
 
 // Every field is a key; `distributional` is agent.type (dqn | rainbow).

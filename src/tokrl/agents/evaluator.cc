@@ -3,14 +3,17 @@
 #include <algorithm>
 #include <cmath>
 
+#include "tokrl/agents/frame_stacker.h"
+
 namespace tokrl {
 
 Evaluator::Evaluator(const Env& prototype, int episodes, int64_t max_steps,
-                     uint64_t seed)
+                     uint64_t seed, int frame_stack)
     : episodes_(episodes),
       max_steps_(max_steps),
       seed_(seed),
-      obs_size_(prototype.spec().obs_size()) {
+      obs_size_(prototype.spec().obs_size()),
+      frame_stack_(frame_stack) {
   const int num = std::min(episodes, 16);
   for (int i = 0; i < num; ++i) envs_.push_back(prototype.Clone());
 }
@@ -28,9 +31,12 @@ EvalResult Evaluator::Run(uint64_t index, const Policy& policy) {
     episodes_left[i] = episodes_ / num + (i < episodes_ % num ? 1 : 0);
   }
   Rng rng(DeriveSeed(DeriveSeed(seed_, 4), index));
+  FrameStacker stacker(num, obs_size_, frame_stack_);
+  stacker.ResetAll(obs);
   std::vector<double> returns, lengths;
   while (static_cast<int>(returns.size()) < episodes_) {
-    const std::vector<int32_t> actions = policy(obs, num, rng);
+    const std::vector<int32_t> actions =
+        policy(frame_stack_ > 1 ? stacker.stacked() : obs, num, rng);
     for (int i = 0; i < num; ++i) {
       if (episodes_left[i] == 0) continue;  // its actions are ignored
       ObsSpan row{obs.data() + i * obs_size, obs_size};
@@ -43,6 +49,9 @@ EvalResult Evaluator::Run(uint64_t index, const Policy& policy) {
         returns_now[i] = 0;
         lengths_now[i] = 0;
         if (--episodes_left[i] > 0) envs_[i]->Reset(row);
+        stacker.Reset(i, row);
+      } else {
+        stacker.Push(i, row);
       }
     }
   }

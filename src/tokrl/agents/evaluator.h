@@ -34,8 +34,10 @@ class Evaluator {
   using Policy = std::function<std::vector<int32_t>(
       std::span<const uint8_t> obs, int num_envs, Rng& rng)>;
 
+  // frame_stack > 1: the policy gets each env's last frame_stack
+  // observations (frame_stacker.h) instead of its last one.
   Evaluator(const Env& prototype, int episodes, int64_t max_steps,
-            uint64_t seed);
+            uint64_t seed, int frame_stack = 1);
 
   // Evaluation number `index` (see the file comment).
   EvalResult Run(uint64_t index, const Policy& policy);
@@ -46,6 +48,7 @@ class Evaluator {
   int64_t max_steps_;
   uint64_t seed_;
   int64_t obs_size_;
+  int frame_stack_;
 };
 
 }  // namespace tokrl

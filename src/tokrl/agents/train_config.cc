@@ -104,6 +104,8 @@ ResolvedConfig Resolve(const Config& config, const EnvSpec& spec) {
   }
   nn::QNetworkOptions& n = r.network;
   n.obs_shape = spec.obs_shape;
+  TOKRL_CHECK(!n.obs_shape.empty()) << "env without an observation shape";
+  n.obs_shape[0] *= a.frame_stack;
   n.num_actions = spec.num_actions;
   n.head = a.distributional ? nn::HeadType::kC51 : nn::HeadType::kLinear;
   n.num_atoms = a.num_atoms;
@@ -112,7 +114,7 @@ ResolvedConfig Resolve(const Config& config, const EnvSpec& spec) {
   ReplayOptions& p = r.replay;
   p.num_envs = r.train.num_envs;
   p.obs_shape = spec.obs_shape;
-  p.frame_stack = 1;
+  p.frame_stack = a.frame_stack;
   p.n_step = a.n_step;
   p.gamma = a.gamma;
   // Every intervention group must name parameters of this network.

@@ -213,8 +213,14 @@ Trainer::Trainer(const Config& config, const fs::path& run_dir, bool resume,
                                 .num_threads = t.env_threads,
                                 .seed = DeriveSeed(t.seed, 0)});
   venv_->Reset();
-  evaluator_ = std::make_unique<Evaluator>(*prototype, t.eval_episodes,
-                                           t.eval_max_steps, t.seed);
+  evaluator_ =
+      std::make_unique<Evaluator>(*prototype, t.eval_episodes, t.eval_max_steps,
+                                  t.seed, agent_options_.frame_stack);
+  if (agent_options_.frame_stack > 1) {
+    stacker_ = std::make_unique<FrameStacker>(t.num_envs, spec.obs_size(),
+                                              agent_options_.frame_stack);
+    stacker_->ResetAll(venv_->obs());
+  }
   replay_ = std::make_unique<ReplayBuffer>(replay);
   agent_ = std::make_unique<DqnAgent>(agent_options_, network, device);
   if (interventions_.reset_every > 0) {
@@ -298,9 +304,15 @@ void Trainer::Step() {
       LinearSchedule(a.epsilon_start, a.epsilon_end, a.epsilon_decay_steps,
                      env_steps_, a.min_replay);
   acted_obs_.assign(venv_->obs().begin(), venv_->obs().end());
-  const std::vector<int32_t> actions =
-      agent_->Act(acted_obs_, n, epsilon, act_rng_);
+  const std::vector<int32_t> actions = agent_->Act(
+      stacker_ ? stacker_->stacked() : std::span<const uint8_t>(acted_obs_), n,
+      epsilon, act_rng_);
   venv_->Step(actions);
+  if (stacker_) {
+    done_.resize(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) done_[static_cast<size_t>(i)] = venv_->done(i);
+    stacker_->Step(venv_->obs(), done_);
+  }
   std::span<const float> rewards = venv_->reward();
   if (agent_options_.reward_clip) {
     clipped_rewards_.assign(rewards.begin(), rewards.end());
@@ -564,6 +576,7 @@ std::string Trainer::TrainerStateBlob() const {
       .Put(grad_norm_sum_)
       .Put(loss_count_);
   w.PutString(venv_->SaveState()).PutString(TorchRngState());
+  if (stacker_) w.PutString(stacker_->Save());  // only then: older blobs load
   return w.str();
 }
 
@@ -596,7 +609,9 @@ void Trainer::RestoreTrainerState(std::string_view blob) {
   loss_count_ = r.Get<int64_t>();
   const std::string venv_state = r.GetString();
   const std::string torch_rng = r.GetString();
+  const std::string stacks = stacker_ ? r.GetString() : std::string();
   r.ExpectDone();
+  if (stacker_) stacker_->Load(stacks);
   venv_->LoadState(venv_state);
   SetTorchRngState(torch_rng);
 }

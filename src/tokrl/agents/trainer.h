@@ -68,6 +68,7 @@
 
 #include "tokrl/agents/dqn_agent.h"
 #include "tokrl/agents/evaluator.h"
+#include "tokrl/agents/frame_stacker.h"
 #include "tokrl/agents/train_config.h"
 #include "tokrl/core/config.h"
 #include "tokrl/core/rng.h"
@@ -172,7 +173,9 @@ class Trainer {
   int64_t last_log_steps_ = 0;
   double start_time_ = 0;
   std::vector<uint8_t> acted_obs_;
-  std::vector<float> clipped_rewards_;  // agent.reward_clip
+  std::vector<float> clipped_rewards_;     // agent.reward_clip
+  std::unique_ptr<FrameStacker> stacker_;  // agent.frame_stack > 1
+  std::vector<uint8_t> done_;
   torch::Tensor probe_obs_;  // the last training batch's observations
   int starved_logs_ = 0;     // consecutive log steps with a starved router
 };

@@ -11,9 +11,9 @@
 #include <sstream>
 
 #include "tokrl/core/check.h"
-#include "tokrl/env/registry.h"
 #include "tokrl/core/gtest_helpers.h"
 #include "tokrl/core/testing.h"
+#include "tokrl/env/registry.h"
 #include "tokrl/io/atomic_file.h"
 
 namespace tokrl {
@@ -53,7 +53,9 @@ shrink_perturb_every = 100
 shrink_perturb_groups = "penultimate"
 )toml",
                    "tiny");
-  c.Set("agent.type", agent);
+  // "stacked": DQN acting on and learning from stacks of 3 observations.
+  c.Set("agent.type", agent == "stacked" ? "dqn" : agent);
+  if (agent == "stacked") c.Set("agent.frame_stack", "3");
   if (agent == "rainbow") {
     c.Set("agent.n_step", "3");
     c.Set("replay.prioritized", "true");
@@ -143,7 +145,8 @@ TEST_P(ResumeTest, ResumedRunEqualsUninterruptedRun) {
   fs::remove_all(resumed_dir);
 }
 
-INSTANTIATE_TEST_SUITE_P(Agents, ResumeTest, testing::Values("dqn", "rainbow"));
+INSTANTIATE_TEST_SUITE_P(Agents, ResumeTest,
+                         testing::Values("dqn", "rainbow", "stacked"));
 
 TEST(Trainer, WritesRunFiles) {
   const fs::path dir = FreshDir("files");

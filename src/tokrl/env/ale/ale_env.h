@@ -66,6 +66,12 @@ std::string FindRom(const std::string& game);
 std::unique_ptr<Env> MakeAleEnv(const std::string& game,
                                 const AleOptions& options);
 
+// For checking configs where the env cannot be built (no ALE, or no ROMs on
+// this machine): the spec of `id` ("ale/<game>(options)", options checked)
+// with Dopamine's observation {1, 84, 84} and the full 18 actions (a game's
+// minimal set is smaller; network shapes do not depend on it otherwise).
+EnvSpec NominalAleSpec(const std::string& id);
+
 // Registers the "ale" env family (registry.h).
 void RegisterAleEnvs();
 

@@ -83,6 +83,19 @@ std::string FindRom(const std::string& game) {
                << searched << " (--rom-dir, then TOKRL_ROM_DIR)";
 }
 
+EnvSpec NominalAleSpec(const std::string& id) {
+  auto [name, options] = ParseEnvId(id);
+  TOKRL_CHECK(name.rfind("ale/", 0) == 0 && name.size() > 4)
+      << "'" << id << "' is not an ale/<game> id";
+  ParseAleOptions(options);
+  options.Finish(name);
+  EnvSpec spec;
+  spec.id = id;
+  spec.obs_shape = {1, 84, 84};
+  spec.num_actions = 18;
+  return spec;
+}
+
 void RegisterAleEnvs() {
   RegisterEnvFamily(
       "ale",
