@@ -18,6 +18,7 @@
 
 #include "tokrl/agents/dqn_agent.h"
 #include "tokrl/agents/trainer.h"
+#include "tokrl/core/allocator.h"
 #include "tokrl/core/testing.h"
 #include "tokrl/env/registry.h"
 #include "tokrl/nn/fast_paths.h"
@@ -83,6 +84,7 @@ Config MakeConfig(int agent, int network) {
 // Arg 2: 1 = tokrl's fast paths (nn/fast_paths.h), 0 = the plain LibTorch
 // ops, the baseline of the "fast/plain" ratio, measured in the same process.
 void BM_Update(benchmark::State& state) {
+  TuneAllocator();  // as the trainer does
   torch::set_num_threads(1);
   nn::SetFastPaths(state.range(2) == 1);
   const Config c = MakeConfig(static_cast<int>(state.range(0)),

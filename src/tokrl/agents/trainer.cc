@@ -13,6 +13,7 @@
 #include <variant>
 
 #include "tokrl/agents/losses.h"
+#include "tokrl/core/allocator.h"
 #include "tokrl/core/bytes.h"
 #include "tokrl/core/check.h"
 #include "tokrl/env/registry.h"
@@ -206,6 +207,7 @@ Trainer::Trainer(const Config& config, const fs::path& run_dir, bool resume,
     }
   }
 
+  TuneAllocator();
   torch::set_num_threads(t.torch_threads);
   torch::manual_seed(t.seed);
   venv_ = std::make_unique<VecEnv>(
