@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "tokrl/core/check.h"
+
 namespace tokrl {
 
 // EXPECT_TRUE(Contains(ErrorOf(...), "needle")) prints the whole text on
@@ -19,6 +21,17 @@ inline ::testing::AssertionResult Contains(const std::string& text,
   }
   return ::testing::AssertionFailure()
          << "'" << text << "' does not contain '" << needle << "'";
+}
+
+// The message of the tokrl::Error that f throws, or "" when it throws none.
+template <typename F>
+std::string ErrorText(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace tokrl

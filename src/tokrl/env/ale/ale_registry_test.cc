@@ -8,6 +8,7 @@
 #include <string>
 
 #include "tokrl/core/check.h"
+#include "tokrl/core/gtest_helpers.h"
 #include "tokrl/env/ale/ale_env.h"
 #include "tokrl/env/registry.h"
 
@@ -15,12 +16,7 @@ namespace tokrl::ale {
 namespace {
 
 std::string ErrorOf(const std::string& id) {
-  try {
-    MakeEnv(id);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return ErrorText([&] { MakeEnv(id); });
 }
 
 TEST(AleRegistry, IsListedAsAFamily) {
