@@ -21,7 +21,6 @@ import argparse
 import ctypes
 import json
 import math
-import os
 import resource
 import time
 import tomllib
