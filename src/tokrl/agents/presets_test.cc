@@ -6,7 +6,6 @@
 #include "tokrl/agents/dqn_agent.h"
 #include "tokrl/agents/train_config.h"
 #include "tokrl/core/testing.h"
-#include "tokrl/env/ale/ale_env.h"
 #include "tokrl/env/registry.h"
 
 namespace tokrl {
@@ -19,10 +18,7 @@ void CheckBuilds(Config config) {
   // The Atari presets' 1M-frame replay is 7 GB: a small one checks the same.
   config.Set("replay.capacity", "1000");
   // Atari presets in a build without ALE: its nominal spec.
-  const std::string id = config.GetString("env.id");
-  const EnvSpec spec = id.rfind("ale/", 0) == 0 && !ale::AleAvailable()
-                           ? ale::NominalAleSpec(id)
-                           : MakeEnv(id)->spec();
+  const EnvSpec spec = SpecForConfigChecks(config.GetString("env.id"));
   const ResolvedConfig r = Resolve(config, spec);
   ReplayBuffer replay(r.replay);
   DqnAgent dqn(r.agent, r.network, torch::kCPU);

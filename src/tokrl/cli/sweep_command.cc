@@ -14,7 +14,6 @@
 #include "tokrl/cli/commands.h"
 #include "tokrl/core/check.h"
 #include "tokrl/core/subprocess.h"
-#include "tokrl/env/ale/ale_env.h"
 #include "tokrl/env/registry.h"
 #include "tokrl/sweep/launcher.h"
 #include "tokrl/sweep/sweep.h"
@@ -68,14 +67,9 @@ void ValidateRuns(const sweep::Sweep& sweep,
       const std::string& env_id = config.GetString("env.id");
       auto it = specs.find(env_id);
       if (it == specs.end()) {
-        // Atari runs are checked with the nominal spec where ALE or the
-        // ROMs are missing here (a login node); their trainers build the env.
-        const bool ale = env_id.rfind("ale/", 0) == 0;
-        it = specs
-                 .emplace(env_id, ale && !ale::AleAvailable()
-                                      ? ale::NominalAleSpec(env_id)
-                                      : MakeEnv(env_id)->spec())
-                 .first;
+        // Atari runs on a machine without ALE (a login node) are checked
+        // with the nominal spec; their trainers build the env.
+        it = specs.emplace(env_id, SpecForConfigChecks(env_id)).first;
       }
       Resolve(config, it->second);
     } catch (const Error& e) {

@@ -118,6 +118,13 @@ std::unique_ptr<Env> MakeEnv(const std::string& id, EnvOptions options) {
   return env;
 }
 
+EnvSpec SpecForConfigChecks(const std::string& id_with_options) {
+  if (id_with_options.rfind("ale/", 0) == 0 && !ale::AleAvailable()) {
+    return ale::NominalAleSpec(id_with_options);
+  }
+  return MakeEnv(id_with_options)->spec();
+}
+
 std::unique_ptr<Env> MakeEnv(const std::string& id_with_options) {
   auto [id, options] = ParseEnvId(id_with_options);
   return MakeEnv(id, std::move(options));

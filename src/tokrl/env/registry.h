@@ -46,6 +46,11 @@ void RegisterEnvFamily(const std::string& prefix,
 std::unique_ptr<Env> MakeEnv(const std::string& id_with_options);
 std::unique_ptr<Env> MakeEnv(const std::string& id, EnvOptions options);
 
+// The spec to check a config against (the sweep's pre-launch check, the
+// preset tests): the env's own, or, for an ale/ id in a build without ALE,
+// ale::NominalAleSpec (Dopamine's {1, 84, 84}, 18 actions).
+EnvSpec SpecForConfigChecks(const std::string& id_with_options);
+
 // All registered envs, sorted by id.
 std::vector<EnvInfo> ListEnvs();
 

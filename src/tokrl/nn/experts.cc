@@ -34,13 +34,16 @@ void ExpertsImpl::pretty_print(std::ostream& stream) const {
 }
 
 at::Tensor ExpertsImpl::forward(const at::Tensor& x) {
+  return torch::baddbmm(b2.unsqueeze(1), hidden(x), w2);
+}
+
+at::Tensor ExpertsImpl::hidden(const at::Tensor& x) {
   TOKRL_CHECK(x.dim() == 3 && x.size(0) == options.num_experts() &&
               x.size(2) == options.token_dim())
       << "expected expert input [n, T, d], got " << x.sizes();
   // In place: baddbmm's backward does not need its output, and ReLU's needs
   // only its own; this saves one [n, T, H] buffer, the largest in the layer.
-  at::Tensor hidden = torch::baddbmm(b1.unsqueeze(1), x, w1).relu_();
-  return torch::baddbmm(b2.unsqueeze(1), hidden, w2);
+  return torch::baddbmm(b1.unsqueeze(1), x, w1).relu_();
 }
 
 int64_t ExpertParameterCount(int64_t num_experts, int64_t token_dim,

@@ -60,6 +60,8 @@ class ExpertsImpl : public torch::nn::Cloneable<ExpertsImpl> {
   void pretty_print(std::ostream& stream) const override;
   /// x [n, T, d] -> [n, T, d]; row t of expert e goes through f_e only.
   at::Tensor forward(const at::Tensor& x);
+  /// The first layer alone: relu(x W1 + b1), [n, T, H].
+  at::Tensor hidden(const at::Tensor& x);
 
   ExpertsOptions options;
   at::Tensor w1;  ///< [n, d, H]

@@ -16,10 +16,9 @@ std::string Expert(const std::string& key, int64_t e) {
 }
 
 // The penultimate layer's hidden activations as [N, U] (see the header),
-// undefined for MoE heads. SoftMoE's are computed from the slot inputs of
-// the probe, as its forward does (experts.h ApplyExperts).
-at::Tensor HiddenUnits(QNetworkImpl& net, const at::Tensor& obs) {
-  const at::Tensor tokens = net.tokenizer->forward(net.encode(obs));
+// undefined for MoE heads; `slots` [B, n, p, d]: SoftMoE's slot inputs.
+at::Tensor HiddenUnits(QNetworkImpl& net, const at::Tensor& tokens,
+                       const at::Tensor& slots) {
   if (net.dense) {
     return net.dense->forward(
         net.options.penultimate == Penultimate::kGap ? tokens.mean(1) : tokens);
@@ -29,15 +28,11 @@ at::Tensor HiddenUnits(QNetworkImpl& net, const at::Tensor& obs) {
         .reshape({-1, net.tokenized->out_features()});
   }
   if (net.softmoe) {
-    const SoftMoERouting r = net.softmoe->route(tokens);
-    const at::Tensor slots = DispatchTokens(tokens, r.dispatch);
-    const int64_t n = slots.size(1);
-    // [n, B*p, d] -> hidden [n, B*p, H] -> rows: slots, units: n * H.
-    const at::Tensor x =
-        slots.permute({1, 0, 2, 3}).reshape({n, -1, slots.size(3)});
-    const ExpertsImpl& experts = *net.softmoe->experts;
-    const at::Tensor hidden =
-        torch::relu(torch::baddbmm(experts.b1.unsqueeze(1), x, experts.w1));
+    // Grouped by expert [n, B*p, d] -> hidden [n, B*p, H] -> rows: slots,
+    // units: n * H (as ApplyExperts groups them).
+    const at::Tensor hidden = net.softmoe->experts->hidden(
+        slots.permute({1, 0, 2, 3})
+            .reshape({slots.size(1), -1, slots.size(3)}));
     return hidden.permute({1, 0, 2}).reshape({hidden.size(1), -1});
   }
   return {};
@@ -120,7 +115,15 @@ std::map<std::string, double> NetworkStats(QNetworkImpl& net,
                                            const at::Tensor& obs) {
   torch::NoGradGuard no_grad;
   std::map<std::string, double> out;
-  if (const at::Tensor hidden = HiddenUnits(net, obs); hidden.defined()) {
+  const at::Tensor tokens = net.tokenizer->forward(net.encode(obs));
+  SoftMoERouting routing;
+  at::Tensor slots;  // [B, n, p, d]
+  if (net.softmoe) {
+    routing = net.softmoe->route(tokens);
+    slots = DispatchTokens(tokens, routing.dispatch);
+  }
+  if (const at::Tensor hidden = HiddenUnits(net, tokens, slots);
+      hidden.defined()) {
     out["stats/dormant/tau0"] =
         DormantFraction(hidden, 0.0, DormantScore::kSumNormalised);
     out["stats/dormant/redo_0.025"] =
@@ -140,16 +143,13 @@ std::map<std::string, double> NetworkStats(QNetworkImpl& net,
   out["stats/q_mean"] = q.mean().item<double>();
   out["stats/q_std"] = q.numel() > 1 ? q.std().item<double>() : 0.0;
   if (net.softmoe) {
-    const at::Tensor tokens = net.tokenizer->forward(net.encode(obs));
-    const SoftMoERouting r = net.softmoe->route(tokens);
     ExpertsImpl& experts = *net.softmoe->experts;
     // Every expert on every slot input: [n, B*n*p, d] -> outputs.
-    const at::Tensor slots = DispatchTokens(tokens, r.dispatch);
     const int64_t n = slots.size(1);
     const at::Tensor all = slots.reshape({1, -1, slots.size(3)});
     out["stats/expert_redundancy"] =
         ExpertRedundancy(experts.forward(all.expand({n, -1, -1})));
-    const std::vector<double> share = TopExpertShare(r.combine);
+    const std::vector<double> share = TopExpertShare(routing.combine);
     for (int64_t e = 0; e < n; ++e) {
       out[Expert("stats/top_share", e)] = share[static_cast<size_t>(e)];
     }
