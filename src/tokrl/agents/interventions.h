@@ -14,7 +14,9 @@
 // takes nothing from the training streams and a resumed run repeats it
 // exactly. Only the online network changes; the target follows at its next
 // sync. Both are off by default; the trainer logs events/reset and
-// events/shrink_perturb rows (value 1) when they happen.
+// events/shrink_perturb rows (value 1) when they happen. Nothing happens at
+// train.total_steps itself (a period that divides it): the final evaluation
+// measures the trained network.
 //
 // Groups (names of QNetwork parameters):
 //   experts      SoftMoE / MoE expert MLPs   ("penultimate.experts.*")

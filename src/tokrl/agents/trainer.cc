@@ -490,6 +490,9 @@ void Trainer::Log() {
 }
 
 void Trainer::Intervene(int64_t before) {
+  // None at the end of the run: the final evaluation and checkpoint should
+  // see the trained network, not one reset a moment ago.
+  if (env_steps_ >= train_options_.total_steps) return;
   const InterventionOptions& iv = interventions_;
   const uint64_t seed = DeriveSeed(DeriveSeed(train_options_.seed, 8),
                                    static_cast<uint64_t>(env_steps_));

@@ -135,11 +135,17 @@ TEST_P(ResumeTest, ResumedRunEqualsUninterruptedRun) {
   EXPECT_EQ(CsvWithoutSps(resumed_dir / "metrics.csv"), csv);
   EXPECT_NE(csv.find("stats/dormant/redo_0.1"), std::string::npos);
   std::ifstream jsonl(straight_dir / "metrics.jsonl");
-  int stats_rows = 0;
+  int stats_rows = 0, shrink_rows = 0, reset_rows = 0;
   for (std::string line; std::getline(jsonl, line);) {
     stats_rows += line.find("\"stats/srank\"") != std::string::npos;
+    shrink_rows += line.find("\"events/shrink_perturb\"") != std::string::npos;
+    reset_rows += line.find("\"events/reset\"") != std::string::npos;
   }
   EXPECT_EQ(stats_rows, 4);  // steps 100, 200, 300, 400
+  // Not at the last step (400): the final evaluation measures the trained
+  // network, not a freshly perturbed one.
+  EXPECT_EQ(shrink_rows, 3);  // steps 100, 200, 300
+  EXPECT_EQ(reset_rows, 2);   // steps 150, 300
   EXPECT_TRUE(fs::exists(resumed_dir / "summary.json"));
   fs::remove_all(straight_dir);
   fs::remove_all(resumed_dir);

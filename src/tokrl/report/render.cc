@@ -23,6 +23,14 @@ std::string Fixed(double x, int digits = 3) {
   return buffer;
 }
 
+// Statistics span many magnitudes (expert gradients ~1e-4, norms ~1e2), so
+// the analysis table keeps significant digits rather than decimals.
+std::string Significant(double x) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.3g", x);
+  return buffer;
+}
+
 // "0.512 [0.400, 0.600]", the form of every CI in the tables.
 std::string FormatCi(const Interval& ci) {
   std::string out = Fixed(ci.point);
@@ -295,9 +303,9 @@ std::string SummaryMarkdown(const ReportResults& r,
         if (band.steps.empty()) {
           md << " - |";
         } else {
-          md << " " << Fixed(band.mean.back()) << " ["
-             << Fixed(band.lower.back()) << ", " << Fixed(band.upper.back())
-             << "] |";
+          md << " " << Significant(band.mean.back()) << " ["
+             << Significant(band.lower.back()) << ", "
+             << Significant(band.upper.back()) << "] |";
         }
       }
       md << "\n";

@@ -116,7 +116,8 @@ TEST(ReportTest, HandBuiltAggregates) {
 }
 
 // Network statistics: per variant, pooled over games and seeds; a variant
-// that never logged one gets an empty band.
+// that never logged one gets an empty band. Values are small (like an
+// expert's mean gradient) so the table must keep significant digits.
 TEST(ReportTest, NetworkStatisticsPerVariant) {
   ScopedTempDir tmp("report_analysis");
   const fs::path root = tmp.path() / "runs";
@@ -126,7 +127,7 @@ TEST(ReportTest, NetworkStatisticsPerVariant) {
       run.env_id = std::string("toy/") + game;
       run.seed = seed;
       run.variant = "flat";
-      run.dormant = {{100, 0.0}, {200, 0.1 * static_cast<double>(seed)}};
+      run.dormant = {{100, 0.0}, {200, 1e-4 * static_cast<double>(seed)}};
       WriteFakeRun(root / "flat" / game / std::to_string(seed), run);
       run.variant = "tok";
       run.dormant.clear();
@@ -142,13 +143,13 @@ TEST(ReportTest, NetworkStatisticsPerVariant) {
   ASSERT_EQ(r.variants[0].name, "flat");
   const CurveBand& flat = r.analysis[0].variants[0];
   ASSERT_EQ(flat.steps.size(), 2u);
-  EXPECT_NEAR(flat.mean.back(), 0.1, 1e-9);  // (0 + 0.1 + 0.2) / 3
-  EXPECT_NEAR(flat.lower.back(), 0.0, 1e-9);
-  EXPECT_NEAR(flat.upper.back(), 0.2, 1e-9);
+  EXPECT_NEAR(flat.mean.back(), 1e-4, 1e-12);  // (0 + 1e-4 + 2e-4) / 3
+  EXPECT_NEAR(flat.lower.back(), 0.0, 1e-12);
+  EXPECT_NEAR(flat.upper.back(), 2e-4, 1e-12);
   EXPECT_EQ(flat.count.back(), 6);
   EXPECT_TRUE(r.analysis[0].variants[1].steps.empty());
   const std::string md = io::ReadFile(tmp.path() / "out" / "summary.md");
-  EXPECT_NE(md.find("| stats/dormant/tau0 | 0.100 [0.000, 0.200] | - |"),
+  EXPECT_NE(md.find("| stats/dormant/tau0 | 0.0001 [0, 0.0002] | - |"),
             std::string::npos)
       << md;
   const auto json =
