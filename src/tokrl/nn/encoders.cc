@@ -100,18 +100,24 @@ void PaddedConv2dImpl::reset() {
   const int64_t k = options.kernel();
   TOKRL_CHECK_GT(k, 0);
   TOKRL_CHECK_GT(options.stride(), 0);
+  const int64_t g = options.groups();
+  TOKRL_CHECK(g > 0 && options.in_channels() % g == 0 &&
+              options.out_channels() % g == 0)
+      << "conv groups " << g << " must divide " << options.in_channels()
+      << " and " << options.out_channels();
   builtin_padding_ =
       options.padding() == Padding::kSame && options.stride() == 1 && k % 2;
   auto conv_options =
       torch::nn::Conv2dOptions(options.in_channels(), options.out_channels(), k)
           .stride(options.stride())
-          .padding(builtin_padding_ ? k / 2 : 0);
+          .padding(builtin_padding_ ? k / 2 : 0)
+          .groups(g);
   conv = register_module("conv", torch::nn::Conv2d(conv_options));
-  const int64_t fan_in = options.in_channels() * k * k;
+  const int64_t fan_in = options.in_channels() / g * k * k;
   if (options.lecun_init()) {
     LecunNormal_(conv->weight, fan_in);
   } else {
-    XavierUniform_(conv->weight, fan_in, options.out_channels() * k * k);
+    XavierUniform_(conv->weight, fan_in, options.out_channels() / g * k * k);
   }
   torch::NoGradGuard no_grad;
   conv->bias.zero_();
@@ -144,10 +150,13 @@ MinAtarConvImpl::MinAtarConvImpl(const MinAtarConvOptions& options_)
 }
 
 void MinAtarConvImpl::reset() {
-  conv = register_module("conv",
-                         PaddedConv2d(PaddedConv2dOptions(options.in_channels(),
-                                                          options.channels(), 3)
-                                          .padding(options.padding())));
+  const int64_t g = options.members();
+  TOKRL_CHECK_GT(g, 0);
+  conv = register_module(
+      "conv", PaddedConv2d(PaddedConv2dOptions(g * options.in_channels(),
+                                               g * options.channels(), 3)
+                               .padding(options.padding())
+                               .groups(g)));
 }
 
 void MinAtarConvImpl::pretty_print(std::ostream& stream) const {
@@ -157,7 +166,7 @@ void MinAtarConvImpl::pretty_print(std::ostream& stream) const {
 }
 
 at::Tensor MinAtarConvImpl::forward(const at::Tensor& obs) {
-  CheckObservation(obs, options.in_channels());
+  CheckObservation(obs, options.members() * options.in_channels());
   at::Tensor x =
       PreprocessObservation(obs, options.input_scale(), ParamDtype(*this));
   return torch::relu(conv->forward(x));
@@ -178,16 +187,24 @@ NatureCnnImpl::NatureCnnImpl(const NatureCnnOptions& options_)
 
 void NatureCnnImpl::reset() {
   const Padding p = options.padding();
+  const int64_t g = options.members();
+  TOKRL_CHECK_GT(g, 0);
   conv1 = register_module(
-      "conv1", PaddedConv2d(PaddedConv2dOptions(options.in_channels(), 32, 8)
-                                .stride(4)
-                                .padding(p)));
+      "conv1",
+      PaddedConv2d(PaddedConv2dOptions(g * options.in_channels(), g * 32, 8)
+                       .stride(4)
+                       .padding(p)
+                       .groups(g)));
   conv2 = register_module(
-      "conv2",
-      PaddedConv2d(PaddedConv2dOptions(32, 64, 4).stride(2).padding(p)));
+      "conv2", PaddedConv2d(PaddedConv2dOptions(g * 32, g * 64, 4)
+                                .stride(2)
+                                .padding(p)
+                                .groups(g)));
   conv3 = register_module(
-      "conv3",
-      PaddedConv2d(PaddedConv2dOptions(64, 64, 3).stride(1).padding(p)));
+      "conv3", PaddedConv2d(PaddedConv2dOptions(g * 64, g * 64, 3)
+                                .stride(1)
+                                .padding(p)
+                                .groups(g)));
 }
 
 void NatureCnnImpl::pretty_print(std::ostream& stream) const {
@@ -196,7 +213,7 @@ void NatureCnnImpl::pretty_print(std::ostream& stream) const {
 }
 
 at::Tensor NatureCnnImpl::forward(const at::Tensor& obs) {
-  CheckObservation(obs, options.in_channels());
+  CheckObservation(obs, options.members() * options.in_channels());
   at::Tensor x =
       PreprocessObservation(obs, options.input_scale(), ParamDtype(*this));
   x = torch::relu(conv1->forward(x));
@@ -224,18 +241,22 @@ void ImpalaCnnImpl::reset() {
   TOKRL_CHECK(!options.stack_sizes().empty()) << "Impala needs >= 1 stack";
   stack_convs.clear();
   block_convs.clear();
-  int64_t in = options.in_channels();
+  const int64_t g = options.members();
+  TOKRL_CHECK_GT(g, 0);
+  int64_t in = g * options.in_channels();
   for (size_t s = 0; s < options.stack_sizes().size(); ++s) {
-    const int64_t ch = options.stack_sizes()[s];
+    const int64_t ch = g * options.stack_sizes()[s];
     const std::string prefix = "stack" + std::to_string(s);
     stack_convs.push_back(register_module(
-        prefix + "_conv", PaddedConv2d(PaddedConv2dOptions(in, ch, 3))));
+        prefix + "_conv",
+        PaddedConv2d(PaddedConv2dOptions(in, ch, 3).groups(g))));
     std::vector<PaddedConv2d> blocks;
     for (int64_t b = 0; b < options.num_blocks(); ++b) {
       for (int j = 0; j < 2; ++j) {
         blocks.push_back(register_module(
             prefix + "_block" + std::to_string(b) + "_conv" + std::to_string(j),
-            PaddedConv2d(PaddedConv2dOptions(ch, ch, 3).lecun_init(true))));
+            PaddedConv2d(
+                PaddedConv2dOptions(ch, ch, 3).lecun_init(true).groups(g))));
       }
     }
     block_convs.push_back(std::move(blocks));
@@ -253,7 +274,7 @@ void ImpalaCnnImpl::pretty_print(std::ostream& stream) const {
 }
 
 at::Tensor ImpalaCnnImpl::forward(const at::Tensor& obs) {
-  CheckObservation(obs, options.in_channels());
+  CheckObservation(obs, options.members() * options.in_channels());
   at::Tensor x =
       PreprocessObservation(obs, options.input_scale(), ParamDtype(*this));
   for (size_t s = 0; s < stack_convs.size(); ++s) {

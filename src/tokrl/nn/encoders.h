@@ -102,6 +102,9 @@ struct PaddedConv2dOptions {
   TORCH_ARG(Padding, padding) = Padding::kSame;
   /// true: lecun_normal kernel (Flax default); false: xavier_uniform.
   TORCH_ARG(bool, lecun_init) = false;
+  /// Grouped conv (torch semantics: in/out channels are totals, each group
+  /// sees in/groups of them). Packed runs use one group per member.
+  TORCH_ARG(int64_t, groups) = 1;
 };
 
 class PaddedConv2dImpl : public torch::nn::Cloneable<PaddedConv2dImpl> {
@@ -138,6 +141,11 @@ struct MinAtarConvOptions {
   TORCH_ARG(Padding, padding) = Padding::kSame;
   /// Multiplier for integral inputs (MinAtar observations are 0/1).
   TORCH_ARG(double, input_scale) = 1.0;
+  /// Packed runs (nn/packed_q_network.h): `members` independent encoders
+  /// side by side, each conv grouped by member. The input is then
+  /// [B, members*C, H, W] and the output [B, members*d, h, w], member k in
+  /// channel block k; in_channels and OutputShape stay per member.
+  TORCH_ARG(int64_t, members) = 1;
 };
 
 class MinAtarConvImpl : public torch::nn::Cloneable<MinAtarConvImpl> {
@@ -168,6 +176,8 @@ struct NatureCnnOptions {
   TORCH_ARG(Padding, padding) = Padding::kSame;
   /// Multiplier for integral inputs (uint8 frames -> [0, 1]).
   TORCH_ARG(double, input_scale) = 1.0 / 255.0;
+  /// Packed runs: see MinAtarConvOptions::members.
+  TORCH_ARG(int64_t, members) = 1;
 };
 
 class NatureCnnImpl : public torch::nn::Cloneable<NatureCnnImpl> {
@@ -200,6 +210,8 @@ struct ImpalaCnnOptions {
   TORCH_ARG(int64_t, num_blocks) = 2;
   /// Multiplier for integral inputs (uint8 frames -> [0, 1]).
   TORCH_ARG(double, input_scale) = 1.0 / 255.0;
+  /// Packed runs: see MinAtarConvOptions::members.
+  TORCH_ARG(int64_t, members) = 1;
 };
 
 class ImpalaCnnImpl : public torch::nn::Cloneable<ImpalaCnnImpl> {

@@ -28,21 +28,29 @@ int64_t DefaultSlotsPerExpert(int64_t num_tokens, int64_t num_experts,
 
 at::Tensor SoftMoELogits(const at::Tensor& tokens, const at::Tensor& phi,
                          bool normalize, const at::Tensor& scale) {
-  TOKRL_CHECK(tokens.dim() == 3 && phi.dim() == 3 &&
-              tokens.size(2) == phi.size(0))
+  const bool packed = phi.dim() == 4;
+  const int64_t k = packed ? phi.size(0) : 1;
+  const int64_t d_dim = packed ? 1 : 0;  // Phi's d axis
+  TOKRL_CHECK(tokens.dim() == 3 && (phi.dim() == 3 || packed) &&
+              tokens.size(2) == phi.size(d_dim) && tokens.size(0) % k == 0)
       << "tokens " << tokens.sizes() << " vs phi " << phi.sizes();
   at::Tensor x = tokens;
   at::Tensor p = phi;
   if (normalize) {
     x = x / (x.norm(2, {-1}, /*keepdim=*/true) + kNormEps);
-    p = p / (p.norm(2, {0}, /*keepdim=*/true) + kNormEps);
-    if (scale.defined()) p = p * scale;
+    p = p / (p.norm(2, {d_dim}, /*keepdim=*/true) + kNormEps);
+    if (scale.defined()) p = packed ? p * scale.view({k, 1, 1, 1}) : p * scale;
   }
   const int64_t b = x.size(0);
   const int64_t m = x.size(1);
   const int64_t d = x.size(2);
-  const int64_t n = p.size(1);
-  const int64_t s = p.size(2);
+  const int64_t n = p.size(d_dim + 1);
+  const int64_t s = p.size(d_dim + 2);
+  if (packed) {
+    // Per member: [B*m, d] @ [d, n*p], as one bmm over K.
+    return torch::bmm(x.reshape({k, b / k * m, d}), p.reshape({k, d, n * s}))
+        .view({b, m, n, s});
+  }
   // [B*m, d] @ [d, n*p].
   return x.reshape({b * m, d}).mm(p.reshape({d, n * s})).view({b, m, n, s});
 }

@@ -1,0 +1,289 @@
+#include "tokrl/nn/packed_q_network.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <mutex>
+#include <string>
+
+#include "tokrl/core/check.h"
+#include "tokrl/nn/experts.h"
+#include "tokrl/nn/heads.h"
+#include "tokrl/nn/softmoe.h"
+
+namespace tokrl::nn {
+namespace {
+
+// register_parameter refuses dots; the member's names keep them.
+std::string ParameterKey(std::string name) {
+  for (char& c : name) {
+    if (c == '.') c = '_';
+  }
+  return "packed_" + name;
+}
+
+// Runs `make` with torch's CPU generator restored afterwards: the modules
+// built here only lend their shapes, and must not shift the run's stream.
+template <typename F>
+auto WithoutRandomDraws(F make) {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  at::Tensor saved;
+  {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    saved = gen.get_state();
+  }
+  struct Restore {
+    at::Generator gen;
+    at::Tensor state;
+    ~Restore() {
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(state);
+    }
+  } restore{gen, saved};
+  return make();
+}
+
+}  // namespace
+
+void CheckPackable(const QNetworkOptions& o) {
+  TOKRL_CHECK(o.penultimate != Penultimate::kMoE)
+      << "packed runs do not support network.penultimate = \"moe\" (each "
+         "member routes its tokens differently); use softmoe, dense, "
+         "tokenized_avg, tokenized_sum or gap";
+  TOKRL_CHECK(!o.noisy)
+      << "packed runs do not support network.noisy = true (NoisyNet draws "
+         "its noise per network)";
+  TOKRL_CHECK(!(o.tokenizer == Tokenization::kPerPatch &&
+                o.patch_embedding == PatchEmbedding::kConv))
+      << "packed runs do not support network.tokenizer = \"perpatch\" with "
+         "patch_embedding = \"conv\" (use avg_pool)";
+}
+
+at::Tensor PackedView(const at::Tensor& packed, int64_t members) {
+  return packed.view({members, -1});
+}
+
+PackedQNetworkImpl::PackedQNetworkImpl(const QNetworkOptions& member_,
+                                       int64_t members)
+    : member(member_), members_(members) {
+  reset();
+}
+
+void PackedQNetworkImpl::reset() {
+  CheckPackable(member);
+  TOKRL_CHECK_GT(members_, 0);
+  const int64_t k = members_;
+  minatar = nullptr;
+  nature = nullptr;
+  impala = nullptr;
+  names_.clear();
+  params_.clear();
+
+  torch::NoGradGuard no_grad;
+  // One member network lends names, shapes and its tokenizer (with the
+  // Shuffled permutation buffer); the encoder is rebuilt with K groups.
+  const QNetwork shape = WithoutRandomDraws([&] { return QNetwork(member); });
+  const int64_t c = member.obs_shape[0];
+  WithoutRandomDraws([&] {
+    switch (member.encoder) {
+      case EncoderType::kMinAtar: {
+        MinAtarConvOptions eo(c);
+        eo.channels(member.minatar_channels)
+            .padding(member.padding)
+            .members(k);
+        if (member.input_scale > 0) eo.input_scale(member.input_scale);
+        minatar = register_module("encoder", MinAtarConv(eo));
+        break;
+      }
+      case EncoderType::kNature: {
+        NatureCnnOptions eo(c);
+        eo.padding(member.padding).members(k);
+        if (member.input_scale > 0) eo.input_scale(member.input_scale);
+        nature = register_module("encoder", NatureCnn(eo));
+        break;
+      }
+      case EncoderType::kImpala: {
+        ImpalaCnnOptions eo(c);
+        eo.stack_sizes({16 * member.impala_scale, 32 * member.impala_scale,
+                        32 * member.impala_scale})
+            .members(k);
+        if (member.input_scale > 0) eo.input_scale(member.input_scale);
+        impala = register_module("encoder", ImpalaCnn(eo));
+        break;
+      }
+    }
+    return 0;
+  });
+  tokenizer = register_module("tokenizer", shape->tokenizer);
+  head_in_ = shape->head_input_dim();
+  if (member.head == HeadType::kC51) {
+    support_ = register_buffer("support", shape->head->support.clone());
+  }
+
+  const auto encoder_params = named_parameters(/*recurse=*/true);
+  for (const auto& p : shape->named_parameters(/*recurse=*/true)) {
+    const std::string& name = p.key();
+    at::Tensor packed;
+    if (name.rfind("encoder.", 0) == 0) {
+      packed = encoder_params[name];  // grouped: member blocks along dim 0
+      packed.zero_();
+    } else {
+      std::vector<int64_t> sizes = {k};
+      for (int64_t s : p.value().sizes()) sizes.push_back(s);
+      packed = register_parameter(ParameterKey(name), torch::zeros(sizes));
+    }
+    TOKRL_CHECK_EQ(packed.numel(), k * p.value().numel())
+        << "packed parameter " << name;
+    names_.push_back(name);
+    params_.push_back(packed);
+  }
+}
+
+void PackedQNetworkImpl::pretty_print(std::ostream& stream) const {
+  stream << "tokrl::nn::PackedQNetwork(members=" << members_
+         << ", encoder=" << ToString(member.encoder)
+         << ", tokenizer=" << ToString(member.tokenizer)
+         << ", penultimate=" << ToString(member.penultimate)
+         << ", head=" << ToString(member.head) << ")";
+}
+
+const at::Tensor& PackedQNetworkImpl::P(const std::string& name) const {
+  for (size_t i = 0; i < names_.size(); ++i) {
+    if (names_[i] == name) return params_[i];
+  }
+  TOKRL_FAIL() << "packed network has no parameter " << name;
+}
+
+void PackedQNetworkImpl::Pack(int64_t k, QNetworkImpl& network) {
+  TOKRL_CHECK(k >= 0 && k < members_) << "member " << k;
+  TOKRL_CHECK(network.options == member)
+      << "packing a network with other options";
+  const auto theirs = network.parameters();
+  TOKRL_CHECK_EQ(theirs.size(), params_.size());
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    PackedView(params_[i], members_)[k].copy_(theirs[i].reshape({-1}));
+  }
+}
+
+void PackedQNetworkImpl::Unpack(int64_t k, QNetworkImpl& network) const {
+  TOKRL_CHECK(k >= 0 && k < members_) << "member " << k;
+  TOKRL_CHECK(network.options == member)
+      << "unpacking into a network with other options";
+  auto theirs = network.parameters();
+  TOKRL_CHECK_EQ(theirs.size(), params_.size());
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    theirs[i].copy_(PackedView(params_[i], members_)[k].view_as(theirs[i]));
+  }
+}
+
+namespace {
+
+// x [K, R, in] -> [K, R, out]: member k's Linear (weight [K, out, in]) on
+// member k's rows.
+at::Tensor PackedLinear(const at::Tensor& x, const at::Tensor& weight,
+                        const at::Tensor& bias) {
+  const int64_t k = weight.size(0);
+  const int64_t out = weight.size(1);
+  return torch::baddbmm(bias.view({k, 1, out}), x, weight.transpose(1, 2));
+}
+
+}  // namespace
+
+QOutput PackedQNetworkImpl::forward(const at::Tensor& obs) {
+  const int64_t k = members_;
+  const auto& shape = member.obs_shape;
+  TOKRL_CHECK(obs.dim() == 5 && obs.size(0) == k && obs.size(2) == shape[0] &&
+              obs.size(3) == shape[1] && obs.size(4) == shape[2])
+      << "packed obs " << obs.sizes() << " is not [" << k << ", B, "
+      << shape[0] << ", " << shape[1] << ", " << shape[2] << "]";
+  const int64_t b = obs.size(1);
+  const auto linear = [&](const at::Tensor& x, const std::string& name) {
+    return PackedLinear(x, P(name + ".weight"), P(name + ".bias"));
+  };
+
+  // [K, B, C, H, W] -> [B, K*C, H, W] for the grouped convs, and the
+  // features back to member-major rows [K*B, d, h, w].
+  const at::Tensor x =
+      obs.transpose(0, 1).reshape({b, k * shape[0], shape[1], shape[2]});
+  at::Tensor e = minatar   ? minatar->forward(x)
+                 : nature  ? nature->forward(x)
+                           : impala->forward(x);
+  e = e.view({b, k, e.size(1) / k, e.size(2), e.size(3)})
+          .transpose(0, 1)
+          .reshape({k * b, e.size(1) / k, e.size(2), e.size(3)});
+  const at::Tensor tokens = tokenizer->forward(e);  // [K*B, m, t]
+  const int64_t m = tokens.size(1);
+  const int64_t t = tokens.size(2);
+
+  at::Tensor z;  // [K, B, F]
+  switch (member.penultimate) {
+    case Penultimate::kDense:
+      z = torch::relu(linear(tokens.reshape({k, b, m * t}), "penultimate.dense"));
+      break;
+    case Penultimate::kGap:
+      z = torch::relu(
+          linear(tokens.mean(1).view({k, b, t}), "penultimate.dense"));
+      break;
+    case Penultimate::kTokenizedAvg:
+    case Penultimate::kTokenizedSum: {
+      const at::Tensor h =
+          torch::relu(linear(tokens.reshape({k, b * m, t}), "penultimate.dense"))
+              .view({k, b, m, -1});
+      z = member.penultimate == Penultimate::kTokenizedAvg ? h.mean(2)
+                                                           : h.sum(2);
+      break;
+    }
+    case Penultimate::kSoftMoE: {
+      const at::Tensor& phi = P("penultimate.phi");  // [K, d, n, p]
+      const int64_t n = phi.size(2);
+      const int64_t p = phi.size(3);
+      const at::Tensor logits = SoftMoELogits(
+          tokens, phi, member.normalize,
+          member.normalize ? P("penultimate.scale").view({k}) : at::Tensor());
+      const SoftMoERouting r = SoftMoERoutingWeights(logits);
+      // Slots grouped by (member, expert): [K*n, B*p, t], as ApplyExperts
+      // groups one member's by expert.
+      const at::Tensor slots = DispatchTokens(tokens, r.dispatch)
+                                   .view({k, b, n, p, t})
+                                   .permute({0, 2, 1, 3, 4})
+                                   .reshape({k * n, b * p, t});
+      const at::Tensor& w1 = P("penultimate.experts.w1");  // [K, n, t, H]
+      const int64_t hidden = w1.size(3);
+      const at::Tensor h =
+          torch::baddbmm(P("penultimate.experts.b1").view({k * n, 1, hidden}),
+                         slots, w1.view({k * n, t, hidden}))
+              .relu_();
+      const at::Tensor out =
+          torch::baddbmm(P("penultimate.experts.b2").view({k * n, 1, t}), h,
+                         P("penultimate.experts.w2").view({k * n, hidden, t}))
+              .view({k, n, b, p, t})
+              .permute({0, 2, 1, 3, 4})
+              .reshape({k * b, n, p, t});
+      z = CombineSlots(r.combine, out).view({k, b, m * t});
+      break;
+    }
+    case Penultimate::kMoE:
+      TOKRL_FAIL() << "unreachable: CheckPackable refuses MoE";
+  }
+  if (member.extra_layer) z = torch::relu(linear(z, "extra"));
+
+  const int64_t a = member.num_actions;
+  const bool c51 = member.head == HeadType::kC51;
+  const int64_t atoms = c51 ? member.num_atoms : 1;
+  at::Tensor out = linear(z, "head.advantage").view({k * b, a, atoms});
+  if (member.dueling) {
+    out = DuelingCombine(linear(z, "head.value").view({k * b, 1, atoms}), out);
+  }
+  QOutput result;
+  if (c51) {
+    result.logits = out.view({k, b, a, atoms});
+    result.q = C51QValues(out, support_).view({k, b, a});
+  } else {
+    result.q = out.view({k, b, a});
+  }
+  return result;
+}
+
+}  // namespace tokrl::nn

@@ -1,0 +1,107 @@
+// PackedQNetwork: K QNetworks of one shape ("members", e.g. K seeds of one
+// game and variant) computed as one network, for packed runs (`--pack K`):
+// every layer runs once for all members, on parameters stacked along a
+// leading member dimension, instead of K small forward and backward passes.
+//
+//   obs [K, B, C, H, W]
+//     | encoder: the member's encoder with every conv grouped by member
+//     |          (input [B, K*C, H, W], member k in channel block k)
+//     v
+//   E [K*B, d, h, w] -> the member's tokenizer -> X [K, B, m, t]
+//     | penultimate: per-member matmuls (bmm over K): Dense, SoftMoE (Phi
+//     |              [K, d, n, p], K*n experts), tokenized avg/sum, GAP
+//     | (extra_layer), head: linear | c51, optionally dueling
+//     v
+//   QOutput { q [K, B, A], logits [K, B, A, N] (C51) }
+//
+// Contract
+//   * Member k of the packed network computes what a QNetwork with the same
+//     options and member k's parameters computes, to float rounding (tested
+//     to 1e-5 for outputs and gradients). The members never mix: the
+//     gradient of member k's loss reaches only member k's parameters.
+//   * Every packed parameter holds its K members' values as K contiguous
+//     blocks, member k's block laid out as the member's parameter, in the
+//     member's order (parameters()[i] packs QNetwork::parameters()[i]).
+//     Pack / Unpack copy one member in or out; optimizer state with the same
+//     layout (Adam moments) packs the same way (PackedView).
+//   * Construction takes nothing from torch's random generator: the
+//     parameters are zero until members are packed in.
+//   * Supported (CheckPackable throws a tokrl::Error naming the first option
+//     that is not): every encoder; parameter-free tokenizers (all but
+//     PerPatch with a conv embedding); penultimate dense, softmoe,
+//     tokenized_avg, tokenized_sum, gap; extra_layer; linear and C51 heads,
+//     dueling or not. Not: MoE (data-dependent routing per member), NoisyNet
+//     heads (per-member noise draws), PerPatch conv embeddings.
+#ifndef TOKRL_NN_PACKED_Q_NETWORK_H_
+#define TOKRL_NN_PACKED_Q_NETWORK_H_
+
+#include <torch/nn/cloneable.h>
+#include <torch/nn/pimpl.h>
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "tokrl/nn/encoders.h"
+#include "tokrl/nn/q_network.h"
+#include "tokrl/nn/tokenizer.h"
+
+namespace tokrl::nn {
+
+/// Throws tokrl::Error naming the first option of `options` that packed
+/// networks do not support.
+void CheckPackable(const QNetworkOptions& options);
+
+/// Example (4 seeds of SoftMoE-4 on MinAtar, packed):
+///   std::vector<QNetwork> seeds = ...;          // one per seed
+///   PackedQNetwork packed(seeds[0]->options, 4);
+///   for (int k = 0; k < 4; ++k) packed->Pack(k, *seeds[k]);
+///   QOutput out = packed->forward(obs);          // obs [4, B, C, H, W]
+class PackedQNetworkImpl : public torch::nn::Cloneable<PackedQNetworkImpl> {
+ public:
+  PackedQNetworkImpl(const QNetworkOptions& member, int64_t members);
+  void reset() override;
+  void pretty_print(std::ostream& stream) const override;
+
+  /// obs [K, B, C, H, W] (uint8 or float) -> q [K, B, A], logits
+  /// [K, B, A, N] for C51 (undefined otherwise); aux_loss undefined.
+  QOutput forward(const at::Tensor& obs);
+
+  /// Copies member k's parameters in from / out to `network`, which must
+  /// have this network's member options.
+  void Pack(int64_t k, QNetworkImpl& network);
+  void Unpack(int64_t k, QNetworkImpl& network) const;
+
+  int64_t members() const { return members_; }
+  /// The packed parameters, in the member's parameter order.
+  const std::vector<at::Tensor>& packed_parameters() const { return params_; }
+
+  QNetworkOptions member;
+
+  // The encoder (one non-null), with `members` groups.
+  MinAtarConv minatar{nullptr};
+  NatureCnn nature{nullptr};
+  ImpalaCnn impala{nullptr};
+  // One member's tokenizer (parameter-free), applied to all K*B rows.
+  Tokenizer tokenizer{nullptr};
+
+ private:
+  // Packed tensor of the member parameter `name` (e.g. "head.advantage.weight").
+  const at::Tensor& P(const std::string& name) const;
+
+  int64_t members_ = 1;
+  std::vector<std::string> names_;  // member parameter names, in order
+  std::vector<at::Tensor> params_;  // packed, aligned with names_
+  at::Tensor support_;              // C51 atoms (buffer)
+  int64_t head_in_ = 0;
+};
+TORCH_MODULE(PackedQNetwork);
+
+/// A packed tensor [K * (member numel)] seen as [K, member numel]: row k is
+/// member k's values, flattened.
+at::Tensor PackedView(const at::Tensor& packed, int64_t members);
+
+}  // namespace tokrl::nn
+
+#endif  // TOKRL_NN_PACKED_Q_NETWORK_H_

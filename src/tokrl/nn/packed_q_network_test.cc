@@ -1,0 +1,197 @@
+#include "tokrl/nn/packed_q_network.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "tokrl/core/gtest_helpers.h"
+#include "tokrl/nn/testing.h"
+
+namespace tokrl::nn {
+namespace {
+
+constexpr int64_t kMembers = 3;
+constexpr int64_t kBatch = 5;
+
+struct Case {
+  std::string name;
+  QNetworkOptions options;
+};
+
+// The paper's MinAtar variants, and every other packable piece once: the
+// Nature and Impala encoders, PerFeat / Shuffled tokens, GAP, tokenized
+// sums, the extra layer, dueling C51.
+std::vector<Case> Cases() {
+  QNetworkOptions minatar;
+  minatar.obs_shape = {4, 10, 10};
+  minatar.num_actions = 3;
+  minatar.hidden = 8;
+  std::vector<Case> cases;
+  auto add = [&](const std::string& name, QNetworkOptions o) {
+    cases.push_back({name, o});
+  };
+  QNetworkOptions o = minatar;
+  add("flatten", o);
+  o.scale = 4;
+  o.head = HeadType::kC51;
+  o.num_atoms = 7;
+  add("flatten_x4_c51", o);
+  o = minatar;
+  o.tokenizer = Tokenization::kPerConv;
+  o.penultimate = Penultimate::kSoftMoE;
+  o.normalize = true;
+  o.softmoe_scale_init = 10.0;
+  o.head = HeadType::kC51;
+  o.num_atoms = 7;
+  add("softmoe4_c51", o);
+  o.experts = 1;
+  o.scale = 4;
+  o.normalize = false;
+  o.head = HeadType::kLinear;
+  add("softmoe1_x4", o);
+  o = minatar;
+  o.tokenizer = Tokenization::kPerConv;
+  o.penultimate = Penultimate::kTokenizedAvg;
+  o.scale = 2;
+  add("tokenized_avg", o);
+  o.tokenizer = Tokenization::kPerFeat;
+  o.penultimate = Penultimate::kTokenizedSum;
+  o.extra_layer = true;
+  add("perfeat_tokenized_sum_extra", o);
+  o = minatar;
+  o.tokenizer = Tokenization::kShuffled;
+  o.shuffle_seed = 7;
+  o.penultimate = Penultimate::kGap;
+  o.dueling = true;
+  add("shuffled_gap_dueling", o);
+  o = minatar;
+  o.obs_shape = {2, 20, 20};
+  o.encoder = EncoderType::kNature;
+  o.tokenizer = Tokenization::kPerConv;
+  o.penultimate = Penultimate::kSoftMoE;
+  o.experts = 2;
+  add("nature_softmoe", o);
+  o.obs_shape = {3, 12, 12};
+  o.encoder = EncoderType::kImpala;
+  o.penultimate = Penultimate::kDense;
+  o.head = HeadType::kC51;
+  o.num_atoms = 5;
+  o.dueling = true;
+  add("impala_dueling_c51", o);
+  return cases;
+}
+
+class PackedQNetworkTest : public ::testing::TestWithParam<Case> {};
+
+// Members with their own seeds, packed; each member's output and gradients
+// equal the member network's on its own rows.
+TEST_P(PackedQNetworkTest, MembersEqualTheirUnpackedNetworks) {
+  const QNetworkOptions& o = GetParam().options;
+  std::vector<QNetwork> members;
+  for (int64_t k = 0; k < kMembers; ++k) {
+    torch::manual_seed(100 + k);
+    members.emplace_back(o);
+  }
+  PackedQNetwork packed(o, kMembers);
+  for (int64_t k = 0; k < kMembers; ++k) packed->Pack(k, *members[k]);
+
+  torch::manual_seed(1);
+  const auto& s = o.obs_shape;
+  const at::Tensor obs =
+      torch::randint(0, 2, {kMembers, kBatch, s[0], s[1], s[2]}, torch::kUInt8);
+  const at::Tensor weights = torch::randn({kMembers, kBatch, o.num_actions});
+  const QOutput out = packed->forward(obs);
+  ASSERT_EQ(out.q.sizes(), (std::vector<int64_t>{kMembers, kBatch,
+                                                 o.num_actions}));
+  // One loss over all members: member k's part reaches only member k.
+  (out.q * weights).sum().div(kBatch).backward();
+  for (int64_t k = 0; k < kMembers; ++k) {
+    const QOutput mine = members[k]->forward(obs[k]);
+    EXPECT_LT((mine.q - out.q[k]).abs().max().item<double>(), 1e-5)
+        << "member " << k;
+    if (o.head == HeadType::kC51) {
+      EXPECT_LT((mine.logits - out.logits[k]).abs().max().item<double>(),
+                1e-5);
+    }
+    (mine.q * weights[k]).sum().div(kBatch).backward();
+    const auto theirs = members[k]->named_parameters();
+    ASSERT_EQ(theirs.size(), packed->packed_parameters().size());
+    for (size_t i = 0; i < theirs.size(); ++i) {
+      const at::Tensor& g = theirs[i].value().grad();
+      const at::Tensor& pg = packed->packed_parameters()[i].grad();
+      ASSERT_TRUE(g.defined() && pg.defined()) << theirs[i].key();
+      const double diff =
+          (PackedView(pg, kMembers)[k] - g.reshape({-1})).abs().max().item<
+              double>();
+      EXPECT_LT(diff, 1e-5) << "member " << k << " " << theirs[i].key()
+                            << " (gradient scale "
+                            << g.abs().max().item<double>() << ")";
+    }
+  }
+}
+
+TEST_P(PackedQNetworkTest, PackUnpackAndCloneAreExact) {
+  const QNetworkOptions& o = GetParam().options;
+  torch::manual_seed(3);
+  QNetwork a(o), b(o), out(o);
+  PackedQNetwork packed(o, 2);
+  packed->Pack(0, *a);
+  packed->Pack(1, *b);
+  packed->Unpack(1, *out);
+  const auto want = b->parameters();
+  const auto got = out->parameters();
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_TRUE(torch::equal(want[i], got[i])) << i;
+  }
+  auto copy = std::dynamic_pointer_cast<PackedQNetworkImpl>(packed->clone());
+  testing::ExpectDeepClone(*packed, *copy);
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, PackedQNetworkTest,
+                         ::testing::ValuesIn(Cases()),
+                         [](const auto& param_info) { return param_info.param.name; });
+
+TEST(PackedQNetwork, ConstructionDrawsNothingFromTorchsGenerator) {
+  QNetworkOptions o;
+  o.obs_shape = {4, 10, 10};
+  o.num_actions = 3;
+  torch::manual_seed(5);
+  const at::Tensor expected = torch::rand({4});
+  torch::manual_seed(5);
+  PackedQNetwork packed(o, 4);
+  EXPECT_TRUE(torch::equal(torch::rand({4}), expected));
+  for (const auto& p : packed->parameters()) {
+    EXPECT_EQ(p.abs().sum().item<double>(), 0.0);  // zero until packed
+  }
+}
+
+TEST(PackedQNetwork, UnsupportedOptionsAreNamed) {
+  QNetworkOptions o;
+  o.obs_shape = {4, 10, 10};
+  o.num_actions = 3;
+  o.penultimate = Penultimate::kMoE;
+  EXPECT_NE(ErrorText([&] { PackedQNetwork(o, 2); }).find("penultimate"),
+            std::string::npos);
+  o.penultimate = Penultimate::kDense;
+  o.noisy = true;
+  EXPECT_NE(ErrorText([&] { CheckPackable(o); }).find("network.noisy"),
+            std::string::npos);
+  o.noisy = false;
+  o.tokenizer = Tokenization::kPerPatch;
+  EXPECT_NE(ErrorText([&] { CheckPackable(o); }).find("patch_embedding"),
+            std::string::npos);
+  o.patch_embedding = PatchEmbedding::kAvgPool;
+  CheckPackable(o);
+  PackedQNetwork packed(QNetworkOptions{.obs_shape = {4, 10, 10},
+                                        .num_actions = 3},
+                        2);
+  EXPECT_NE(ErrorText([&] {
+              packed->forward(torch::zeros({3, 1, 4, 10, 10}));
+            }).find("packed obs"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace tokrl::nn
