@@ -113,6 +113,45 @@ bool DqnAgent::ParametersFinite() {
   return true;
 }
 
+TdTerms ComputeTdTerms(const AgentOptions& options, const nn::QOutput& out,
+                       const nn::QOutput& next_target,
+                       const nn::QOutput& next_online,
+                       const torch::Tensor& actions,
+                       const torch::Tensor& returns,
+                       const torch::Tensor& discounts,
+                       const torch::Tensor& support) {
+  TdTerms terms;
+  terms.q_taken = SelectActions(out.q, actions);
+  // The targets: no gradient flows into them.
+  torch::Tensor targets, target_probs;
+  {
+    torch::NoGradGuard no_grad;
+    if (!options.distributional) {
+      targets = TdTargets(returns, discounts, next_target.q,
+                          options.double_q ? next_online.q : torch::Tensor());
+    } else {
+      const torch::Tensor next_q = C51QValues(next_target.logits, support);
+      const torch::Tensor next_online_q =
+          options.double_q ? C51QValues(next_online.logits, support)
+                           : torch::Tensor();
+      const torch::Tensor next_actions = DoubleQActions(next_q, next_online_q);
+      const torch::Tensor next_probs =
+          torch::softmax(SelectActions(next_target.logits, next_actions), -1);
+      target_probs =
+          ProjectDistribution(next_probs, returns, discounts, support);
+    }
+  }
+  if (!options.distributional) {
+    terms.per_sample = TdLoss(terms.q_taken, targets, options.loss);
+    terms.priorities = (targets - terms.q_taken.detach()).abs();
+  } else {
+    terms.per_sample =
+        C51Loss(SelectActions(out.logits, actions), target_probs);
+    terms.priorities = terms.per_sample.detach();
+  }
+  return terms;
+}
+
 UpdateMetrics DqnAgent::Update(const SampledBatch& batch) {
   if (network_options_.noisy) {
     online_->reset_noise();
@@ -126,39 +165,18 @@ UpdateMetrics DqnAgent::Update(const SampledBatch& batch) {
   const auto weights = batch.weights.to(device_);
 
   const nn::QOutput out = online_->forward(obs);
-  torch::Tensor per_sample, priorities, q_taken;
-  if (!options_.distributional) {
-    q_taken = SelectActions(out.q, actions);
-    torch::Tensor targets;
-    {
-      torch::NoGradGuard no_grad;
-      const torch::Tensor next_target = target_->forward(next_obs).q;
-      const torch::Tensor next_online =
-          options_.double_q ? online_->forward(next_obs).q : torch::Tensor();
-      targets = TdTargets(returns, discounts, next_target, next_online);
-    }
-    per_sample = TdLoss(q_taken, targets, options_.loss);
-    priorities = (targets - q_taken.detach()).abs();
-  } else {
-    q_taken = SelectActions(out.q, actions);
-    torch::Tensor target_probs;
-    {
-      torch::NoGradGuard no_grad;
-      const torch::Tensor next_logits = target_->forward(next_obs).logits;
-      const torch::Tensor next_q = C51QValues(next_logits, support_);
-      const torch::Tensor next_online =
-          options_.double_q
-              ? C51QValues(online_->forward(next_obs).logits, support_)
-              : torch::Tensor();
-      const torch::Tensor next_actions = DoubleQActions(next_q, next_online);
-      const torch::Tensor next_probs =
-          torch::softmax(SelectActions(next_logits, next_actions), -1);
-      target_probs =
-          ProjectDistribution(next_probs, returns, discounts, support_);
-    }
-    per_sample = C51Loss(SelectActions(out.logits, actions), target_probs);
-    priorities = per_sample.detach();
+  nn::QOutput next_target, next_online;
+  {
+    torch::NoGradGuard no_grad;
+    next_target = target_->forward(next_obs);
+    if (options_.double_q) next_online = online_->forward(next_obs);
   }
+  const TdTerms terms =
+      ComputeTdTerms(options_, out, next_target, next_online, actions, returns,
+                     discounts, support_);
+  const torch::Tensor& per_sample = terms.per_sample;
+  const torch::Tensor& q_taken = terms.q_taken;
+  const torch::Tensor& priorities = terms.priorities;
   torch::Tensor loss = (weights * per_sample).mean();
   UpdateMetrics metrics;
   metrics.loss = loss.item<double>();

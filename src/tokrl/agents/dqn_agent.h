@@ -54,6 +54,22 @@ struct UpdateMetrics {
   bool diverged = false;
 };
 
+// The update rule's per-sample terms (the header comment's formulas):
+// per_sample loss [N] (differentiable), priorities [N] and Q(s, a) [N].
+// `out` = online(s) with gradient; next_target = target(s'); next_online =
+// online(s') when options.double_q (else unused); support: the C51 atoms.
+// Shared by DqnAgent and PackedAgent (members folded into N).
+struct TdTerms {
+  torch::Tensor per_sample, priorities, q_taken;
+};
+TdTerms ComputeTdTerms(const AgentOptions& options, const nn::QOutput& out,
+                       const nn::QOutput& next_target,
+                       const nn::QOutput& next_online,
+                       const torch::Tensor& actions,
+                       const torch::Tensor& returns,
+                       const torch::Tensor& discounts,
+                       const torch::Tensor& support);
+
 class DqnAgent {
  public:
   DqnAgent(const AgentOptions& options, const nn::QNetworkOptions& network,
@@ -90,6 +106,7 @@ class DqnAgent {
   nn::QNetwork& online() { return online_; }
   nn::QNetwork& target() { return target_; }
   const FusedAdam& optimizer() const { return *optimizer_; }
+  FusedAdam& optimizer() { return *optimizer_; }
   const AgentOptions& options() const { return options_; }
   torch::Device device() const { return device_; }
 

@@ -46,7 +46,9 @@ class FusedAdam {
   void ResetState(const std::vector<torch::Tensor>& params);
 
   int64_t step_count() const { return step_; }
-  /// Adam's first and second moments of parameter i.
+  /// Packed runs copy a member's state in and out (agents/packed_agent.h).
+  void set_step_count(int64_t step) { step_ = step; }
+  /// Adam's first and second moments of parameter i (writable in place).
   const torch::Tensor& exp_avg(size_t i) const { return m_[i]; }
   const torch::Tensor& exp_avg_sq(size_t i) const { return v_[i]; }
   void Save(torch::serialize::OutputArchive& archive) const;

@@ -120,23 +120,41 @@ void PackedQNetworkImpl::reset() {
     support_ = register_buffer("support", shape->head->support.clone());
   }
 
-  const auto encoder_params = named_parameters(/*recurse=*/true);
   for (const auto& p : shape->named_parameters(/*recurse=*/true)) {
-    const std::string& name = p.key();
-    at::Tensor packed;
-    if (name.rfind("encoder.", 0) == 0) {
-      packed = encoder_params[name];  // grouped: member blocks along dim 0
-      packed.zero_();
-    } else {
+    // The encoder's grouped convs already hold the member blocks along dim
+    // 0; every other parameter is the member's with a leading K.
+    if (p.key().rfind("encoder.", 0) != 0) {
       std::vector<int64_t> sizes = {k};
       for (int64_t s : p.value().sizes()) sizes.push_back(s);
-      packed = register_parameter(ParameterKey(name), torch::zeros(sizes));
+      register_parameter(ParameterKey(p.key()), torch::zeros(sizes));
     }
-    TOKRL_CHECK_EQ(packed.numel(), k * p.value().numel())
-        << "packed parameter " << name;
-    names_.push_back(name);
-    params_.push_back(packed);
+    names_.push_back(p.key());
   }
+  BindParameters();
+  for (size_t i = 0; i < params_.size(); ++i) {
+    params_[i].zero_();
+    TOKRL_CHECK_EQ(params_[i].numel(),
+                   k * shape->named_parameters()[names_[i]].numel())
+        << "packed parameter " << names_[i];
+  }
+}
+
+void PackedQNetworkImpl::BindParameters() {
+  const auto all = named_parameters(/*recurse=*/true);
+  params_.clear();
+  for (const auto& name : names_) {
+    const bool encoder = name.rfind("encoder.", 0) == 0;
+    params_.push_back(all[encoder ? name : ParameterKey(name)]);
+  }
+}
+
+std::shared_ptr<torch::nn::Module> PackedQNetworkImpl::clone(
+    const c10::optional<torch::Device>& device) const {
+  // Cloneable::clone replaces the encoder's tensors after reset() bound
+  // them: bind the copy's again.
+  auto copy = Cloneable<PackedQNetworkImpl>::clone(device);
+  std::dynamic_pointer_cast<PackedQNetworkImpl>(copy)->BindParameters();
+  return copy;
 }
 
 void PackedQNetworkImpl::pretty_print(std::ostream& stream) const {
@@ -148,10 +166,10 @@ void PackedQNetworkImpl::pretty_print(std::ostream& stream) const {
 }
 
 const at::Tensor& PackedQNetworkImpl::P(const std::string& name) const {
-  for (size_t i = 0; i < names_.size(); ++i) {
-    if (names_[i] == name) return params_[i];
-  }
-  TOKRL_FAIL() << "packed network has no parameter " << name;
+  size_t i = 0;
+  while (i < names_.size() && names_[i] != name) ++i;
+  TOKRL_CHECK(i < names_.size()) << "packed network has no parameter " << name;
+  return params_[i];
 }
 
 void PackedQNetworkImpl::Pack(int64_t k, QNetworkImpl& network) {

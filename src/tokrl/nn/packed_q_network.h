@@ -39,6 +39,7 @@
 #include <torch/nn/pimpl.h>
 
 #include <cstdint>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -63,6 +64,9 @@ class PackedQNetworkImpl : public torch::nn::Cloneable<PackedQNetworkImpl> {
   PackedQNetworkImpl(const QNetworkOptions& member, int64_t members);
   void reset() override;
   void pretty_print(std::ostream& stream) const override;
+  std::shared_ptr<torch::nn::Module> clone(
+      const c10::optional<torch::Device>& device =
+          c10::nullopt) const override;
 
   /// obs [K, B, C, H, W] (uint8 or float) -> q [K, B, A], logits
   /// [K, B, A, N] for C51 (undefined otherwise); aux_loss undefined.
@@ -87,6 +91,8 @@ class PackedQNetworkImpl : public torch::nn::Cloneable<PackedQNetworkImpl> {
   Tokenizer tokenizer{nullptr};
 
  private:
+  // Fills params_ from names_ with the tensors registered now.
+  void BindParameters();
   // Packed tensor of the member parameter `name` (e.g. "head.advantage.weight").
   const at::Tensor& P(const std::string& name) const;
 

@@ -146,6 +146,18 @@ TEST_P(PackedQNetworkTest, PackUnpackAndCloneAreExact) {
     EXPECT_TRUE(torch::equal(want[i], got[i])) << i;
   }
   auto copy = std::dynamic_pointer_cast<PackedQNetworkImpl>(packed->clone());
+  // A clone packs and unpacks its own tensors (the encoder's included).
+  copy->Pack(0, *b);
+  copy->Unpack(0, *out);
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_TRUE(torch::equal(want[i], got[i])) << i;
+  }
+  const auto& s = o.obs_shape;
+  const at::Tensor one = torch::randint(0, 2, {3, s[0], s[1], s[2]},
+                                        torch::kUInt8);
+  const at::Tensor obs = torch::stack({one, one});  // both members see it
+  EXPECT_TRUE(torch::equal(copy->forward(obs).q[0], packed->forward(obs).q[1]));
+  copy->Pack(0, *a);
   testing::ExpectDeepClone(*packed, *copy);
 }
 

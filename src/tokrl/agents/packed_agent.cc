@@ -1,0 +1,217 @@
+#include "tokrl/agents/packed_agent.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "tokrl/agents/losses.h"
+#include "tokrl/core/check.h"
+
+namespace tokrl {
+
+PackedAgent::PackedAgent(const AgentOptions& options,
+                         const nn::QNetworkOptions& network, int64_t members,
+                         torch::Device device)
+    : options_(options),
+      network_options_(network),
+      members_(members),
+      device_(device) {
+  TOKRL_CHECK_GT(members, 0);
+  online_ = nn::PackedQNetwork(network, members);
+  online_->to(device_);
+  target_ = std::dynamic_pointer_cast<nn::PackedQNetworkImpl>(
+      online_->clone(device_));
+  TOKRL_CHECK(target_) << "PackedQNetwork clone failed";
+  for (auto& p : target_->parameters()) p.set_requires_grad(false);
+  optimizer_ = std::make_unique<FusedAdam>(
+      online_->packed_parameters(), FusedAdamOptions{.lr = options.lr,
+                                                     .beta1 = 0.9,
+                                                     .beta2 = 0.999,
+                                                     .eps = options.adam_eps});
+  if (options.distributional) {
+    support_ = torch::linspace(
+        options.v_min, options.v_max, options.num_atoms,
+        torch::TensorOptions().dtype(torch::kFloat).device(device_));
+  }
+}
+
+std::vector<std::vector<int32_t>> PackedAgent::Act(
+    const std::vector<std::span<const uint8_t>>& obs, int64_t num_envs,
+    double epsilon, const std::vector<Rng*>& rngs) {
+  TOKRL_CHECK(static_cast<int64_t>(obs.size()) == members_ &&
+              static_cast<int64_t>(rngs.size()) == members_)
+      << "Act needs one observation batch and one Rng per member";
+  // Exploration first, member by member, with DqnAgent::Act's draws.
+  std::vector<std::vector<int32_t>> actions;
+  bool any_greedy = false;
+  for (int64_t k = 0; k < members_; ++k) {
+    actions.push_back(ExploreActions(num_envs, network_options_.num_actions,
+                                     epsilon, *rngs[static_cast<size_t>(k)]));
+    for (int32_t a : actions.back()) any_greedy |= a < 0;
+  }
+  if (!any_greedy) return actions;
+  // One forward over every member's rows (the exploring rows' values are
+  // computed and dropped: cheaper than gathering ragged rows).
+  const auto& s = network_options_.obs_shape;
+  const int64_t obs_size = s[0] * s[1] * s[2];
+  torch::Tensor input =
+      torch::empty({members_, num_envs, s[0], s[1], s[2]}, torch::kUInt8);
+  for (int64_t k = 0; k < members_; ++k) {
+    const auto& o = obs[static_cast<size_t>(k)];
+    TOKRL_CHECK_EQ(static_cast<int64_t>(o.size()), num_envs * obs_size)
+        << "member " << k << " observations";
+    std::memcpy(input[k].data_ptr<uint8_t>(), o.data(), o.size());
+  }
+  torch::NoGradGuard no_grad;
+  const torch::Tensor greedy =
+      GreedyActions(online_->forward(input.to(device_)).q.reshape(
+                        {members_ * num_envs, -1}))
+          .to(torch::kCPU)
+          .contiguous();
+  const auto* g = greedy.data_ptr<int64_t>();
+  for (int64_t k = 0; k < members_; ++k) {
+    auto& a = actions[static_cast<size_t>(k)];
+    for (int64_t i = 0; i < num_envs; ++i) {
+      if (a[static_cast<size_t>(i)] < 0) {
+        a[static_cast<size_t>(i)] = static_cast<int32_t>(g[k * num_envs + i]);
+      }
+    }
+  }
+  return actions;
+}
+
+std::vector<UpdateMetrics> PackedAgent::Update(
+    const std::vector<SampledBatch>& batches) {
+  TOKRL_CHECK_EQ(static_cast<int64_t>(batches.size()), members_)
+      << "Update needs one batch per member";
+  const int64_t k = members_;
+  const auto gather = [&](torch::Tensor SampledBatch::*field, bool stack) {
+    std::vector<torch::Tensor> parts;
+    for (const auto& b : batches) parts.push_back(b.*field);
+    return (stack ? torch::stack(parts) : torch::cat(parts)).to(device_);
+  };
+  const torch::Tensor obs = gather(&SampledBatch::obs, true);
+  const torch::Tensor next_obs = gather(&SampledBatch::next_obs, true);
+  const torch::Tensor actions = gather(&SampledBatch::actions, false);
+  const torch::Tensor returns = gather(&SampledBatch::returns, false);
+  const torch::Tensor discounts = gather(&SampledBatch::discounts, false);
+  const torch::Tensor weights = gather(&SampledBatch::weights, false);
+  const int64_t b = obs.size(1);
+
+  // Members folded into the batch: [K, B, ...] -> [K*B, ...].
+  const auto fold = [&](const nn::QOutput& o) {
+    nn::QOutput f;
+    f.q = o.q.reshape({k * b, -1});
+    if (o.logits.defined()) {
+      f.logits = o.logits.reshape({k * b, o.logits.size(2), o.logits.size(3)});
+    }
+    return f;
+  };
+  const nn::QOutput out = fold(online_->forward(obs));
+  nn::QOutput next_target, next_online;
+  {
+    torch::NoGradGuard no_grad;
+    next_target = fold(target_->forward(next_obs));
+    if (options_.double_q) next_online = fold(online_->forward(next_obs));
+  }
+  const TdTerms terms =
+      ComputeTdTerms(options_, out, next_target, next_online, actions, returns,
+                     discounts, support_);
+  const torch::Tensor member_loss =
+      (weights * terms.per_sample).view({k, b}).mean(1);  // [K]
+  optimizer_->ZeroGrad();
+  member_loss.sum().backward();
+
+  // Per-member gradient norms (and clip), as clip_grad_norm_ on each.
+  const auto& params = online_->packed_parameters();
+  torch::Tensor squares = torch::zeros({k}, torch::kDouble);
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& p : params) {
+      if (!p.grad().defined()) continue;
+      squares += nn::PackedView(p.grad(), k)
+                     .to(torch::kDouble)
+                     .square()
+                     .sum(1)
+                     .to(torch::kCPU);
+    }
+  }
+  const torch::Tensor norms = squares.sqrt();
+  const torch::Tensor losses = member_loss.detach().to(torch::kCPU,
+                                                        torch::kDouble);
+  std::vector<UpdateMetrics> metrics(static_cast<size_t>(k));
+  bool diverged = false;
+  for (int64_t i = 0; i < k; ++i) {
+    UpdateMetrics& m = metrics[static_cast<size_t>(i)];
+    m.loss = losses[i].item<double>();
+    m.grad_norm = norms[i].item<double>();
+    m.diverged = !std::isfinite(m.loss) || !std::isfinite(m.grad_norm);
+    diverged |= m.diverged;
+  }
+  if (diverged) return metrics;
+  if (options_.grad_clip_norm > 0) {
+    torch::NoGradGuard no_grad;
+    // torch's clip_grad_norm_: scale by max / (norm + 1e-6) when below 1.
+    const torch::Tensor coef =
+        (options_.grad_clip_norm / (norms + 1e-6))
+            .clamp_max(1.0)
+            .to(device_, torch::kFloat)
+            .unsqueeze(1);
+    for (const auto& p : params) {
+      if (p.grad().defined()) nn::PackedView(p.mutable_grad(), k).mul_(coef);
+    }
+  }
+  optimizer_->Step();
+  const torch::Tensor mean_q =
+      terms.q_taken.detach().view({k, b}).mean(1).to(torch::kCPU,
+                                                      torch::kDouble);
+  const torch::Tensor priorities =
+      terms.priorities.view({k, b}).to(torch::kCPU, torch::kDouble);
+  for (int64_t i = 0; i < k; ++i) {
+    UpdateMetrics& m = metrics[static_cast<size_t>(i)];
+    m.mean_q = mean_q[i].item<double>();
+    m.priorities = priorities[i].clone();
+  }
+  return metrics;
+}
+
+void PackedAgent::SyncTarget() {
+  torch::NoGradGuard no_grad;
+  auto src = online_->parameters();
+  auto dst = target_->parameters();
+  for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+}
+
+void PackedAgent::Pack(int64_t k, DqnAgent& member) {
+  online_->Pack(k, *member.online());
+  target_->Pack(k, *member.target());
+  const FusedAdam& theirs = member.optimizer();
+  TOKRL_CHECK(k == 0 || theirs.step_count() == optimizer_->step_count())
+      << "packed members must have made the same number of updates (member "
+      << k << ": " << theirs.step_count() << ", member 0: "
+      << optimizer_->step_count() << ")";
+  optimizer_->set_step_count(theirs.step_count());
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < online_->packed_parameters().size(); ++i) {
+    nn::PackedView(optimizer_->exp_avg(i), members_)[k].copy_(
+        theirs.exp_avg(i).reshape({-1}));
+    nn::PackedView(optimizer_->exp_avg_sq(i), members_)[k].copy_(
+        theirs.exp_avg_sq(i).reshape({-1}));
+  }
+}
+
+void PackedAgent::Unpack(int64_t k, DqnAgent& member) const {
+  online_->Unpack(k, *member.online());
+  target_->Unpack(k, *member.target());
+  FusedAdam& theirs = member.optimizer();
+  theirs.set_step_count(optimizer_->step_count());
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < online_->packed_parameters().size(); ++i) {
+    theirs.exp_avg(i).copy_(nn::PackedView(optimizer_->exp_avg(i), members_)[k]
+                                .view_as(theirs.exp_avg(i)));
+    theirs.exp_avg_sq(i).copy_(
+        nn::PackedView(optimizer_->exp_avg_sq(i), members_)[k].view_as(
+            theirs.exp_avg_sq(i)));
+  }
+}
+
+}  // namespace tokrl

@@ -1,0 +1,79 @@
+// PackedAgent: the DqnAgent of K runs of one shape (the members of a packed
+// run, `tokrl train --pack K`), stepped together. It holds PackedQNetworks
+// (nn/packed_q_network.h) for online and target and one FusedAdam over the
+// packed parameters; every member keeps its own DqnAgent, which the packed
+// trainer fills (Unpack) whenever a member's networks are needed one at a
+// time: evaluation, statistics, checkpoints.
+//
+// Contract
+//   * Update(batches) equals, member by member, DqnAgent::Update on the same
+//     batch with the same networks and optimizer state, to float rounding
+//     (tested to 1e-5 for losses and gradients): the loss is the sum of the
+//     members' losses, so member k's gradient is its own; Adam is
+//     element-wise; the gradient norm and its clip (agent.grad_clip_norm)
+//     are per member.
+//   * If any member's loss or gradient norm is not finite, no member's step
+//     is applied, and that member's metrics say diverged.
+//   * Act(k-th obs, k-th rng) draws member k's exploration exactly as
+//     DqnAgent::Act does (same Rng draws); the greedy rows of all members go
+//     through one packed forward.
+//   * Pack / Unpack copy a member's online and target networks and its Adam
+//     state (moments and step count) in and out; the members' step counts
+//     must agree.
+//   * Not supported (a tokrl::Error from the constructor): what
+//     nn::CheckPackable refuses (MoE, NoisyNet, PerPatch conv).
+#ifndef TOKRL_AGENTS_PACKED_AGENT_H_
+#define TOKRL_AGENTS_PACKED_AGENT_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "tokrl/agents/agent_options.h"
+#include "tokrl/agents/dqn_agent.h"
+#include "tokrl/agents/fused_adam.h"
+#include "tokrl/core/rng.h"
+#include "tokrl/nn/packed_q_network.h"
+#include "tokrl/replay/replay_buffer.h"
+
+namespace tokrl {
+
+class PackedAgent {
+ public:
+  PackedAgent(const AgentOptions& options, const nn::QNetworkOptions& network,
+              int64_t members, torch::Device device);
+
+  // Epsilon-greedy actions of every member: obs[k] holds member k's
+  // num_envs observations (uint8, CPU), rngs[k] its exploration stream.
+  std::vector<std::vector<int32_t>> Act(
+      const std::vector<std::span<const uint8_t>>& obs, int64_t num_envs,
+      double epsilon, const std::vector<Rng*>& rngs);
+
+  // One gradient step of every member, batches[k] being member k's.
+  std::vector<UpdateMetrics> Update(const std::vector<SampledBatch>& batches);
+
+  void SyncTarget();
+
+  void Pack(int64_t k, DqnAgent& member);
+  void Unpack(int64_t k, DqnAgent& member) const;
+
+  int64_t members() const { return members_; }
+  nn::PackedQNetwork& online() { return online_; }
+
+ private:
+  AgentOptions options_;
+  nn::QNetworkOptions network_options_;
+  int64_t members_;
+  torch::Device device_;
+  nn::PackedQNetwork online_{nullptr};
+  nn::PackedQNetwork target_{nullptr};
+  std::unique_ptr<FusedAdam> optimizer_;
+  torch::Tensor support_;  // C51 atoms on device_
+};
+
+}  // namespace tokrl
+
+#endif  // TOKRL_AGENTS_PACKED_AGENT_H_
