@@ -17,6 +17,7 @@
 #include <string>
 
 #include "tokrl/agents/dqn_agent.h"
+#include "tokrl/agents/packed_agent.h"
 #include "tokrl/agents/trainer.h"
 #include "tokrl/core/allocator.h"
 #include "tokrl/core/testing.h"
@@ -144,6 +145,65 @@ void BM_Update(benchmark::State& state) {
 }
 BENCHMARK(BM_Update)
     ->ArgsProduct({{0, 1, 2}, {0, 1, 2}, {0, 1}})
+    ->Unit(benchmark::kMillisecond);
+
+// Packed runs (agents/packed_agent.h): K members' updates as one packed
+// update (arg 3 = 1) against K separate DqnAgent updates (arg 3 = 0, the
+// baseline), in the same process; member updates/s counts both alike.
+// Args: agent (dqn, rainbow_lite), network, K.
+void BM_PackedUpdate(benchmark::State& state) {
+  TuneAllocator();
+  torch::set_num_threads(1);
+  const Config c = MakeConfig(static_cast<int>(state.range(0)),
+                              static_cast<int>(state.range(1)));
+  auto env = MakeEnv(c.GetString("env.id"));
+  const ResolvedConfig r = Resolve(c, env->spec());
+  const int64_t k = state.range(2);
+  const bool packed = state.range(3) == 1;
+  ReplayBuffer replay(r.replay);
+  VecEnv venv(c.GetString("env.id"),
+              {.num_envs = 1, .num_threads = 1, .seed = 0});
+  venv.Reset();
+  Rng rng(0);
+  std::vector<int32_t> action(1);
+  for (int i = 0; i < 2000; ++i) {
+    std::vector<uint8_t> obs(venv.obs().begin(), venv.obs().end());
+    action[0] = static_cast<int32_t>(rng.UniformInt(6));
+    venv.Step(action);
+    replay.Add(obs, action, venv.reward(), venv.terminated(), venv.truncated(),
+               venv.next_obs());
+  }
+  std::vector<std::unique_ptr<DqnAgent>> members;
+  for (int64_t i = 0; i < k; ++i) {
+    members.push_back(
+        std::make_unique<DqnAgent>(r.agent, r.network, torch::kCPU));
+  }
+  std::unique_ptr<PackedAgent> pack;
+  if (packed) {
+    pack = std::make_unique<PackedAgent>(r.agent, r.network, k, torch::kCPU);
+    for (int64_t i = 0; i < k; ++i) pack->Pack(i, *members[i]);
+  }
+  std::vector<SampledBatch> batches(static_cast<size_t>(k));
+  for (auto _ : state) {
+    for (auto& b : batches) b = replay.Sample(32, rng);
+    if (packed) {
+      benchmark::DoNotOptimize(pack->Update(batches));
+    } else {
+      for (int64_t i = 0; i < k; ++i) {
+        benchmark::DoNotOptimize(
+            members[i]->Update(batches[static_cast<size_t>(i)]));
+      }
+    }
+  }
+  state.SetLabel(std::string(kAgents[state.range(0)]) + "/" +
+                 kNetworks[state.range(1)] + " K=" + std::to_string(k) +
+                 (packed ? " packed" : " separate"));
+  state.counters["member_updates/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * k),
+                         benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_PackedUpdate)
+    ->ArgsProduct({{0, 1}, {0, 1, 2}, {1, 4, 16}, {0, 1}})
     ->Unit(benchmark::kMillisecond);
 
 void BM_Act(benchmark::State& state) {

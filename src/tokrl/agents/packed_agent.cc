@@ -128,11 +128,11 @@ std::vector<UpdateMetrics> PackedAgent::Update(
     torch::NoGradGuard no_grad;
     for (const auto& p : params) {
       if (!p.grad().defined()) continue;
+      // Row norms in one reduction each, squared and summed in double.
       squares += nn::PackedView(p.grad(), k)
-                     .to(torch::kDouble)
-                     .square()
-                     .sum(1)
-                     .to(torch::kCPU);
+                     .norm(2, {1})
+                     .to(torch::kCPU, torch::kDouble)
+                     .square();
     }
   }
   const torch::Tensor norms = squares.sqrt();
