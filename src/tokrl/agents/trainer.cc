@@ -299,16 +299,31 @@ Trainer::Trainer(const Config& config, const fs::path& run_dir, bool resume,
 Trainer::~Trainer() = default;
 
 void Trainer::Step() {
+  double epsilon = 0;
+  const std::span<const uint8_t> obs = BeginStep(&epsilon);
+  const int updates = EndAct(
+      agent_->Act(obs, venv_->num_envs(), epsilon, act_rng_));
+  for (int u = 0; u < updates; ++u) {
+    const SampledBatch batch = SampleBatch();
+    ApplyUpdate(batch, agent_->Update(batch));
+  }
+  EndStep();
+}
+
+int Trainer::num_envs() const { return venv_->num_envs(); }
+
+std::span<const uint8_t> Trainer::BeginStep(double* epsilon) {
+  const AgentOptions& a = agent_options_;
+  *epsilon = LinearSchedule(a.epsilon_start, a.epsilon_end,
+                            a.epsilon_decay_steps, env_steps_, a.min_replay);
+  acted_obs_.assign(venv_->obs().begin(), venv_->obs().end());
+  return stacker_ ? stacker_->stacked() : std::span<const uint8_t>(acted_obs_);
+}
+
+int Trainer::EndAct(const std::vector<int32_t>& actions) {
   const TrainOptions& t = train_options_;
   const AgentOptions& a = agent_options_;
   const int n = venv_->num_envs();
-  const double epsilon =
-      LinearSchedule(a.epsilon_start, a.epsilon_end, a.epsilon_decay_steps,
-                     env_steps_, a.min_replay);
-  acted_obs_.assign(venv_->obs().begin(), venv_->obs().end());
-  const std::vector<int32_t> actions = agent_->Act(
-      stacker_ ? stacker_->stacked() : std::span<const uint8_t>(acted_obs_), n,
-      epsilon, act_rng_);
   venv_->Step(actions);
   if (stacker_) {
     done_.resize(static_cast<size_t>(n));
@@ -323,7 +338,7 @@ void Trainer::Step() {
   }
   replay_->Add(acted_obs_, actions, rewards, venv_->terminated(),
                venv_->truncated(), venv_->next_obs());
-  const int64_t before = env_steps_;
+  step_before_ = env_steps_;
   env_steps_ += n;
   for (int i = 0; i < n; ++i) {
     if (!venv_->done(i)) continue;
@@ -335,57 +350,97 @@ void Trainer::Step() {
       recent_lengths_.pop_front();
     }
   }
+  int updates = 0;
   if (env_steps_ >= a.min_replay && replay_->size() > 0) {
     update_credit_ += n;
-    while (update_credit_ >= a.update_period) {
-      update_credit_ -= a.update_period;
-      const SampledBatch batch = replay_->Sample(a.batch_size, replay_rng_);
-      const UpdateMetrics m = agent_->Update(batch);
-      if (m.diverged) StopDiverged(m);
-      if (replay_->options().prioritized)
-        replay_->UpdatePriorities(batch.indices, m.priorities);
-      ++updates_;
-      probe_obs_ = batch.obs;  // the routing statistics' probe
-      loss_sum_ += m.loss;
-      aux_sum_ += m.aux_loss;
-      q_sum_ += m.mean_q;
-      grad_norm_sum_ += m.grad_norm;
-      ++loss_count_;
-    }
+    updates = static_cast<int>(update_credit_ / a.update_period);
+    update_credit_ -= updates * a.update_period;
   }
-  Intervene(before);
-  if (Crossed(before, env_steps_, a.target_update_period)) agent_->SyncTarget();
-  if (Crossed(before, env_steps_, t.eval_every)) EvaluateAndLog();
-  if (Crossed(before, env_steps_, t.log_every)) Log();
-  if (Crossed(before, env_steps_, t.stats_every)) LogNetworkStats();
-  if (Crossed(before, env_steps_, t.checkpoint_every)) SaveCheckpoint();
+  return updates;
+}
+
+SampledBatch Trainer::SampleBatch() {
+  return replay_->Sample(agent_options_.batch_size, replay_rng_);
+}
+
+void Trainer::ApplyUpdate(const SampledBatch& batch, const UpdateMetrics& m) {
+  if (m.diverged) StopDiverged(m);
+  if (replay_->options().prioritized)
+    replay_->UpdatePriorities(batch.indices, m.priorities);
+  ++updates_;
+  probe_obs_ = batch.obs;  // the routing statistics' probe
+  loss_sum_ += m.loss;
+  aux_sum_ += m.aux_loss;
+  q_sum_ += m.mean_q;
+  grad_norm_sum_ += m.grad_norm;
+  ++loss_count_;
+}
+
+bool Trainer::Due(int64_t period) const {
+  return Crossed(step_before_, env_steps_, period);
+}
+
+bool Trainer::EndStepReadsAgent() const {
+  const TrainOptions& t = train_options_;
+  return Intervenes() || Due(t.eval_every) || Due(t.log_every) ||
+         Due(t.stats_every) || Due(t.checkpoint_every);
+}
+
+bool Trainer::Intervenes() const {
+  // None at the end of the run: the final evaluation and checkpoint should
+  // see the trained network, not one reset a moment ago.
+  return env_steps_ < train_options_.total_steps &&
+         (Due(interventions_.reset_every) ||
+          Due(interventions_.shrink_perturb_every));
+}
+
+void Trainer::EndStep() {
+  const TrainOptions& t = train_options_;
+  Intervene();
+  if (Due(agent_options_.target_update_period)) agent_->SyncTarget();
+  if (Due(t.eval_every)) EvaluateAndLog();
+  if (Due(t.log_every)) Log();
+  if (Due(t.stats_every)) LogNetworkStats();
+  if (Due(t.checkpoint_every)) SaveCheckpoint();
 }
 
 TrainSummary Trainer::Run(int64_t stop_after, const std::atomic<bool>* stop) {
-  const TrainOptions& t = train_options_;
-  if (finished_) {
-    if (progress_ != nullptr) {
-      *progress_ << "run " << run_dir_.string() << " already finished at "
-                 << env_steps_
-                 << " env steps (train.total_steps=" << t.total_steps
-                 << "); nothing to do. Raise train.total_steps to extend it.\n";
-    }
-    TrainSummary summary;
-    summary.env_steps = env_steps_;
-    summary.updates = updates_;
-    summary.episodes = episodes_;
-    summary.train_return = Mean(recent_returns_);
-    summary.final_eval = last_eval_;
-    return summary;
+  if (finished_) return FinishedSummary();
+  StartClock();
+  while (!ShouldStop(stop_after, stop)) Step();
+  return Finish();
+}
+
+TrainSummary Trainer::FinishedSummary() const {
+  if (progress_ != nullptr) {
+    *progress_ << "run " << run_dir_.string() << " already finished at "
+               << env_steps_ << " env steps (train.total_steps="
+               << train_options_.total_steps
+               << "); nothing to do. Raise train.total_steps to extend it.\n";
   }
+  TrainSummary summary;
+  summary.env_steps = env_steps_;
+  summary.updates = updates_;
+  summary.episodes = episodes_;
+  summary.train_return = Mean(recent_returns_);
+  summary.final_eval = last_eval_;
+  return summary;
+}
+
+void Trainer::StartClock() {
   start_time_ = last_log_time_ = Now();
   last_log_steps_ = env_steps_;
-  while (env_steps_ < t.total_steps) {
-    if (stop_after >= 0 && env_steps_ >= stop_after) break;
-    if (stop != nullptr && stop->load(std::memory_order_relaxed)) break;
-    Step();
-  }
+}
 
+bool Trainer::ShouldStop(int64_t stop_after,
+                         const std::atomic<bool>* stop) const {
+  return env_steps_ >= train_options_.total_steps ||
+         (stop_after >= 0 && env_steps_ >= stop_after) ||
+         (stop != nullptr && stop->load(std::memory_order_relaxed));
+}
+
+TrainSummary Trainer::Finish() {
+  const TrainOptions& t = train_options_;
   TrainSummary summary;
   const bool finished = env_steps_ >= t.total_steps;
   if (finished) {
@@ -489,14 +544,12 @@ void Trainer::Log() {
   last_log_steps_ = env_steps_;
 }
 
-void Trainer::Intervene(int64_t before) {
-  // None at the end of the run: the final evaluation and checkpoint should
-  // see the trained network, not one reset a moment ago.
-  if (env_steps_ >= train_options_.total_steps) return;
+void Trainer::Intervene() {
+  if (!Intervenes()) return;
   const InterventionOptions& iv = interventions_;
   const uint64_t seed = DeriveSeed(DeriveSeed(train_options_.seed, 8),
                                    static_cast<uint64_t>(env_steps_));
-  if (Crossed(before, env_steps_, iv.reset_every)) {
+  if (Due(iv.reset_every)) {
     agent_->Reset(reset_names_, seed);
     logger_->Log(env_steps_, {{"events/reset", 1.0}});
     if (progress_ != nullptr) {
@@ -504,7 +557,7 @@ void Trainer::Intervene(int64_t before) {
                  << ToString(iv.reset_groups) << "\n";
     }
   }
-  if (Crossed(before, env_steps_, iv.shrink_perturb_every)) {
+  if (Due(iv.shrink_perturb_every)) {
     agent_->ShrinkPerturb(shrink_perturb_names_, iv.shrink, iv.perturb,
                           DeriveSeed(seed, 1));
     logger_->Log(env_steps_, {{"events/shrink_perturb", 1.0}});

@@ -63,6 +63,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,37 @@ class Trainer {
   // then evaluate / log / checkpoint when their periods are crossed.
   void Step();
 
+  // Step() in phases, for PackedTrainer (packed_trainer.h), which runs them
+  // for its members with one PackedAgent in place of each member's agent:
+  //   obs = BeginStep(&epsilon); actions = <act on obs with act_rng()>;
+  //   updates = EndAct(actions);
+  //   updates times: batch = SampleBatch(); ApplyUpdate(batch, <update>);
+  //   EndStep();
+  // ApplyUpdate throws (after a checkpoint) on a diverged update. EndStep
+  // reads the agent (evaluation, logs, statistics, interventions,
+  // checkpoints) only when EndStepReadsAgent(); it changes the agent's
+  // online network only when Intervenes().
+  std::span<const uint8_t> BeginStep(double* epsilon);
+  int EndAct(const std::vector<int32_t>& actions);
+  SampledBatch SampleBatch();
+  void ApplyUpdate(const SampledBatch& batch, const UpdateMetrics& m);
+  void EndStep();
+  bool EndStepReadsAgent() const;
+  bool Intervenes() const;
+  // Whether the last step crossed a multiple of `period` (> 0).
+  bool Due(int64_t period) const;
+  // Run() in phases: StartClock(); while (!ShouldStop(...)) <step>;
+  // Finish() (final evaluation, checkpoint, summary.json). A finished run
+  // returns FinishedSummary() instead.
+  void StartClock();
+  bool ShouldStop(int64_t stop_after, const std::atomic<bool>* stop) const;
+  TrainSummary Finish();
+  TrainSummary FinishedSummary() const;
+  Rng& act_rng() { return act_rng_; }
+  const AgentOptions& agent_options() const { return agent_options_; }
+  const TrainOptions& train_options() const { return train_options_; }
+  int num_envs() const;
+
   // Evaluates the greedy(epsilon_eval) policy (agents/evaluator.h).
   EvalResult Evaluate();
 
@@ -136,7 +168,7 @@ class Trainer {
   void LogNetworkStats();
   // The interventions due at this step (interventions.h), each logged as an
   // events/* row.
-  void Intervene(int64_t before);
+  void Intervene();
   EvalResult EvaluateAndLog();
   std::string TrainerStateBlob() const;
   void RestoreTrainerState(std::string_view blob);
@@ -159,6 +191,7 @@ class Trainer {
   Rng act_rng_, replay_rng_;
 
   int64_t env_steps_ = 0;
+  int64_t step_before_ = 0;  // env_steps_ before the last step
   int64_t updates_ = 0;
   int64_t update_credit_ = 0;  // env steps not yet paid out as updates
   int64_t episodes_ = 0;
