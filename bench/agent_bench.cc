@@ -18,6 +18,7 @@
 
 #include "tokrl/agents/dqn_agent.h"
 #include "tokrl/agents/packed_agent.h"
+#include "tokrl/agents/packed_trainer.h"
 #include "tokrl/agents/trainer.h"
 #include "tokrl/core/allocator.h"
 #include "tokrl/core/testing.h"
@@ -256,6 +257,58 @@ void BM_Train(benchmark::State& state) {
 }
 BENCHMARK(BM_Train)
     ->ArgsProduct({{0, 1, 2}, {0, 1, 2}})
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1);
+
+// Packed runs end to end: aggregate env steps/s of K members trained by one
+// PackedTrainer (K = 1, 4, 16), against one unpacked Trainer (K = 0, the
+// baseline) in the same process. 4000 env steps in all after warm-up.
+// Args: agent (dqn, rainbow_lite), network, K.
+void BM_PackedTrain(benchmark::State& state) {
+  Config c = MakeConfig(static_cast<int>(state.range(0)),
+                        static_cast<int>(state.range(1)));
+  c.Set("train.eval_every", "0");
+  c.Set("train.tensorboard", "false");
+  c.Set("train.log_every", "1000000");
+  c.Set("agent.min_replay", "1000");
+  const int64_t k = state.range(2);
+  const int64_t members = std::max<int64_t>(k, 1);
+  const int64_t steps = 4000 / members;  // per member, timed
+  c.Set("train.total_steps", std::to_string(1000 + steps));
+  const auto root = std::filesystem::temp_directory_path() / "tokrl_bench_pack";
+  int64_t total = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::filesystem::remove_all(root);
+    std::vector<Config> configs;
+    std::vector<std::filesystem::path> dirs;
+    for (int64_t i = 0; i < members; ++i) {
+      configs.push_back(c);
+      configs.back().Set("train.seed", std::to_string(i));
+      dirs.push_back(root / ("seed" + std::to_string(i)));
+    }
+    if (k == 0) {
+      Trainer trainer(c, dirs[0], false, {}, nullptr);
+      while (trainer.env_steps() < 1000) trainer.Step();  // not timed
+      state.ResumeTiming();
+      while (trainer.env_steps() < 1000 + steps) trainer.Step();
+    } else {
+      PackedTrainer trainer(configs, dirs, false, {}, nullptr);
+      while (trainer.member(0).env_steps() < 1000) trainer.Step();
+      state.ResumeTiming();
+      while (trainer.member(0).env_steps() < 1000 + steps) trainer.Step();
+    }
+    total += steps * members;
+  }
+  std::filesystem::remove_all(root);
+  state.SetLabel(std::string(kAgents[state.range(0)]) + "/" +
+                 kNetworks[state.range(1)] +
+                 (k == 0 ? " unpacked" : " packed K=" + std::to_string(k)));
+  state.counters["env_steps/s"] = benchmark::Counter(
+      static_cast<double>(total), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_PackedTrain)
+    ->ArgsProduct({{0, 1}, {0, 1, 2}, {0, 1, 4, 16}})
     ->Unit(benchmark::kSecond)
     ->Iterations(1);
 
