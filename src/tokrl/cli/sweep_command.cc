@@ -41,6 +41,7 @@ struct SweepArgs {
   std::vector<std::string> overrides;
   std::string launcher = "local";
   int jobs = 1;
+  int pack = 1;
   bool list = false;
   int64_t task = -1;
   int64_t stop_after = -1;
@@ -143,6 +144,10 @@ void RunSweep(const SweepArgs& args) {
 
   sweep::LocalOptions local;
   local.jobs = args.jobs;
+  local.pack = args.pack;
+  TOKRL_CHECK(args.pack == 1 || (args.launcher == "local" && args.task < 0))
+      << "--pack works with the local launcher only (a SLURM array task "
+         "trains one run)";
   local.tokrl = SelfExecutable();
   if (args.stop_after >= 0) {
     local.extra_train_args = {"--stop-after", std::to_string(args.stop_after)};
@@ -234,6 +239,11 @@ void AddSweepCommand(CLI::App& app) {
   cmd->add_option("--jobs,-j", args->jobs,
                   "Runs at a time (local), or the array's task limit (slurm)")
       ->check(CLI::Range(1, 4096));
+  cmd->add_option("--pack", args->pack,
+                  "local: train up to K runs of one variant and game (seeds) "
+                  "per process, their networks packed (tokrl train "
+                  "--pack-seeds)")
+      ->check(CLI::Range(1, 1024));
   cmd->add_flag("--list", args->list,
                 "List the runs and their state (done/partial/new) and exit");
   cmd->add_option("--task", args->task,

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <csignal>
 #include <deque>
+#include <map>
+#include <tuple>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -110,9 +112,78 @@ void WriteSweepManifest(const Sweep& sweep) {
   io::WriteFileAtomic(sweep.out_dir / "sweep.json", j.dump(2) + "\n");
 }
 
+namespace {
+
+// The runs started together: one, or a pack of K (LocalOptions::pack) of the
+// same variant and game, all new or all partial.
+struct Job {
+  std::vector<size_t> runs;
+  bool resume = false;
+};
+
+std::vector<Job> MakeJobs(const Sweep& sweep, const std::deque<size_t>& queue,
+                          int pack) {
+  std::vector<Job> jobs;
+  // Open packs by (variant, game, resume); a full one closes.
+  std::map<std::tuple<std::string, std::string, bool>, size_t> open;
+  for (const size_t i : queue) {
+    const SweepRun& run = sweep.runs[i];
+    const bool resume = GetRunState(run.run_dir) == RunState::kPartial;
+    const auto key = std::make_tuple(run.variant, run.game, resume);
+    auto it = open.find(key);
+    if (pack <= 1 || it == open.end()) {
+      jobs.push_back({{i}, resume});
+      if (pack > 1) open[key] = jobs.size() - 1;
+      continue;
+    }
+    Job& job = jobs[it->second];
+    job.runs.push_back(i);
+    if (static_cast<int>(job.runs.size()) == pack) open.erase(it);
+  }
+  return jobs;
+}
+
+}  // namespace
+
+std::vector<std::string> PackTrainArguments(const Sweep& sweep,
+                                            const std::vector<size_t>& runs,
+                                            bool resume) {
+  TOKRL_CHECK(!runs.empty());
+  const SweepRun& first = sweep.runs[runs.front()];
+  if (runs.size() == 1) return TrainArguments(first, resume);
+  // Members live in <out>/<variant>/<game>/seed<s>: --run-dir is the
+  // common parent, --pack-seeds the seeds.
+  std::vector<std::string> args = {"train"};
+  for (const auto& c : first.configs) {
+    args.push_back("-c");
+    args.push_back(c.string());
+  }
+  for (const auto& o : first.overrides) {
+    if (o.rfind("train.seed=", 0) == 0) continue;
+    args.push_back("--set");
+    args.push_back(o);
+  }
+  std::string seeds;
+  for (const size_t i : runs) {
+    const SweepRun& run = sweep.runs[i];
+    TOKRL_CHECK(run.run_dir.parent_path() == first.run_dir.parent_path() &&
+                run.run_dir.filename() == "seed" + std::to_string(run.seed))
+        << "run " << run.name << " cannot be packed with " << first.name;
+    seeds.append(seeds.empty() ? "" : ",").append(std::to_string(run.seed));
+  }
+  args.push_back("--pack-seeds");
+  args.push_back(seeds);
+  args.push_back("--run-dir");
+  args.push_back(first.run_dir.parent_path().string());
+  args.push_back("--quiet");
+  if (resume) args.push_back("--resume");
+  return args;
+}
+
 LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
                        const std::vector<size_t>& indices_arg) {
   TOKRL_CHECK_GE(options.jobs, 1) << "--jobs must be at least 1";
+  TOKRL_CHECK_GE(options.pack, 1) << "--pack must be at least 1";
   std::vector<size_t> indices = indices_arg;
   if (indices.empty()) {
     for (size_t i = 0; i < sweep.runs.size(); ++i) indices.push_back(i);
@@ -121,7 +192,7 @@ LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
   LaunchSummary summary;
   summary.total = static_cast<int>(indices.size());
 
-  std::deque<size_t> queue;
+  std::deque<size_t> pending;
   for (const size_t i : indices) {
     TOKRL_CHECK_LT(i, sweep.runs.size())
         << "run index out of range (the sweep has " << sweep.runs.size()
@@ -129,52 +200,72 @@ LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
     if (GetRunState(sweep.runs[i].run_dir) == RunState::kDone) {
       ++summary.skipped;
     } else {
-      queue.push_back(i);
+      pending.push_back(i);
     }
   }
   if (log && summary.skipped > 0) {
     *log << "skipping " << summary.skipped << " finished run"
          << (summary.skipped == 1 ? "" : "s") << "\n";
   }
+  std::vector<Job> jobs = MakeJobs(sweep, pending, options.pack);
+  std::deque<Job> queue(jobs.begin(), jobs.end());
 
   struct Active {
-    size_t index;
+    Job job;
     Process process;
     std::chrono::steady_clock::time_point start;
   };
   std::vector<Active> active;
+  const auto fail = [&](const std::string& line) {
+    ++summary.failed;
+    if (log) *log << "FAILED " << line;
+    summary.failures.push_back(line);
+  };
   const auto start_next = [&] {
-    const size_t i = queue.front();
+    Job job = queue.front();
     queue.pop_front();
-    const SweepRun& run = sweep.runs[i];
     // A live trainer (an earlier sweep's, say) owns the folder: neither
     // move it nor start a second trainer on it.
-    if (const auto holder = io::RunLock::Holder(run.run_dir)) {
-      ++summary.failed;
-      std::string line = run.name;
-      line.append(": not started, its folder is in use by pid ")
-          .append(std::to_string(*holder))
-          .append("\n");
-      if (log) *log << "BUSY   " << line;
-      summary.failures.push_back(std::move(line));
-      return;
+    std::vector<size_t> free;
+    for (const size_t i : job.runs) {
+      const SweepRun& run = sweep.runs[i];
+      if (const auto holder = io::RunLock::Holder(run.run_dir)) {
+        ++summary.failed;
+        std::string line = run.name;
+        line.append(": not started, its folder is in use by pid ")
+            .append(std::to_string(*holder))
+            .append("\n");
+        if (log) *log << "BUSY   " << line;
+        summary.failures.push_back(std::move(line));
+        continue;
+      }
+      if (GetRunState(run.run_dir) == RunState::kStale) {
+        MoveAside(run.run_dir, log);
+      }
+      fs::create_directories(run.run_dir);
+      free.push_back(i);
     }
-    RunState state = GetRunState(run.run_dir);
-    if (state == RunState::kStale) {
-      MoveAside(run.run_dir, log);
-      state = RunState::kNew;
-    }
-    const bool resume = state == RunState::kPartial;
-    fs::create_directories(run.run_dir);
+    job.runs = std::move(free);
+    if (job.runs.empty()) return;
     std::vector<std::string> argv = {options.tokrl.string()};
-    for (auto& a : TrainArguments(run, resume)) argv.push_back(std::move(a));
+    for (auto& a : PackTrainArguments(sweep, job.runs, job.resume)) {
+      argv.push_back(std::move(a));
+    }
     for (const auto& a : options.extra_train_args) argv.push_back(a);
-    if (log) *log << (resume ? "resume " : "start  ") << run.name << "\n";
+    if (log) {
+      *log << (job.resume ? "resume " : "start  ");
+      for (size_t j = 0; j < job.runs.size(); ++j) {
+        *log << (j ? " + " : "") << sweep.runs[job.runs[j]].name;
+      }
+      *log << "\n";
+    }
     ProcessOptions process_options;
-    process_options.output = run.run_dir / io::run_dir::kTrainLog;
+    // A pack writes one log, in its first member's folder.
+    process_options.output =
+        sweep.runs[job.runs.front()].run_dir / io::run_dir::kTrainLog;
     // A killed sweep takes its trainers with it (they checkpoint on SIGTERM).
     process_options.die_with_parent = true;
-    active.push_back({i, Process::Spawn(argv, process_options),
+    active.push_back({std::move(job), Process::Spawn(argv, process_options),
                       std::chrono::steady_clock::now()});
   };
 
@@ -186,7 +277,7 @@ LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
       for (auto& a : active) a.process.Signal(SIGTERM);
       if (log) {
         *log << "interrupted: stopping " << active.size()
-             << " running run(s) with a checkpoint\n";
+             << " running job(s) with a checkpoint\n";
       }
     }
     while (static_cast<int>(active.size()) < options.jobs && !queue.empty()) {
@@ -200,31 +291,32 @@ LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
         continue;
       }
       any_ended = true;
-      const SweepRun& run = sweep.runs[active[a].index];
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                         active[a].start)
               .count();
-      const fs::path log_file = run.run_dir / io::run_dir::kTrainLog;
-      if (*status == 0) {
-        ++summary.finished;
-        if (log) {
-          *log << "done   " << run.name << " ("
-               << RunStateName(GetRunState(run.run_dir)) << ", "
-               << static_cast<int64_t>(seconds) << " s)\n";
+      const fs::path log_file =
+          sweep.runs[active[a].job.runs.front()].run_dir /
+          io::run_dir::kTrainLog;
+      for (const size_t i : active[a].job.runs) {
+        const SweepRun& run = sweep.runs[i];
+        const RunState state = GetRunState(run.run_dir);
+        if (*status == 0) {
+          ++summary.finished;
+          if (log) {
+            *log << "done   " << run.name << " (" << RunStateName(state)
+                 << ", " << static_cast<int64_t>(seconds) << " s)\n";
+          }
+        } else if (summary.interrupted && state == RunState::kPartial) {
+          ++summary.stopped;
+          if (log) *log << "stopped " << run.name << " (partial)\n";
+        } else {
+          std::string line = run.name;
+          line.append(": ").append(DescribeExitStatus(*status));
+          line.append(", log ").append(log_file.string()).append("\n");
+          line.append(Tail(log_file, 5));
+          fail(line);
         }
-      } else if (summary.interrupted &&
-                 GetRunState(run.run_dir) == RunState::kPartial) {
-        ++summary.stopped;
-        if (log) *log << "stopped " << run.name << " (partial)\n";
-      } else {
-        ++summary.failed;
-        std::string line = run.name;
-        line.append(": ").append(DescribeExitStatus(*status));
-        line.append(", log ").append(log_file.string()).append("\n");
-        line.append(Tail(log_file, 5));
-        if (log) *log << "FAILED " << line;
-        summary.failures.push_back(std::move(line));
       }
       active.erase(active.begin() + static_cast<std::ptrdiff_t>(a));
     }

@@ -35,8 +35,12 @@
 namespace tokrl::sweep {
 
 struct LocalOptions {
-  /// Runs at a time (>= 1).
+  /// Processes at a time (>= 1).
   int jobs = 1;
+  /// Runs per process (>= 1): K > 1 trains up to K runs of one variant and
+  /// game in one `tokrl train --pack-seeds` process (agents/packed_trainer.h;
+  /// all new or all partial), logging to the first one's train.log.
+  int pack = 1;
   /// The tokrl binary that runs `train`.
   std::filesystem::path tokrl;
   /// Extra arguments for every `tokrl train` (e.g. --stop-after N).
@@ -56,6 +60,13 @@ struct LaunchSummary {
   bool interrupted = false;
   std::vector<std::string> failures;  // one line per failed run
 };
+
+// The `tokrl train` arguments of runs started together (indices into
+// sweep.runs, one variant and game): TrainArguments for one run, else a
+// packed run (--pack-seeds, --run-dir their common folder).
+std::vector<std::string> PackTrainArguments(const Sweep& sweep,
+                                            const std::vector<size_t>& runs,
+                                            bool resume);
 
 // Runs the given runs (indices into sweep.runs; empty = all).
 LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
