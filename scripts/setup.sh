@@ -14,5 +14,4 @@ $SUDO apt-get install -y \
   libtorch-dev libopenblas0-openmp \
   libgtest-dev libgmock-dev libbenchmark-dev \
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev \
-  libprotobuf-dev protobuf-compiler \
   gnuplot-nox

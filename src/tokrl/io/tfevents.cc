@@ -6,12 +6,12 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
-#include <climits>
+#include <cstring>
+#include <optional>
 #include <system_error>
 
 #include "tokrl/core/check.h"
 #include "tokrl/io/atomic_file.h"
-#include "tokrl/io/event.pb.h"
 
 namespace tokrl::io {
 namespace {
@@ -83,6 +83,178 @@ double NowSeconds() {
                << "': record at byte offset " << offset << ": " << what;
 }
 
+// ---- The Event protobuf, by hand ------------------------------------------
+// TensorBoard's event.proto / summary.proto, the fields tokrl writes and
+// reads (the numbers are the wire format: see the header):
+//   Event      1 wall_time double, 2 step int64, 3 file_version string,
+//              5 summary Summary, 7 session_log SessionLog (one of 3, 5, 7)
+//   Summary    1 value repeated Value
+//   Value      1 tag string, 2 simple_value float (in a oneof: always
+//              written, so 0 survives)
+//   SessionLog 1 status enum (START = 1)
+// proto3 leaves scalar fields at 0 out, as protobuf's serializer does.
+enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kBytes = 2, kFixed32 = 5 };
+
+void PutVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+void PutTag(std::string& out, uint32_t field, WireType type) {
+  PutVarint(out, (field << 3) | type);
+}
+
+void PutBytes(std::string& out, uint32_t field, std::string_view bytes) {
+  PutTag(out, field, kBytes);
+  PutVarint(out, bytes.size());
+  out.append(bytes);
+}
+
+// The Event header fields (wall_time, step) shared by every event.
+std::string EventHeader(double wall_time, int64_t step) {
+  std::string out;
+  if (wall_time != 0) {
+    uint64_t bits;
+    std::memcpy(&bits, &wall_time, sizeof(bits));
+    PutTag(out, 1, kFixed64);
+    AppendLe(out, bits, 8);
+  }
+  if (step != 0) {
+    PutTag(out, 2, kVarint);
+    PutVarint(out, static_cast<uint64_t>(step));
+  }
+  return out;
+}
+
+// One field of a message: its number, wire type and payload.
+struct WireField {
+  uint32_t number = 0;
+  uint32_t type = 0;
+  uint64_t value = 0;       // varint, fixed64 and fixed32 payloads
+  std::string_view bytes;  // length-delimited payloads
+};
+
+// Reads a message's fields in order: nullopt at the end or on malformed
+// bytes (then ok() is false).
+class WireReader {
+ public:
+  explicit WireReader(std::string_view data) : data_(data) {}
+  bool ok() const { return ok_; }
+  std::optional<WireField> Next() {
+    if (!ok_ || data_.empty()) return std::nullopt;
+    uint64_t key = 0;
+    if (!Varint(&key) || (key >> 3) == 0 || (key >> 3) > (1u << 29)) {
+      return Fail();
+    }
+    WireField f;
+    f.number = static_cast<uint32_t>(key >> 3);
+    f.type = static_cast<uint32_t>(key & 7);
+    switch (f.type) {
+      case kVarint:
+        if (!Varint(&f.value)) return Fail();
+        break;
+      case kFixed64:
+      case kFixed32: {
+        const size_t n = f.type == kFixed64 ? 8 : 4;
+        if (data_.size() < n) return Fail();
+        f.value = DecodeLe(data_.substr(0, n));
+        data_.remove_prefix(n);
+        break;
+      }
+      case kBytes: {
+        uint64_t n = 0;
+        if (!Varint(&n) || n > data_.size()) return Fail();
+        f.bytes = data_.substr(0, n);
+        data_.remove_prefix(n);
+        break;
+      }
+      default:
+        return Fail();  // groups (3, 4) and invalid types
+    }
+    return f;
+  }
+
+ private:
+  bool Varint(uint64_t* v) {
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (data_.empty()) return false;
+      const auto byte = static_cast<unsigned char>(data_.front());
+      data_.remove_prefix(1);
+      *v |= uint64_t{byte & 0x7fu} << shift;
+      if ((byte & 0x80u) == 0) return true;
+    }
+    return false;
+  }
+  std::optional<WireField> Fail() {
+    ok_ = false;
+    return std::nullopt;
+  }
+  std::string_view data_;
+  bool ok_ = true;
+};
+
+// Parses one Event into `file`; false if the bytes are not an Event.
+bool ParseEvent(std::string_view data, TfEventsFile& file) {
+  double wall_time = 0;
+  int64_t step = 0;
+  enum { kNone, kVersion, kSummary, kSession } what = kNone;
+  std::string_view payload;
+  WireReader event(data);
+  while (const auto f = event.Next()) {
+    if (f->number == 1 && f->type == kFixed64) {
+      std::memcpy(&wall_time, &f->value, sizeof(wall_time));
+    } else if (f->number == 2 && f->type == kVarint) {
+      step = static_cast<int64_t>(f->value);
+    } else if (f->type == kBytes && (f->number == 3 || f->number == 5 ||
+                                     f->number == 7)) {
+      what = f->number == 3 ? kVersion : f->number == 5 ? kSummary : kSession;
+      payload = f->bytes;
+    }
+  }
+  if (!event.ok()) return false;
+  if (what == kVersion) file.file_version = std::string(payload);
+  if (what == kSummary) {
+    WireReader summary(payload);
+    while (const auto v = summary.Next()) {
+      if (v->number != 1 || v->type != kBytes) continue;
+      std::string_view tag;
+      std::optional<float> simple;
+      WireReader value(v->bytes);
+      while (const auto g = value.Next()) {
+        if (g->number == 1 && g->type == kBytes) tag = g->bytes;
+        if (g->number == 2 && g->type == kFixed32) {
+          const auto bits = static_cast<uint32_t>(g->value);
+          float x;
+          std::memcpy(&x, &bits, sizeof(x));
+          simple = x;
+        }
+      }
+      if (!value.ok()) return false;
+      if (simple) {
+        file.scalars.push_back({.wall_time = wall_time,
+                                .step = step,
+                                .tag = std::string(tag),
+                                .value = *simple});
+      }
+    }
+    if (!summary.ok()) return false;
+  }
+  if (what == kSession) {
+    uint64_t status = 0;
+    WireReader session(payload);
+    while (const auto g = session.Next()) {
+      if (g->number == 1 && g->type == kVarint) status = g->value;
+    }
+    if (!session.ok()) return false;
+    if (status == 1) file.session_starts.push_back(step);  // START
+  }
+  return true;
+}
+
 }  // namespace
 
 uint32_t Crc32cExtend(uint32_t crc, std::string_view data) {
@@ -142,11 +314,10 @@ TfEventsWriter::TfEventsWriter(const fs::path& dir) {
     FailIo(path_, "fdopen failed", err);
   }
 
-  tb::Event event;
-  event.set_wall_time(now);
-  event.set_file_version("brain.Event:2");
+  std::string event = EventHeader(now, 0);
+  PutBytes(event, 3, "brain.Event:2");
   try {
-    WriteEvent(event.SerializeAsString());
+    WriteEvent(event);
     Flush();
   } catch (...) {
     std::fclose(file_);
@@ -167,21 +338,27 @@ void TfEventsWriter::AddScalar(std::string_view tag, double value,
 
 void TfEventsWriter::AddScalar(std::string_view tag, double value, int64_t step,
                                double wall_time) {
-  tb::Event event;
-  event.set_wall_time(wall_time);
-  event.set_step(step);
-  tb::Summary::Value* summary_value = event.mutable_summary()->add_value();
-  summary_value->set_tag(std::string(tag));
-  summary_value->set_simple_value(static_cast<float>(value));
-  WriteEvent(event.SerializeAsString());
+  std::string summary_value;
+  if (!tag.empty()) PutBytes(summary_value, 1, tag);
+  const auto x = static_cast<float>(value);
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  PutTag(summary_value, 2, kFixed32);
+  AppendLe(summary_value, bits, 4);
+  std::string summary;
+  PutBytes(summary, 1, summary_value);
+  std::string event = EventHeader(wall_time, step);
+  PutBytes(event, 5, summary);
+  WriteEvent(event);
 }
 
 void TfEventsWriter::AddSessionStart(int64_t step) {
-  tb::Event event;
-  event.set_wall_time(NowSeconds());
-  event.set_step(step);
-  event.mutable_session_log()->set_status(tb::SessionLog::START);
-  WriteEvent(event.SerializeAsString());
+  std::string session_log;
+  PutTag(session_log, 1, kVarint);
+  PutVarint(session_log, 1);  // START
+  std::string event = EventHeader(NowSeconds(), step);
+  PutBytes(event, 7, session_log);
+  WriteEvent(event);
 }
 
 void TfEventsWriter::Flush() {
@@ -227,31 +404,8 @@ TfEventsFile ReadTfEvents(const fs::path& path) {
     if (MaskCrc32c(Crc32c(data)) != data_crc) {
       FailCorrupt(path, offset, "data CRC mismatch");
     }
-    tb::Event event;
-    if (length > static_cast<uint64_t>(INT_MAX) ||
-        !event.ParseFromArray(data.data(), static_cast<int>(length))) {
+    if (!ParseEvent(data, result)) {
       FailCorrupt(path, offset, "data is not a valid Event protobuf");
-    }
-    switch (event.what_case()) {
-      case tb::Event::kFileVersion:
-        result.file_version = event.file_version();
-        break;
-      case tb::Event::kSummary:
-        for (const tb::Summary::Value& value : event.summary().value()) {
-          if (value.value_case() != tb::Summary::Value::kSimpleValue) continue;
-          result.scalars.push_back({.wall_time = event.wall_time(),
-                                    .step = event.step(),
-                                    .tag = value.tag(),
-                                    .value = value.simple_value()});
-        }
-        break;
-      case tb::Event::kSessionLog:
-        if (event.session_log().status() == tb::SessionLog::START) {
-          result.session_starts.push_back(event.step());
-        }
-        break;
-      case tb::Event::WHAT_NOT_SET:
-        break;
     }
     offset += kHeaderBytes + length + kFooterBytes;
   }

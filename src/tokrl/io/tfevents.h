@@ -4,7 +4,9 @@
 //   A file is a sequence of TFRecords. Each record is
 //     uint64 length          little-endian, number of data bytes
 //     uint32 length_crc      MaskCrc32c(Crc32c(the 8 length bytes)), LE
-//     bytes  data[length]    a serialized tokrl.tb.Event (event.proto)
+//     bytes  data[length]    a serialized TensorBoard Event protobuf (the
+//                            fields tokrl uses are encoded by hand: see
+//                            tfevents.cc)
 //     uint32 data_crc        MaskCrc32c(Crc32c(data)), LE
 //   The first record is an Event with file_version = "brain.Event:2". Each
 //   scalar is an Event{wall_time, step, summary{value{tag, simple_value}}}.
