@@ -73,13 +73,19 @@ double NominalPeakGflops() {
   return 0.0;
 }
 
+// TOKRL_BENCH_DEVICE=cuda runs the agents on the GPU (default cpu).
+torch::Device BenchDevice() {
+  const char* name = std::getenv("TOKRL_BENCH_DEVICE");
+  return ResolveDevice(name != nullptr ? name : "cpu");
+}
+
 Config MakeConfig(int agent, int network) {
   const std::filesystem::path dir = SourceDir() / "configs";
   Config c = MakeTrainConfig();
   c.LoadTomlFile(dir / (std::string(kAgents[agent]) + "_minatar.toml"));
   c.LoadTomlFile(dir / "networks" /
                  (std::string(kNetworks[network]) + ".toml"));
-  c.Set("train.device", "cpu");
+  c.Set("train.device", BenchDevice().str());
   return c;
 }
 
@@ -93,7 +99,7 @@ void BM_Update(benchmark::State& state) {
                               static_cast<int>(state.range(1)));
   auto env = MakeEnv(c.GetString("env.id"));
   const ResolvedConfig r = Resolve(c, env->spec());
-  DqnAgent agent(r.agent, r.network, torch::kCPU);
+  DqnAgent agent(r.agent, r.network, BenchDevice());
   ReplayBuffer replay(r.replay);
   VecEnv venv(c.GetString("env.id"),
               {.num_envs = 1, .num_threads = 1, .seed = 0});
@@ -177,11 +183,11 @@ void BM_PackedUpdate(benchmark::State& state) {
   std::vector<std::unique_ptr<DqnAgent>> members;
   for (int64_t i = 0; i < k; ++i) {
     members.push_back(
-        std::make_unique<DqnAgent>(r.agent, r.network, torch::kCPU));
+        std::make_unique<DqnAgent>(r.agent, r.network, BenchDevice()));
   }
   std::unique_ptr<PackedAgent> pack;
   if (packed) {
-    pack = std::make_unique<PackedAgent>(r.agent, r.network, k, torch::kCPU);
+    pack = std::make_unique<PackedAgent>(r.agent, r.network, k, BenchDevice());
     for (int64_t i = 0; i < k; ++i) pack->Pack(i, *members[i]);
   }
   std::vector<SampledBatch> batches(static_cast<size_t>(k));
@@ -212,7 +218,7 @@ void BM_Act(benchmark::State& state) {
   const Config c = MakeConfig(0, static_cast<int>(state.range(0)));
   auto env = MakeEnv(c.GetString("env.id"));
   const ResolvedConfig r = Resolve(c, env->spec());
-  DqnAgent agent(r.agent, r.network, torch::kCPU);
+  DqnAgent agent(r.agent, r.network, BenchDevice());
   const int64_t n = state.range(1);
   std::vector<uint8_t> obs(n * env->spec().obs_size(), 1);
   Rng rng(0);

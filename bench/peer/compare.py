@@ -56,6 +56,7 @@ def resolved_config(tokrl, agent, network, sets, path):
 
 
 def tokrl_updates(build, agent, network, min_time):
+    # bench_agent runs on TOKRL_BENCH_DEVICE (set from --device in main).
     out, _ = run([
         build / "bench_agent",
         f"--benchmark_filter=^BM_Update/{AGENTS[agent]}/{NETWORKS[network]}/1$",
@@ -80,10 +81,10 @@ def tokrl_train(build, config, run_dir, min_replay):
     return steps / seconds, rss
 
 
-def peer(lib, config, mode, updates, threads):
+def peer(lib, config, mode, updates, threads, device):
     out, rss = run([sys.executable, HERE / "peer.py", "--config", config,
                     "--lib", lib, "--mode", mode, "--updates", updates,
-                    "--threads", threads])
+                    "--threads", threads, "--device", device])
     return json.loads(out), rss
 
 
@@ -101,6 +102,8 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="tiny sizes, for the test suite")
     ap.add_argument("--json", type=pathlib.Path, help="also write rows here")
+    ap.add_argument("--device", default="cpu",
+                    help="cpu | cuda: where both sides train")
     args = ap.parse_args()
     build = args.build.resolve()
     lib = build / "libtokrl_env_c.so"
@@ -112,11 +115,12 @@ def main():
     if args.quick:
         steps, min_replay, updates, min_time = 600, 300, 5, 0.05
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    os.environ["TOKRL_BENCH_DEVICE"] = args.device
     sets = [f"train.total_steps={steps}", f"agent.min_replay={min_replay}",
             "agent.epsilon_decay_steps=1000", "train.eval_every=0",
             f"train.log_every={min_replay}", "train.checkpoint_every=0",
             "train.tensorboard=false", f"train.torch_threads={args.threads}",
-            "train.device=cpu"]
+            f"train.device={args.device}"]
     rows = []
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="tokrl_peer_"))
     try:
@@ -125,12 +129,13 @@ def main():
                 config = tmp / f"{agent}_{network}.toml"
                 resolved_config(build / "tokrl", agent, network, sets, config)
                 t_upd = tokrl_updates(build, agent, network, min_time)
-                p_upd, _ = peer(lib, config, "update", updates, args.threads)
+                p_upd, _ = peer(lib, config, "update", updates, args.threads,
+                                args.device)
                 t_sps, t_rss = tokrl_train(build, config,
                                            tmp / f"run_{agent}_{network}",
                                            min_replay)
                 p_train, p_rss = peer(lib, config, "train", updates,
-                                      args.threads)
+                                      args.threads, args.device)
                 row = dict(agent=agent, network=network,
                            tokrl_updates_per_s=t_upd,
                            peer_updates_per_s=p_upd["updates_per_s"],

@@ -230,18 +230,22 @@ class Replay:
 
 
 class Agent:
-    def __init__(self, cfg, obs_shape, num_actions):
+    def __init__(self, cfg, obs_shape, num_actions, device):
         a = cfg["agent"]
+        self.device = device
         self.c51 = a["type"] == "rainbow"
         atoms = a["num_atoms"] if self.c51 else 1
         self.online = QNetwork(obs_shape, num_actions, cfg["network"], atoms)
         self.target = QNetwork(obs_shape, num_actions, cfg["network"], atoms)
+        self.online.to(device)
+        self.target.to(device)
         self.target.load_state_dict(self.online.state_dict())
         for p in self.target.parameters():
             p.requires_grad_(False)
         self.opt = torch.optim.Adam(self.online.parameters(), lr=a["lr"],
                                     eps=a["adam_eps"])
-        self.support = torch.linspace(a["v_min"], a["v_max"], atoms)
+        self.support = torch.linspace(a["v_min"], a["v_max"], atoms,
+                                      device=device)
         self.grad_clip = a.get("grad_clip_norm", 0)
         self.loss_type = a["loss"]
         self.num_actions = num_actions
@@ -256,18 +260,17 @@ class Agent:
         if rng.random() < epsilon:
             return int(rng.integers(self.num_actions))
         with torch.no_grad():
-            q, _ = self.q(self.online, torch.from_numpy(obs).unsqueeze(0))
+            q, _ = self.q(self.online,
+                          torch.from_numpy(obs).unsqueeze(0).to(self.device))
         return int(q.argmax(1))
 
     def update(self, batch):
-        obs = torch.from_numpy(batch["obs"])
-        next_obs = torch.from_numpy(batch["next_obs"])
-        actions = torch.from_numpy(batch["action"])
-        returns = torch.from_numpy(batch["returns"])
-        discounts = torch.from_numpy(batch["discounts"])
-        weights = torch.from_numpy(batch["weights"])
+        def t(key):
+            return torch.from_numpy(batch[key]).to(self.device)
+        obs, next_obs, actions = t("obs"), t("next_obs"), t("action")
+        returns, discounts, weights = t("returns"), t("discounts"), t("weights")
         q, logits = self.q(self.online, obs)
-        rows = torch.arange(len(actions))
+        rows = torch.arange(len(actions), device=self.device)
         with torch.no_grad():
             next_q, next_logits = self.q(self.target, next_obs)
             next_a = next_q.argmax(1)
@@ -297,7 +300,7 @@ class Agent:
         if self.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.online.parameters(), self.grad_clip)
         self.opt.step()
-        return priorities.numpy()
+        return priorities.cpu().numpy()
 
     def sync(self):
         self.target.load_state_dict(self.online.state_dict())
@@ -321,6 +324,7 @@ def main():
     ap.add_argument("--mode", choices=["update", "train"], default="update")
     ap.add_argument("--updates", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="cpu | cuda")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     with open(args.config, "rb") as f:
@@ -333,7 +337,8 @@ def main():
     replay = Replay(r["capacity"], env.obs_shape, a["n_step"], a["gamma"],
                     r["prioritized"], r["alpha"], r["beta"], r["priority_eps"],
                     rng)
-    agent = Agent(cfg, env.obs_shape, env.num_actions)
+    agent = Agent(cfg, env.obs_shape, env.num_actions,
+                  torch.device(args.device))
     result = {"variant": cfg["network"]["penultimate"], "mode": args.mode}
     if args.mode == "update":
         fill_random(env, replay, 2000, rng)
@@ -345,6 +350,8 @@ def main():
             pri = agent.update(batch)
             if r["prioritized"]:
                 replay.update_priorities(batch["idx"], pri)
+        if args.device != "cpu":
+            torch.cuda.synchronize()
         result["updates_per_s"] = args.updates / (time.perf_counter() - start)
     else:
         total = cfg["train"]["total_steps"]
