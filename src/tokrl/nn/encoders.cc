@@ -5,6 +5,7 @@
 #include <array>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "tokrl/core/check.h"
 #include "tokrl/nn/enum_names.h"
@@ -131,10 +132,29 @@ void PaddedConv2dImpl::pretty_print(std::ostream& stream) const {
 }
 
 at::Tensor PaddedConv2dImpl::forward(const at::Tensor& x) {
-  if (options.padding() == Padding::kSame && !builtin_padding_) {
-    return conv->forward(PadSame(x, options.kernel(), options.stride()));
+  const at::Tensor in =
+      options.padding() == Padding::kSame && !builtin_padding_
+          ? PadSame(x, options.kernel(), options.stride())
+          : x;
+  const int64_t g = options.groups();
+  if (g == 1 || !in.device().is_cpu()) return conv->forward(in);
+  // ATen's CPU grouped convolution is ~2.4x slower than one convolution per
+  // group at packed-run sizes (16 groups of 4 -> 16 channels on 10x10,
+  // batch 32, forward and backward: 11.3 ms against 4.7 ms), so on the CPU
+  // each group runs on its own slice of the weights.
+  const auto xs = in.chunk(g, 1);
+  const auto ws = conv->weight.chunk(g, 0);
+  const auto bs = conv->bias.chunk(g, 0);
+  const int64_t pad = builtin_padding_ ? options.kernel() / 2 : 0;
+  std::vector<at::Tensor> ys;
+  ys.reserve(static_cast<size_t>(g));
+  for (int64_t i = 0; i < g; ++i) {
+    ys.push_back(torch::conv2d(xs[static_cast<size_t>(i)],
+                               ws[static_cast<size_t>(i)],
+                               bs[static_cast<size_t>(i)], options.stride(),
+                               pad));
   }
-  return conv->forward(x);
+  return torch::cat(ys, 1);
 }
 
 int64_t PaddedConv2dImpl::OutputSize(int64_t size) const {
