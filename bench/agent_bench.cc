@@ -89,6 +89,20 @@ Config MakeConfig(int agent, int network) {
   return c;
 }
 
+// 2000 transitions of uniformly random play.
+void FillRandom(const std::string& env_id, ReplayBuffer& replay, Rng& rng) {
+  VecEnv venv(env_id, {.num_envs = 1, .num_threads = 1, .seed = 0});
+  venv.Reset();
+  std::vector<int32_t> action(1);
+  for (int i = 0; i < 2000; ++i) {
+    std::vector<uint8_t> obs(venv.obs().begin(), venv.obs().end());
+    action[0] = static_cast<int32_t>(rng.UniformInt(6));
+    venv.Step(action);
+    replay.Add(obs, action, venv.reward(), venv.terminated(), venv.truncated(),
+               venv.next_obs());
+  }
+}
+
 // Arg 2: 1 = tokrl's fast paths (nn/fast_paths.h), 0 = the plain LibTorch
 // ops, the baseline of the "fast/plain" ratio, measured in the same process.
 void BM_Update(benchmark::State& state) {
@@ -101,18 +115,8 @@ void BM_Update(benchmark::State& state) {
   const ResolvedConfig r = Resolve(c, env->spec());
   DqnAgent agent(r.agent, r.network, BenchDevice());
   ReplayBuffer replay(r.replay);
-  VecEnv venv(c.GetString("env.id"),
-              {.num_envs = 1, .num_threads = 1, .seed = 0});
-  venv.Reset();
   Rng rng(0);
-  std::vector<int32_t> action(1);
-  for (int i = 0; i < 2000; ++i) {
-    std::vector<uint8_t> obs(venv.obs().begin(), venv.obs().end());
-    action[0] = static_cast<int32_t>(rng.UniformInt(6));
-    venv.Step(action);
-    replay.Add(obs, action, venv.reward(), venv.terminated(), venv.truncated(),
-               venv.next_obs());
-  }
+  FillRandom(c.GetString("env.id"), replay, rng);
   const auto update = [&] {
     const SampledBatch batch = replay.Sample(32, rng);
     const UpdateMetrics m = agent.Update(batch);
@@ -168,18 +172,8 @@ void BM_PackedUpdate(benchmark::State& state) {
   const int64_t k = state.range(2);
   const bool packed = state.range(3) == 1;
   ReplayBuffer replay(r.replay);
-  VecEnv venv(c.GetString("env.id"),
-              {.num_envs = 1, .num_threads = 1, .seed = 0});
-  venv.Reset();
   Rng rng(0);
-  std::vector<int32_t> action(1);
-  for (int i = 0; i < 2000; ++i) {
-    std::vector<uint8_t> obs(venv.obs().begin(), venv.obs().end());
-    action[0] = static_cast<int32_t>(rng.UniformInt(6));
-    venv.Step(action);
-    replay.Add(obs, action, venv.reward(), venv.terminated(), venv.truncated(),
-               venv.next_obs());
-  }
+  FillRandom(c.GetString("env.id"), replay, rng);
   std::vector<std::unique_ptr<DqnAgent>> members;
   for (int64_t i = 0; i < k; ++i) {
     members.push_back(
@@ -205,9 +199,8 @@ void BM_PackedUpdate(benchmark::State& state) {
   state.SetLabel(std::string(kAgents[state.range(0)]) + "/" +
                  kNetworks[state.range(1)] + " K=" + std::to_string(k) +
                  (packed ? " packed" : " separate"));
-  state.counters["member_updates/s"] =
-      benchmark::Counter(static_cast<double>(state.iterations() * k),
-                         benchmark::Counter::kIsRate);
+  state.counters["member_updates/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * k), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_PackedUpdate)
     ->ArgsProduct({{0, 1}, {0, 1, 2}, {1, 4, 16}, {0, 1}})

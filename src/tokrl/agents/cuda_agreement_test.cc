@@ -11,46 +11,24 @@
 
 #include "tokrl/agents/dqn_agent.h"
 #include "tokrl/agents/packed_agent.h"
-#include "tokrl/agents/train_config.h"
-#include "tokrl/core/testing.h"
-#include "tokrl/env/registry.h"
+#include "tokrl/agents/testing.h"
 
 namespace tokrl {
 namespace {
-
-ResolvedConfig Resolved(const std::string& agent, const std::string& network) {
-  Config config = MakeTrainConfig();
-  config.LoadTomlFile(SourceDir() / "configs" / (agent + "_minatar.toml"));
-  config.LoadTomlFile(SourceDir() / "configs" / "networks" /
-                      (network + ".toml"));
-  return Resolve(config, MakeEnv(config.GetString("env.id"))->spec());
-}
-
-SampledBatch Batch(const nn::QNetworkOptions& net, int64_t b) {
-  std::vector<int64_t> shape = {b};
-  shape.insert(shape.end(), net.obs_shape.begin(), net.obs_shape.end());
-  SampledBatch batch;
-  batch.obs = torch::randint(0, 2, shape, torch::kUInt8);
-  batch.next_obs = torch::randint(0, 2, shape, torch::kUInt8);
-  batch.actions = torch::randint(0, net.num_actions, {b}, torch::kInt64);
-  batch.returns = torch::randn({b});
-  batch.discounts = torch::full({b}, 0.99);
-  batch.weights = torch::ones({b});
-  return batch;
-}
 
 class CudaAgreementTest
     : public ::testing::TestWithParam<std::pair<std::string, std::string>> {};
 
 TEST_P(CudaAgreementTest, FirstUpdateLossesMatchTheCpu) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  const ResolvedConfig r = Resolved(GetParam().first, GetParam().second);
+  const ResolvedConfig r =
+      testing::MakeSetup(GetParam().first, GetParam().second).resolved;
   torch::manual_seed(0);
   DqnAgent cpu(r.agent, r.network, torch::kCPU);
   torch::manual_seed(0);  // the same init, drawn on the CPU, then moved
   DqnAgent cuda(r.agent, r.network, torch::Device(torch::kCUDA, 0));
   torch::manual_seed(1);
-  const SampledBatch batch = Batch(r.network, 32);
+  const SampledBatch batch = testing::RandomBatch(r.network, 32);
   const UpdateMetrics a = cpu.Update(batch);
   const UpdateMetrics b = cuda.Update(batch);
   EXPECT_NEAR(a.loss, b.loss, 1e-4 * std::max(1.0, std::abs(a.loss)));
@@ -66,8 +44,8 @@ TEST_P(CudaAgreementTest, FirstUpdateLossesMatchTheCpu) {
     packed_cpu.Pack(k, member);
     packed_cuda.Pack(k, member);
   }
-  const std::vector<SampledBatch> batches = {Batch(r.network, 32),
-                                             Batch(r.network, 32)};
+  const std::vector<SampledBatch> batches = {
+      testing::RandomBatch(r.network, 32), testing::RandomBatch(r.network, 32)};
   const auto pa = packed_cpu.Update(batches);
   const auto pb = packed_cuda.Update(batches);
   for (int k = 0; k < 2; ++k) {

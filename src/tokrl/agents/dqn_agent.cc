@@ -36,6 +36,18 @@ torch::Device ResolveDevice(const std::string& name) {
                << "'; valid choices: auto, cpu, cuda, cuda:N";
 }
 
+FusedAdamOptions AgentAdamOptions(const AgentOptions& options) {
+  return {
+      .lr = options.lr, .beta1 = 0.9, .beta2 = 0.999, .eps = options.adam_eps};
+}
+
+torch::Tensor AgentSupport(const AgentOptions& options, torch::Device device) {
+  if (!options.distributional) return {};
+  return torch::linspace(
+      options.v_min, options.v_max, options.num_atoms,
+      torch::TensorOptions().dtype(torch::kFloat).device(device));
+}
+
 DqnAgent::DqnAgent(const AgentOptions& options,
                    const nn::QNetworkOptions& network, torch::Device device)
     : options_(options),
@@ -48,16 +60,9 @@ DqnAgent::DqnAgent(const AgentOptions& options,
       std::dynamic_pointer_cast<nn::QNetworkImpl>(online_->clone(device_));
   TOKRL_CHECK(target_) << "QNetwork clone failed";
   for (auto& p : target_->parameters()) p.set_requires_grad(false);
-  optimizer_ = std::make_unique<FusedAdam>(
-      online_->parameters(), FusedAdamOptions{.lr = options.lr,
-                                              .beta1 = 0.9,
-                                              .beta2 = 0.999,
-                                              .eps = options.adam_eps});
-  if (options.distributional) {
-    support_ = torch::linspace(
-        options.v_min, options.v_max, options.num_atoms,
-        torch::TensorOptions().dtype(torch::kFloat).device(device_));
-  }
+  optimizer_ = std::make_unique<FusedAdam>(online_->parameters(),
+                                           AgentAdamOptions(options));
+  support_ = AgentSupport(options, device_);
 }
 
 std::vector<int32_t> DqnAgent::Act(std::span<const uint8_t> obs,
@@ -171,9 +176,8 @@ UpdateMetrics DqnAgent::Update(const SampledBatch& batch) {
     next_target = target_->forward(next_obs);
     if (options_.double_q) next_online = online_->forward(next_obs);
   }
-  const TdTerms terms =
-      ComputeTdTerms(options_, out, next_target, next_online, actions, returns,
-                     discounts, support_);
+  const TdTerms terms = ComputeTdTerms(options_, out, next_target, next_online,
+                                       actions, returns, discounts, support_);
   const torch::Tensor& per_sample = terms.per_sample;
   const torch::Tensor& q_taken = terms.q_taken;
   const torch::Tensor& priorities = terms.priorities;

@@ -70,6 +70,12 @@ TdTerms ComputeTdTerms(const AgentOptions& options, const nn::QOutput& out,
                        const torch::Tensor& discounts,
                        const torch::Tensor& support);
 
+// The agents' Adam (Dopamine's betas, agent.lr and agent.adam_eps) and C51
+// support (agent.v_min .. v_max, num_atoms atoms; undefined for scalar Q),
+// shared by DqnAgent and PackedAgent.
+FusedAdamOptions AgentAdamOptions(const AgentOptions& options);
+torch::Tensor AgentSupport(const AgentOptions& options, torch::Device device);
+
 class DqnAgent {
  public:
   DqnAgent(const AgentOptions& options, const nn::QNetworkOptions& network,

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tokrl/agents/losses.h"
+#include "tokrl/agents/testing.h"
 #include "tokrl/agents/train_config.h"
 #include "tokrl/core/testing.h"
 #include "tokrl/env/registry.h"
@@ -14,19 +15,8 @@
 namespace tokrl {
 namespace {
 
-struct AgentSetup {
-  ResolvedConfig resolved;
-  EnvSpec spec;
-};
-
-AgentSetup MakeSetup(const std::string& agent, const std::string& network) {
-  Config config = MakeTrainConfig();
-  config.LoadTomlFile(SourceDir() / "configs" / (agent + "_minatar.toml"));
-  config.LoadTomlFile(SourceDir() / "configs" / "networks" /
-                      (network + ".toml"));
-  auto env = MakeEnv(config.GetString("env.id"));
-  return {Resolve(config, env->spec()), env->spec()};
-}
+using testing::AgentSetup;
+using testing::MakeSetup;
 
 std::vector<uint8_t> RandomObs(const EnvSpec& spec, int64_t n) {
   const at::Tensor obs =
@@ -72,16 +62,7 @@ TEST(DqnAgent, FastPathsGiveThePlainUpdate) {
   DqnAgent fast(s.resolved.agent, s.resolved.network, torch::kCPU);
   torch::manual_seed(4);
   DqnAgent plain(s.resolved.agent, s.resolved.network, torch::kCPU);
-  const int64_t b = 8;
-  std::vector<int64_t> shape = {b};
-  shape.insert(shape.end(), s.spec.obs_shape.begin(), s.spec.obs_shape.end());
-  SampledBatch batch;
-  batch.obs = torch::randint(0, 2, shape, torch::kUInt8);
-  batch.next_obs = torch::randint(0, 2, shape, torch::kUInt8);
-  batch.actions = torch::randint(0, s.spec.num_actions, {b}, torch::kInt64);
-  batch.returns = torch::randn({b});
-  batch.discounts = torch::full({b}, 0.97);
-  batch.weights = torch::rand({b}) + 0.5;
+  const SampledBatch batch = testing::RandomBatch(s.resolved.network, 8);
   UpdateMetrics mf, mp;
   for (int step = 0; step < 3; ++step) {
     mf = fast.Update(batch);

@@ -22,16 +22,9 @@ PackedAgent::PackedAgent(const AgentOptions& options,
       online_->clone(device_));
   TOKRL_CHECK(target_) << "PackedQNetwork clone failed";
   for (auto& p : target_->parameters()) p.set_requires_grad(false);
-  optimizer_ = std::make_unique<FusedAdam>(
-      online_->packed_parameters(), FusedAdamOptions{.lr = options.lr,
-                                                     .beta1 = 0.9,
-                                                     .beta2 = 0.999,
-                                                     .eps = options.adam_eps});
-  if (options.distributional) {
-    support_ = torch::linspace(
-        options.v_min, options.v_max, options.num_atoms,
-        torch::TensorOptions().dtype(torch::kFloat).device(device_));
-  }
+  optimizer_ = std::make_unique<FusedAdam>(online_->packed_parameters(),
+                                           AgentAdamOptions(options));
+  support_ = AgentSupport(options, device_);
 }
 
 std::vector<std::vector<int32_t>> PackedAgent::Act(
@@ -63,8 +56,8 @@ std::vector<std::vector<int32_t>> PackedAgent::Act(
   }
   torch::NoGradGuard no_grad;
   const torch::Tensor greedy =
-      GreedyActions(online_->forward(input.to(device_)).q.reshape(
-                        {members_ * num_envs, -1}))
+      GreedyActions(online_->forward(input.to(device_))
+                        .q.reshape({members_ * num_envs, -1}))
           .to(torch::kCPU)
           .contiguous();
   const auto* g = greedy.data_ptr<int64_t>();
@@ -113,9 +106,8 @@ std::vector<UpdateMetrics> PackedAgent::Update(
     next_target = fold(target_->forward(next_obs));
     if (options_.double_q) next_online = fold(online_->forward(next_obs));
   }
-  const TdTerms terms =
-      ComputeTdTerms(options_, out, next_target, next_online, actions, returns,
-                     discounts, support_);
+  const TdTerms terms = ComputeTdTerms(options_, out, next_target, next_online,
+                                       actions, returns, discounts, support_);
   const torch::Tensor member_loss =
       (weights * terms.per_sample).view({k, b}).mean(1);  // [K]
   optimizer_->ZeroGrad();
@@ -136,8 +128,8 @@ std::vector<UpdateMetrics> PackedAgent::Update(
     }
   }
   const torch::Tensor norms = squares.sqrt();
-  const torch::Tensor losses = member_loss.detach().to(torch::kCPU,
-                                                        torch::kDouble);
+  const torch::Tensor losses =
+      member_loss.detach().to(torch::kCPU, torch::kDouble);
   std::vector<UpdateMetrics> metrics(static_cast<size_t>(k));
   bool diverged = false;
   for (int64_t i = 0; i < k; ++i) {
@@ -151,19 +143,17 @@ std::vector<UpdateMetrics> PackedAgent::Update(
   if (options_.grad_clip_norm > 0) {
     torch::NoGradGuard no_grad;
     // torch's clip_grad_norm_: scale by max / (norm + 1e-6) when below 1.
-    const torch::Tensor coef =
-        (options_.grad_clip_norm / (norms + 1e-6))
-            .clamp_max(1.0)
-            .to(device_, torch::kFloat)
-            .unsqueeze(1);
+    const torch::Tensor coef = (options_.grad_clip_norm / (norms + 1e-6))
+                                   .clamp_max(1.0)
+                                   .to(device_, torch::kFloat)
+                                   .unsqueeze(1);
     for (const auto& p : params) {
       if (p.grad().defined()) nn::PackedView(p.mutable_grad(), k).mul_(coef);
     }
   }
   optimizer_->Step();
-  const torch::Tensor mean_q =
-      terms.q_taken.detach().view({k, b}).mean(1).to(torch::kCPU,
-                                                      torch::kDouble);
+  const torch::Tensor mean_q = terms.q_taken.detach().view({k, b}).mean(1).to(
+      torch::kCPU, torch::kDouble);
   const torch::Tensor priorities =
       terms.priorities.view({k, b}).to(torch::kCPU, torch::kDouble);
   for (int64_t i = 0; i < k; ++i) {
@@ -187,8 +177,8 @@ void PackedAgent::Pack(int64_t k, DqnAgent& member) {
   const FusedAdam& theirs = member.optimizer();
   TOKRL_CHECK(k == 0 || theirs.step_count() == optimizer_->step_count())
       << "packed members must have made the same number of updates (member "
-      << k << ": " << theirs.step_count() << ", member 0: "
-      << optimizer_->step_count() << ")";
+      << k << ": " << theirs.step_count()
+      << ", member 0: " << optimizer_->step_count() << ")";
   optimizer_->set_step_count(theirs.step_count());
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < online_->packed_parameters().size(); ++i) {
@@ -206,8 +196,9 @@ void PackedAgent::Unpack(int64_t k, DqnAgent& member) const {
   theirs.set_step_count(optimizer_->step_count());
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < online_->packed_parameters().size(); ++i) {
-    theirs.exp_avg(i).copy_(nn::PackedView(optimizer_->exp_avg(i), members_)[k]
-                                .view_as(theirs.exp_avg(i)));
+    theirs.exp_avg(i).copy_(
+        nn::PackedView(optimizer_->exp_avg(i), members_)[k].view_as(
+            theirs.exp_avg(i)));
     theirs.exp_avg_sq(i).copy_(
         nn::PackedView(optimizer_->exp_avg_sq(i), members_)[k].view_as(
             theirs.exp_avg_sq(i)));

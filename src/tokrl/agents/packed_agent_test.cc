@@ -7,10 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "tokrl/agents/train_config.h"
+#include "tokrl/agents/testing.h"
 #include "tokrl/core/gtest_helpers.h"
-#include "tokrl/core/testing.h"
-#include "tokrl/env/registry.h"
 
 namespace tokrl {
 namespace {
@@ -18,31 +16,11 @@ namespace {
 constexpr int64_t kMembers = 3;
 constexpr int64_t kBatch = 8;
 
-struct AgentSetup {
-  ResolvedConfig resolved;
-  EnvSpec spec;
-};
+using testing::AgentSetup;
+using testing::MakeSetup;
 
-AgentSetup MakeSetup(const std::string& agent, const std::string& network) {
-  Config config = MakeTrainConfig();
-  config.LoadTomlFile(SourceDir() / "configs" / (agent + "_minatar.toml"));
-  config.LoadTomlFile(SourceDir() / "configs" / "networks" /
-                      (network + ".toml"));
-  auto env = MakeEnv(config.GetString("env.id"));
-  return {Resolve(config, env->spec()), env->spec()};
-}
-
-SampledBatch RandomBatch(const EnvSpec& spec) {
-  std::vector<int64_t> shape = {kBatch};
-  shape.insert(shape.end(), spec.obs_shape.begin(), spec.obs_shape.end());
-  SampledBatch batch;
-  batch.obs = torch::randint(0, 2, shape, torch::kUInt8);
-  batch.next_obs = torch::randint(0, 2, shape, torch::kUInt8);
-  batch.actions = torch::randint(0, spec.num_actions, {kBatch}, torch::kInt64);
-  batch.returns = torch::randn({kBatch});
-  batch.discounts = torch::full({kBatch}, 0.97);
-  batch.weights = torch::rand({kBatch}) + 0.5;
-  return batch;
+SampledBatch RandomBatch(const AgentSetup& s) {
+  return testing::RandomBatch(s.resolved.network, kBatch);
 }
 
 struct Case {
@@ -74,7 +52,7 @@ TEST_P(PackedAgentTest, UpdateEqualsEachMembersUpdate) {
   for (int step = 0; step < 3; ++step) {
     std::vector<SampledBatch> batches;
     for (int64_t k = 0; k < kMembers; ++k) {
-      batches.push_back(RandomBatch(s.spec));
+      batches.push_back(RandomBatch(s));
     }
     const std::vector<UpdateMetrics> pm = packed.Update(batches);
     ASSERT_EQ(pm.size(), static_cast<size_t>(kMembers));
@@ -96,8 +74,8 @@ TEST_P(PackedAgentTest, UpdateEqualsEachMembersUpdate) {
                                 .abs()
                                 .max()
                                 .item<double>();
-        EXPECT_LT(diff, 1e-5) << "step " << step << " member " << k
-                              << " parameter " << i;
+        EXPECT_LT(diff, 1e-5)
+            << "step " << step << " member " << k << " parameter " << i;
       }
     }
   }
@@ -127,8 +105,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Case{"dqn_flatten_clipped_double", "dqn", "flatten", 0.05, true},
         Case{"rainbow_softmoe4", "rainbow_lite", "softmoe4", 0.0, false},
-        Case{"rainbow_softmoe1_x4_clipped", "rainbow_lite",
-             "softmoe1_scaled4", 0.5, false}),
+        Case{"rainbow_softmoe1_x4_clipped", "rainbow_lite", "softmoe1_scaled4",
+             0.5, false}),
     [](const auto& param_info) { return param_info.param.name; });
 
 // Each member explores with its own stream, as DqnAgent::Act would.
@@ -180,8 +158,7 @@ TEST(PackedAgent, DivergedMemberStopsEveryStep) {
   PackedAgent packed(s.resolved.agent, s.resolved.network, 2, torch::kCPU);
   packed.Pack(0, a);
   packed.Pack(1, b);
-  std::vector<SampledBatch> batches = {RandomBatch(s.spec),
-                                       RandomBatch(s.spec)};
+  std::vector<SampledBatch> batches = {RandomBatch(s), RandomBatch(s)};
   batches[1].returns[0] = std::nan("");
   const auto before = packed.online()->packed_parameters()[0].clone();
   const auto m = packed.Update(batches);
@@ -193,8 +170,7 @@ TEST(PackedAgent, DivergedMemberStopsEveryStep) {
 TEST(PackedAgent, UnpackableNetworksAreRefused) {
   AgentSetup s = MakeSetup("dqn", "top1_moe4");
   EXPECT_NE(ErrorText([&] {
-              PackedAgent(s.resolved.agent, s.resolved.network, 2,
-                          torch::kCPU);
+              PackedAgent(s.resolved.agent, s.resolved.network, 2, torch::kCPU);
             }).find("penultimate"),
             std::string::npos);
 }

@@ -33,8 +33,7 @@ void CheckMembersAgree(const std::vector<Config>& configs) {
 }  // namespace
 
 PackedTrainer::PackedTrainer(const std::vector<Config>& configs,
-                             const std::vector<fs::path>& run_dirs,
-                             bool resume,
+                             const std::vector<fs::path>& run_dirs, bool resume,
                              std::vector<std::string> command_line,
                              std::ostream* progress) {
   TOKRL_CHECK(!configs.empty() && configs.size() == run_dirs.size())
@@ -52,23 +51,22 @@ PackedTrainer::PackedTrainer(const std::vector<Config>& configs,
   }
 
   for (size_t k = 0; k < configs.size(); ++k) {
-    members_.push_back(std::make_unique<Trainer>(configs[k], run_dirs[k],
-                                                 resume, command_line,
-                                                 progress));
+    members_.push_back(std::make_unique<Trainer>(
+        configs[k], run_dirs[k], resume, command_line, progress));
   }
   Trainer& first = *members_.front();
   for (const auto& m : members_) {
     TOKRL_CHECK(m->env_steps() == first.env_steps() &&
                 m->finished() == first.finished())
-        << "packed members must be at the same step: "
-        << first.env_steps() << " steps" << (first.finished() ? " (finished)" : "")
+        << "packed members must be at the same step: " << first.env_steps()
+        << " steps" << (first.finished() ? " (finished)" : "")
         << " in member 0, " << m->env_steps() << " steps"
         << (m->finished() ? " (finished)" : "")
         << " in another; continue them unpacked";
   }
-  agent_ = std::make_unique<PackedAgent>(
-      first.agent_options(), first.agent().online()->options, members(),
-      first.agent().device());
+  agent_ = std::make_unique<PackedAgent>(first.agent_options(),
+                                         first.agent().online()->options,
+                                         members(), first.agent().device());
   for (int64_t k = 0; k < members(); ++k) agent_->Pack(k, member(k).agent());
 }
 
@@ -111,7 +109,8 @@ void PackedTrainer::Step() {
       }
       for (int64_t k = 0; k < members(); ++k) {
         const UpdateMetrics& m = metrics[static_cast<size_t>(k)];
-        if (m.diverged) member(k).ApplyUpdate(batches[static_cast<size_t>(k)], m);
+        if (m.diverged)
+          member(k).ApplyUpdate(batches[static_cast<size_t>(k)], m);
       }
     }
     for (int64_t k = 0; k < members(); ++k) {

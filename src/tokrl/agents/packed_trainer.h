@@ -45,9 +45,8 @@ class PackedTrainer {
   // configs[k] and run_dirs[k]: member k (at least one). `progress` gets
   // every member's progress lines (nullptr: silent).
   PackedTrainer(const std::vector<Config>& configs,
-                const std::vector<std::filesystem::path>& run_dirs,
-                bool resume, std::vector<std::string> command_line,
-                std::ostream* progress);
+                const std::vector<std::filesystem::path>& run_dirs, bool resume,
+                std::vector<std::string> command_line, std::ostream* progress);
   ~PackedTrainer();
 
   // Trainer::Run for all members at once: one summary per member.

@@ -301,8 +301,8 @@ Trainer::~Trainer() = default;
 void Trainer::Step() {
   double epsilon = 0;
   const std::span<const uint8_t> obs = BeginStep(&epsilon);
-  const int updates = EndAct(
-      agent_->Act(obs, venv_->num_envs(), epsilon, act_rng_));
+  const int updates =
+      EndAct(agent_->Act(obs, venv_->num_envs(), epsilon, act_rng_));
   for (int u = 0; u < updates; ++u) {
     const SampledBatch batch = SampleBatch();
     ApplyUpdate(batch, agent_->Update(batch));
@@ -414,8 +414,8 @@ TrainSummary Trainer::Run(int64_t stop_after, const std::atomic<bool>* stop) {
 TrainSummary Trainer::FinishedSummary() const {
   if (progress_ != nullptr) {
     *progress_ << "run " << run_dir_.string() << " already finished at "
-               << env_steps_ << " env steps (train.total_steps="
-               << train_options_.total_steps
+               << env_steps_
+               << " env steps (train.total_steps=" << train_options_.total_steps
                << "); nothing to do. Raise train.total_steps to extend it.\n";
   }
   TrainSummary summary;

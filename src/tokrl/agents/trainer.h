@@ -146,7 +146,6 @@ class Trainer {
   TrainSummary FinishedSummary() const;
   Rng& act_rng() { return act_rng_; }
   const AgentOptions& agent_options() const { return agent_options_; }
-  const TrainOptions& train_options() const { return train_options_; }
   int num_envs() const;
 
   // Evaluates the greedy(epsilon_eval) policy (agents/evaluator.h).

@@ -28,7 +28,7 @@ struct TrainArgs {
   bool print_config = false;
   bool quiet = false;
   int64_t stop_after = -1;
-  int64_t pack = 0;                 // --pack K
+  int64_t pack = 0;                  // --pack K
   std::vector<uint64_t> pack_seeds;  // --pack-seeds
 };
 
@@ -205,8 +205,9 @@ void AddTrainCommands(CLI::App& app, const std::vector<std::string>& argv) {
       "Train K runs in one process, seeds train.seed .. train.seed+K-1, "
       "their networks packed (see docs/speed.md); runs go to "
       "<run-dir>/seed<s>");
-  train->add_option("--pack-seeds", args->pack_seeds,
-                    "Like --pack, with these seeds (comma list)")
+  train
+      ->add_option("--pack-seeds", args->pack_seeds,
+                   "Like --pack, with these seeds (comma list)")
       ->delimiter(',');
   train->callback([args, argv] { RunTrain(*args, argv); });
 }

@@ -93,7 +93,12 @@ double NowSeconds() {
 //              written, so 0 survives)
 //   SessionLog 1 status enum (START = 1)
 // proto3 leaves scalar fields at 0 out, as protobuf's serializer does.
-enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kBytes = 2, kFixed32 = 5 };
+enum WireType : uint32_t {
+  kVarint = 0,
+  kFixed64 = 1,
+  kBytes = 2,
+  kFixed32 = 5
+};
 
 void PutVarint(std::string& out, uint64_t v) {
   while (v >= 0x80) {
@@ -133,7 +138,7 @@ std::string EventHeader(double wall_time, int64_t step) {
 struct WireField {
   uint32_t number = 0;
   uint32_t type = 0;
-  uint64_t value = 0;       // varint, fixed64 and fixed32 payloads
+  uint64_t value = 0;      // varint, fixed64 and fixed32 payloads
   std::string_view bytes;  // length-delimited payloads
 };
 
@@ -209,8 +214,8 @@ bool ParseEvent(std::string_view data, TfEventsFile& file) {
       std::memcpy(&wall_time, &f->value, sizeof(wall_time));
     } else if (f->number == 2 && f->type == kVarint) {
       step = static_cast<int64_t>(f->value);
-    } else if (f->type == kBytes && (f->number == 3 || f->number == 5 ||
-                                     f->number == 7)) {
+    } else if (f->type == kBytes &&
+               (f->number == 3 || f->number == 5 || f->number == 7)) {
       what = f->number == 3 ? kVersion : f->number == 5 ? kSummary : kSession;
       payload = f->bytes;
     }

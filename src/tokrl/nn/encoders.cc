@@ -132,10 +132,9 @@ void PaddedConv2dImpl::pretty_print(std::ostream& stream) const {
 }
 
 at::Tensor PaddedConv2dImpl::forward(const at::Tensor& x) {
-  const at::Tensor in =
-      options.padding() == Padding::kSame && !builtin_padding_
-          ? PadSame(x, options.kernel(), options.stride())
-          : x;
+  const at::Tensor in = options.padding() == Padding::kSame && !builtin_padding_
+                            ? PadSame(x, options.kernel(), options.stride())
+                            : x;
   const int64_t g = options.groups();
   if (g == 1 || !in.device().is_cpu()) return conv->forward(in);
   // ATen's CPU grouped convolution is ~2.4x slower than one convolution per
@@ -149,10 +148,9 @@ at::Tensor PaddedConv2dImpl::forward(const at::Tensor& x) {
   std::vector<at::Tensor> ys;
   ys.reserve(static_cast<size_t>(g));
   for (int64_t i = 0; i < g; ++i) {
-    ys.push_back(torch::conv2d(xs[static_cast<size_t>(i)],
-                               ws[static_cast<size_t>(i)],
-                               bs[static_cast<size_t>(i)], options.stride(),
-                               pad));
+    ys.push_back(
+        torch::conv2d(xs[static_cast<size_t>(i)], ws[static_cast<size_t>(i)],
+                      bs[static_cast<size_t>(i)], options.stride(), pad));
   }
   return torch::cat(ys, 1);
 }
@@ -215,16 +213,16 @@ void NatureCnnImpl::reset() {
                        .stride(4)
                        .padding(p)
                        .groups(g)));
-  conv2 = register_module(
-      "conv2", PaddedConv2d(PaddedConv2dOptions(g * 32, g * 64, 4)
-                                .stride(2)
-                                .padding(p)
-                                .groups(g)));
-  conv3 = register_module(
-      "conv3", PaddedConv2d(PaddedConv2dOptions(g * 64, g * 64, 3)
-                                .stride(1)
-                                .padding(p)
-                                .groups(g)));
+  conv2 = register_module("conv2",
+                          PaddedConv2d(PaddedConv2dOptions(g * 32, g * 64, 4)
+                                           .stride(2)
+                                           .padding(p)
+                                           .groups(g)));
+  conv3 = register_module("conv3",
+                          PaddedConv2d(PaddedConv2dOptions(g * 64, g * 64, 3)
+                                           .stride(1)
+                                           .padding(p)
+                                           .groups(g)));
 }
 
 void NatureCnnImpl::pretty_print(std::ostream& stream) const {

@@ -88,9 +88,7 @@ void PackedQNetworkImpl::reset() {
     switch (member.encoder) {
       case EncoderType::kMinAtar: {
         MinAtarConvOptions eo(c);
-        eo.channels(member.minatar_channels)
-            .padding(member.padding)
-            .members(k);
+        eo.channels(member.minatar_channels).padding(member.padding).members(k);
         if (member.input_scale > 0) eo.input_scale(member.input_scale);
         minatar = register_module("encoder", MinAtarConv(eo));
         break;
@@ -214,8 +212,8 @@ QOutput PackedQNetworkImpl::forward(const at::Tensor& obs) {
   const auto& shape = member.obs_shape;
   TOKRL_CHECK(obs.dim() == 5 && obs.size(0) == k && obs.size(2) == shape[0] &&
               obs.size(3) == shape[1] && obs.size(4) == shape[2])
-      << "packed obs " << obs.sizes() << " is not [" << k << ", B, "
-      << shape[0] << ", " << shape[1] << ", " << shape[2] << "]";
+      << "packed obs " << obs.sizes() << " is not [" << k << ", B, " << shape[0]
+      << ", " << shape[1] << ", " << shape[2] << "]";
   const int64_t b = obs.size(1);
   const auto linear = [&](const at::Tensor& x, const std::string& name) {
     return PackedLinear(x, P(name + ".weight"), P(name + ".bias"));
@@ -225,9 +223,9 @@ QOutput PackedQNetworkImpl::forward(const at::Tensor& obs) {
   // features back to member-major rows [K*B, d, h, w].
   const at::Tensor x =
       obs.transpose(0, 1).reshape({b, k * shape[0], shape[1], shape[2]});
-  at::Tensor e = minatar   ? minatar->forward(x)
-                 : nature  ? nature->forward(x)
-                           : impala->forward(x);
+  at::Tensor e = minatar  ? minatar->forward(x)
+                 : nature ? nature->forward(x)
+                          : impala->forward(x);
   e = e.view({b, k, e.size(1) / k, e.size(2), e.size(3)})
           .transpose(0, 1)
           .reshape({k * b, e.size(1) / k, e.size(2), e.size(3)});
@@ -238,7 +236,8 @@ QOutput PackedQNetworkImpl::forward(const at::Tensor& obs) {
   at::Tensor z;  // [K, B, F]
   switch (member.penultimate) {
     case Penultimate::kDense:
-      z = torch::relu(linear(tokens.reshape({k, b, m * t}), "penultimate.dense"));
+      z = torch::relu(
+          linear(tokens.reshape({k, b, m * t}), "penultimate.dense"));
       break;
     case Penultimate::kGap:
       z = torch::relu(
@@ -246,9 +245,9 @@ QOutput PackedQNetworkImpl::forward(const at::Tensor& obs) {
       break;
     case Penultimate::kTokenizedAvg:
     case Penultimate::kTokenizedSum: {
-      const at::Tensor h =
-          torch::relu(linear(tokens.reshape({k, b * m, t}), "penultimate.dense"))
-              .view({k, b, m, -1});
+      const at::Tensor h = torch::relu(linear(tokens.reshape({k, b * m, t}),
+                                              "penultimate.dense"))
+                               .view({k, b, m, -1});
       z = member.penultimate == Penultimate::kTokenizedAvg ? h.mean(2)
                                                            : h.sum(2);
       break;

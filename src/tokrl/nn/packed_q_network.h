@@ -65,8 +65,7 @@ class PackedQNetworkImpl : public torch::nn::Cloneable<PackedQNetworkImpl> {
   void reset() override;
   void pretty_print(std::ostream& stream) const override;
   std::shared_ptr<torch::nn::Module> clone(
-      const c10::optional<torch::Device>& device =
-          c10::nullopt) const override;
+      const c10::optional<torch::Device>& device = c10::nullopt) const override;
 
   /// obs [K, B, C, H, W] (uint8 or float) -> q [K, B, A], logits
   /// [K, B, A, N] for C51 (undefined otherwise); aux_loss undefined.
@@ -93,7 +92,8 @@ class PackedQNetworkImpl : public torch::nn::Cloneable<PackedQNetworkImpl> {
  private:
   // Fills params_ from names_ with the tensors registered now.
   void BindParameters();
-  // Packed tensor of the member parameter `name` (e.g. "head.advantage.weight").
+  // Packed tensor of the member parameter `name` (e.g.
+  // "head.advantage.weight").
   const at::Tensor& P(const std::string& name) const;
 
   int64_t members_ = 1;

@@ -103,8 +103,8 @@ TEST_P(PackedQNetworkTest, MembersEqualTheirUnpackedNetworks) {
       torch::randint(0, 2, {kMembers, kBatch, s[0], s[1], s[2]}, torch::kUInt8);
   const at::Tensor weights = torch::randn({kMembers, kBatch, o.num_actions});
   const QOutput out = packed->forward(obs);
-  ASSERT_EQ(out.q.sizes(), (std::vector<int64_t>{kMembers, kBatch,
-                                                 o.num_actions}));
+  ASSERT_EQ(out.q.sizes(),
+            (std::vector<int64_t>{kMembers, kBatch, o.num_actions}));
   // One loss over all members: member k's part reaches only member k.
   (out.q * weights).sum().div(kBatch).backward();
   for (int64_t k = 0; k < kMembers; ++k) {
@@ -112,8 +112,7 @@ TEST_P(PackedQNetworkTest, MembersEqualTheirUnpackedNetworks) {
     EXPECT_LT((mine.q - out.q[k]).abs().max().item<double>(), 1e-5)
         << "member " << k;
     if (o.head == HeadType::kC51) {
-      EXPECT_LT((mine.logits - out.logits[k]).abs().max().item<double>(),
-                1e-5);
+      EXPECT_LT((mine.logits - out.logits[k]).abs().max().item<double>(), 1e-5);
     }
     (mine.q * weights[k]).sum().div(kBatch).backward();
     const auto theirs = members[k]->named_parameters();
@@ -122,12 +121,13 @@ TEST_P(PackedQNetworkTest, MembersEqualTheirUnpackedNetworks) {
       const at::Tensor& g = theirs[i].value().grad();
       const at::Tensor& pg = packed->packed_parameters()[i].grad();
       ASSERT_TRUE(g.defined() && pg.defined()) << theirs[i].key();
-      const double diff =
-          (PackedView(pg, kMembers)[k] - g.reshape({-1})).abs().max().item<
-              double>();
-      EXPECT_LT(diff, 1e-5) << "member " << k << " " << theirs[i].key()
-                            << " (gradient scale "
-                            << g.abs().max().item<double>() << ")";
+      const double diff = (PackedView(pg, kMembers)[k] - g.reshape({-1}))
+                              .abs()
+                              .max()
+                              .item<double>();
+      EXPECT_LT(diff, 1e-5)
+          << "member " << k << " " << theirs[i].key() << " (gradient scale "
+          << g.abs().max().item<double>() << ")";
     }
   }
 }
@@ -153,8 +153,8 @@ TEST_P(PackedQNetworkTest, PackUnpackAndCloneAreExact) {
     EXPECT_TRUE(torch::equal(want[i], got[i])) << i;
   }
   const auto& s = o.obs_shape;
-  const at::Tensor one = torch::randint(0, 2, {3, s[0], s[1], s[2]},
-                                        torch::kUInt8);
+  const at::Tensor one =
+      torch::randint(0, 2, {3, s[0], s[1], s[2]}, torch::kUInt8);
   const at::Tensor obs = torch::stack({one, one});  // both members see it
   EXPECT_TRUE(torch::equal(copy->forward(obs).q[0], packed->forward(obs).q[1]));
   copy->Pack(0, *a);
@@ -163,7 +163,9 @@ TEST_P(PackedQNetworkTest, PackUnpackAndCloneAreExact) {
 
 INSTANTIATE_TEST_SUITE_P(Variants, PackedQNetworkTest,
                          ::testing::ValuesIn(Cases()),
-                         [](const auto& param_info) { return param_info.param.name; });
+                         [](const auto& param_info) {
+                           return param_info.param.name;
+                         });
 
 TEST(PackedQNetwork, ConstructionDrawsNothingFromTorchsGenerator) {
   QNetworkOptions o;
@@ -196,9 +198,8 @@ TEST(PackedQNetwork, UnsupportedOptionsAreNamed) {
             std::string::npos);
   o.patch_embedding = PatchEmbedding::kAvgPool;
   CheckPackable(o);
-  PackedQNetwork packed(QNetworkOptions{.obs_shape = {4, 10, 10},
-                                        .num_actions = 3},
-                        2);
+  PackedQNetwork packed(
+      QNetworkOptions{.obs_shape = {4, 10, 10}, .num_actions = 3}, 2);
   EXPECT_NE(ErrorText([&] {
               packed->forward(torch::zeros({3, 1, 4, 10, 10}));
             }).find("packed obs"),

@@ -4,15 +4,15 @@
 #include <chrono>
 #include <csignal>
 #include <deque>
-#include <map>
-#include <tuple>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
 #include <sstream>
 #include <string_view>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 #include "tokrl/core/check.h"
@@ -295,17 +295,16 @@ LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
           std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                         active[a].start)
               .count();
-      const fs::path log_file =
-          sweep.runs[active[a].job.runs.front()].run_dir /
-          io::run_dir::kTrainLog;
+      const fs::path log_file = sweep.runs[active[a].job.runs.front()].run_dir /
+                                io::run_dir::kTrainLog;
       for (const size_t i : active[a].job.runs) {
         const SweepRun& run = sweep.runs[i];
         const RunState state = GetRunState(run.run_dir);
         if (*status == 0) {
           ++summary.finished;
           if (log) {
-            *log << "done   " << run.name << " (" << RunStateName(state)
-                 << ", " << static_cast<int64_t>(seconds) << " s)\n";
+            *log << "done   " << run.name << " (" << RunStateName(state) << ", "
+                 << static_cast<int64_t>(seconds) << " s)\n";
           }
         } else if (summary.interrupted && state == RunState::kPartial) {
           ++summary.stopped;
