@@ -89,6 +89,20 @@ Config MakeConfig(int agent, int network) {
   return c;
 }
 
+// TOKRL_TRACE=DIR: a LibTorch op trace of 20 calls of `update` (after 5
+// untraced ones) in DIR/<label>.trace, to read with bench/trace_summary.py.
+template <typename F>
+void MaybeTrace(std::string label, F update) {
+  const char* dir = std::getenv("TOKRL_TRACE");
+  if (dir == nullptr) return;
+  for (int i = 0; i < 5; ++i) update();
+  std::replace(label.begin(), label.end(), '/', '_');
+  std::replace(label.begin(), label.end(), ' ', '_');
+  torch::autograd::profiler::RecordProfile guard(
+      (std::filesystem::path(dir) / (label + ".trace")).string());
+  for (int i = 0; i < 20; ++i) update();
+}
+
 // 2000 transitions of uniformly random play.
 void FillRandom(const std::string& env_id, ReplayBuffer& replay, Rng& rng) {
   VecEnv venv(env_id, {.num_envs = 1, .num_threads = 1, .seed = 0});
@@ -125,16 +139,7 @@ void BM_Update(benchmark::State& state) {
   };
   const std::string label =
       std::string(kAgents[state.range(0)]) + "/" + kNetworks[state.range(1)];
-  // TOKRL_TRACE=DIR: a LibTorch op trace of 20 updates per benchmark, to
-  // read with bench/trace_summary.py.
-  if (const char* dir = std::getenv("TOKRL_TRACE")) {
-    for (int i = 0; i < 5; ++i) update();
-    std::string name = label;
-    std::replace(name.begin(), name.end(), '/', '_');
-    torch::autograd::profiler::RecordProfile guard(
-        (std::filesystem::path(dir) / (name + ".trace")).string());
-    for (int i = 0; i < 20; ++i) update();
-  }
+  MaybeTrace(label, update);
   for (auto _ : state) update();
   nn::SetFastPaths(true);
   // An update: online forward and backward (~2 forwards) on s, target
@@ -185,7 +190,7 @@ void BM_PackedUpdate(benchmark::State& state) {
     for (int64_t i = 0; i < k; ++i) pack->Pack(i, *members[i]);
   }
   std::vector<SampledBatch> batches(static_cast<size_t>(k));
-  for (auto _ : state) {
+  const auto update = [&] {
     for (auto& b : batches) b = replay.Sample(32, rng);
     if (packed) {
       benchmark::DoNotOptimize(pack->Update(batches));
@@ -195,10 +200,13 @@ void BM_PackedUpdate(benchmark::State& state) {
             members[i]->Update(batches[static_cast<size_t>(i)]));
       }
     }
-  }
-  state.SetLabel(std::string(kAgents[state.range(0)]) + "/" +
-                 kNetworks[state.range(1)] + " K=" + std::to_string(k) +
-                 (packed ? " packed" : " separate"));
+  };
+  const std::string label =
+      std::string(kAgents[state.range(0)]) + "/" + kNetworks[state.range(1)] +
+      " K=" + std::to_string(k) + (packed ? " packed" : " separate");
+  MaybeTrace(label, update);
+  for (auto _ : state) update();
+  state.SetLabel(label);
   state.counters["member_updates/s"] = benchmark::Counter(
       static_cast<double>(state.iterations() * k), benchmark::Counter::kIsRate);
 }

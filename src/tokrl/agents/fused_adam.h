@@ -34,6 +34,7 @@ class FusedAdam {
  public:
   FusedAdam(std::vector<torch::Tensor> params, const FusedAdamOptions& options);
 
+  /// Clears the gradients (undefined until the next backward).
   void ZeroGrad();
   void Step();
   /// The global L2 norm of the parameters' gradients (undefined ones count

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "tokrl/agents/fused_adam_kernel.h"
 #include "tokrl/agents/losses.h"
 #include "tokrl/core/check.h"
 
@@ -118,13 +119,24 @@ std::vector<UpdateMetrics> PackedAgent::Update(
   torch::Tensor squares = torch::zeros({k}, torch::kDouble);
   {
     torch::NoGradGuard no_grad;
+    auto* sq = squares.data_ptr<double>();
     for (const auto& p : params) {
-      if (!p.grad().defined()) continue;
-      // Row norms in one reduction each, squared and summed in double.
-      squares += nn::PackedView(p.grad(), k)
-                     .norm(2, {1})
-                     .to(torch::kCPU, torch::kDouble)
-                     .square();
+      const torch::Tensor& g = p.grad();
+      if (!g.defined()) continue;
+      if (g.device().is_cpu() && g.scalar_type() == torch::kFloat &&
+          g.is_contiguous()) {
+        // One pass per member row, as FusedAdam::GradNorm does.
+        const int64_t n = g.numel() / k;
+        for (int64_t i = 0; i < k; ++i) {
+          sq[i] += internal::SumOfSquares(g.data_ptr<float>() + i * n, n);
+        }
+      } else {
+        squares += nn::PackedView(g, k)
+                       .to(torch::kDouble)
+                       .square()
+                       .sum(1)
+                       .to(torch::kCPU);
+      }
     }
   }
   const torch::Tensor norms = squares.sqrt();

@@ -93,6 +93,9 @@ TEST_P(PackedAgentTest, UpdateEqualsEachMembersUpdate) {
       EXPECT_TRUE(torch::allclose(got[i], want[i], 1e-4, 1e-5))
           << "member " << k << " parameter " << i;
       EXPECT_TRUE(torch::equal(got[i], got_target[i]));
+      // The last step's gradients come along (the statistics read them).
+      ASSERT_TRUE(got[i].grad().defined()) << "parameter " << i;
+      EXPECT_TRUE(torch::allclose(got[i].grad(), want[i].grad(), 1e-4, 1e-5));
       EXPECT_TRUE(torch::allclose(out.optimizer().exp_avg_sq(i),
                                   members[k]->optimizer().exp_avg_sq(i), 1e-3,
                                   1e-9));

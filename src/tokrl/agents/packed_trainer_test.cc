@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -117,6 +121,26 @@ TEST(PackedTrainer, MembersFollowTheirUnpackedRuns) {
           << "member " << k << " parameter " << i;
     }
     EXPECT_TRUE(fs::exists(packed_dirs.paths[k] / "summary.json"));
+    // The same metric rows with the same keys (gradient statistics too),
+    // values equal to float rounding.
+    std::ifstream mine(packed_dirs.paths[k] / "metrics.jsonl");
+    std::ifstream theirs(single_dirs.paths[k] / "metrics.jsonl");
+    int rows = 0;
+    for (std::string a, b; std::getline(theirs, b);) {
+      ASSERT_TRUE(std::getline(mine, a)) << "member " << k << " row " << rows;
+      const auto ja = nlohmann::json::parse(a), jb = nlohmann::json::parse(b);
+      ASSERT_EQ(ja.size(), jb.size()) << a << "\n" << b;
+      for (const auto& [key, value] : jb.items()) {
+        ASSERT_TRUE(ja.contains(key)) << key;
+        if (key == "train/sps" || !value.is_number()) continue;
+        const double want = value.get<double>();
+        EXPECT_NEAR(ja[key].get<double>(), want,
+                    1e-4 * std::max(1.0, std::abs(want)))
+            << "member " << k << " " << key;
+      }
+      ++rows;
+    }
+    EXPECT_GT(rows, 5);
   }
 }
 

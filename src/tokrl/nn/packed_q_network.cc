@@ -191,18 +191,26 @@ void PackedQNetworkImpl::Unpack(int64_t k, QNetworkImpl& network) const {
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < params_.size(); ++i) {
     theirs[i].copy_(PackedView(params_[i], members_)[k].view_as(theirs[i]));
+    // The last backward's gradients too: statistics read them.
+    const at::Tensor& g = params_[i].grad();
+    theirs[i].mutable_grad() =
+        g.defined() ? PackedView(g, members_)[k].view_as(theirs[i]).clone()
+                    : at::Tensor();
   }
 }
 
 namespace {
 
 // x [K, R, in] -> [K, R, out]: member k's Linear (weight [K, out, in]) on
-// member k's rows.
+// member k's rows. Computed as (W x^T)^T: backward then yields the weight's
+// gradient in the weight's own layout, where x W^T would yield it
+// transposed and cost a strided copy of every weight gradient.
 at::Tensor PackedLinear(const at::Tensor& x, const at::Tensor& weight,
                         const at::Tensor& bias) {
   const int64_t k = weight.size(0);
   const int64_t out = weight.size(1);
-  return torch::baddbmm(bias.view({k, 1, out}), x, weight.transpose(1, 2));
+  return torch::baddbmm(bias.view({k, out, 1}), weight, x.transpose(1, 2))
+      .transpose(1, 2);
 }
 
 }  // namespace
@@ -247,7 +255,7 @@ QOutput PackedQNetworkImpl::forward(const at::Tensor& obs) {
     case Penultimate::kTokenizedSum: {
       const at::Tensor h = torch::relu(linear(tokens.reshape({k, b * m, t}),
                                               "penultimate.dense"))
-                               .view({k, b, m, -1});
+                               .reshape({k, b, m, -1});
       z = member.penultimate == Penultimate::kTokenizedAvg ? h.mean(2)
                                                            : h.sum(2);
       break;
@@ -289,9 +297,10 @@ QOutput PackedQNetworkImpl::forward(const at::Tensor& obs) {
   const int64_t a = member.num_actions;
   const bool c51 = member.head == HeadType::kC51;
   const int64_t atoms = c51 ? member.num_atoms : 1;
-  at::Tensor out = linear(z, "head.advantage").view({k * b, a, atoms});
+  at::Tensor out = linear(z, "head.advantage").reshape({k * b, a, atoms});
   if (member.dueling) {
-    out = DuelingCombine(linear(z, "head.value").view({k * b, 1, atoms}), out);
+    out =
+        DuelingCombine(linear(z, "head.value").reshape({k * b, 1, atoms}), out);
   }
   QOutput result;
   if (c51) {

@@ -72,7 +72,8 @@ class PackedQNetworkImpl : public torch::nn::Cloneable<PackedQNetworkImpl> {
   QOutput forward(const at::Tensor& obs);
 
   /// Copies member k's parameters in from / out to `network`, which must
-  /// have this network's member options.
+  /// have this network's member options. Unpack copies the gradients too
+  /// (undefined where the packed ones are), which statistics read.
   void Pack(int64_t k, QNetworkImpl& network);
   void Unpack(int64_t k, QNetworkImpl& network) const;
 
