@@ -15,6 +15,7 @@
 #include "tokrl/core/check.h"
 #include "tokrl/core/subprocess.h"
 #include "tokrl/env/registry.h"
+#include "tokrl/nn/packed_q_network.h"
 #include "tokrl/sweep/launcher.h"
 #include "tokrl/sweep/sweep.h"
 
@@ -54,9 +55,10 @@ struct SweepArgs {
 };
 
 // Builds every run's config exactly as `tokrl train` will, so a typo in a
-// preset or override fails here, naming the run, before anything starts.
-void ValidateRuns(const sweep::Sweep& sweep,
-                  const std::vector<size_t>& indices) {
+// preset or override fails here, naming the run, before anything starts;
+// with `packed`, also a network that packed runs cannot stack.
+void ValidateRuns(const sweep::Sweep& sweep, const std::vector<size_t>& indices,
+                  bool packed) {
   std::map<std::string, EnvSpec> specs;  // one env built per id
   for (const size_t i : indices) {
     const sweep::SweepRun& run = sweep.runs[i];
@@ -72,7 +74,8 @@ void ValidateRuns(const sweep::Sweep& sweep,
         // with the nominal spec; their trainers build the env.
         it = specs.emplace(env_id, SpecForConfigChecks(env_id)).first;
       }
-      Resolve(config, it->second);
+      const ResolvedConfig resolved = Resolve(config, it->second);
+      if (packed) nn::CheckPackable(resolved.network);
     } catch (const Error& e) {
       TOKRL_FAIL() << sweep.file.string() << ": run " << run.name << ": "
                    << e.what();
@@ -140,7 +143,7 @@ void RunSweep(const SweepArgs& args) {
   } else {
     for (size_t i = 0; i < sweep.runs.size(); ++i) runs.push_back(i);
   }
-  ValidateRuns(sweep, runs);
+  ValidateRuns(sweep, runs, args.pack > 1);
 
   sweep::LocalOptions local;
   local.jobs = args.jobs;

@@ -98,14 +98,13 @@ class StopOnSignals {
   struct sigaction old_int_ = {}, old_term_ = {};
 };
 
-void FailIfStopped(int64_t env_steps, const std::string& run_dir) {
+// `how`: what continues the run(s).
+void FailIfStopped(int64_t env_steps, const std::string& how) {
   if (!g_stop.load()) return;
   TOKRL_FAIL() << "stopped by signal " << g_stop_signal.load() << " ("
                << strsignal(g_stop_signal.load()) << ") at env step "
-               << env_steps
-               << "; a checkpoint was saved: continue with --resume "
-                  "--run-dir "
-               << run_dir;
+               << env_steps << "; a checkpoint was saved: continue with "
+               << how;
 }
 
 // --pack K / --pack-seeds: members seed<s>/ under --run-dir.
@@ -146,7 +145,8 @@ void RunPacked(const TrainArgs& args, const std::vector<std::string>& argv) {
     StopOnSignals handlers;
     summaries = trainer.Run(args.stop_after, &g_stop);
   }
-  FailIfStopped(summaries.front().env_steps, root);
+  FailIfStopped(summaries.front().env_steps,
+                "the same command plus --resume --run-dir " + root);
 }
 
 void RunTrain(const TrainArgs& args, const std::vector<std::string>& argv) {
@@ -174,7 +174,7 @@ void RunTrain(const TrainArgs& args, const std::vector<std::string>& argv) {
     StopOnSignals handlers;
     summary = trainer.Run(args.stop_after, &g_stop);
   }
-  FailIfStopped(summary.env_steps, run_dir);
+  FailIfStopped(summary.env_steps, "--resume --run-dir " + run_dir);
 }
 
 }  // namespace
