@@ -83,37 +83,11 @@ void PackedQNetworkImpl::reset() {
   // One member network lends names, shapes and its tokenizer (with the
   // Shuffled permutation buffer); the encoder is rebuilt with K groups.
   const QNetwork shape = WithoutRandomDraws([&] { return QNetwork(member); });
-  const int64_t c = member.obs_shape[0];
   WithoutRandomDraws([&] {
-    switch (member.encoder) {
-      case EncoderType::kMinAtar: {
-        MinAtarConvOptions eo(c);
-        eo.channels(member.minatar_channels).padding(member.padding).members(k);
-        if (member.input_scale > 0) eo.input_scale(member.input_scale);
-        minatar = register_module("encoder", MinAtarConv(eo));
-        break;
-      }
-      case EncoderType::kNature: {
-        NatureCnnOptions eo(c);
-        eo.padding(member.padding).members(k);
-        if (member.input_scale > 0) eo.input_scale(member.input_scale);
-        nature = register_module("encoder", NatureCnn(eo));
-        break;
-      }
-      case EncoderType::kImpala: {
-        ImpalaCnnOptions eo(c);
-        eo.stack_sizes({16 * member.impala_scale, 32 * member.impala_scale,
-                        32 * member.impala_scale})
-            .members(k);
-        if (member.input_scale > 0) eo.input_scale(member.input_scale);
-        impala = register_module("encoder", ImpalaCnn(eo));
-        break;
-      }
-    }
+    RegisterEncoder(*this, member, k, minatar, nature, impala);
     return 0;
   });
   tokenizer = register_module("tokenizer", shape->tokenizer);
-  head_in_ = shape->head_input_dim();
   if (member.head == HeadType::kC51) {
     support_ = register_buffer("support", shape->head->support.clone());
   }

@@ -101,7 +101,6 @@ class PackedQNetworkImpl : public torch::nn::Cloneable<PackedQNetworkImpl> {
   std::vector<std::string> names_;  // member parameter names, in order
   std::vector<at::Tensor> params_;  // packed, aligned with names_
   at::Tensor support_;              // C51 atoms (buffer)
-  int64_t head_in_ = 0;
 };
 TORCH_MODULE(PackedQNetwork);
 

@@ -115,6 +115,40 @@ int64_t NumParameters(const torch::nn::Module& module) {
   return total;
 }
 
+void RegisterEncoder(torch::nn::Module& parent, const QNetworkOptions& o,
+                     int64_t members, MinAtarConv& minatar, NatureCnn& nature,
+                     ImpalaCnn& impala) {
+  const int64_t c = o.obs_shape[0];
+  switch (o.encoder) {
+    case EncoderType::kMinAtar: {
+      MinAtarConvOptions eo(c);
+      eo.channels(o.minatar_channels).padding(o.padding).members(members);
+      if (o.input_scale > 0) eo.input_scale(o.input_scale);
+      minatar = parent.register_module("encoder", MinAtarConv(eo));
+      break;
+    }
+    case EncoderType::kNature: {
+      NatureCnnOptions eo(c);
+      eo.padding(o.padding).members(members);
+      if (o.input_scale > 0) eo.input_scale(o.input_scale);
+      nature = parent.register_module("encoder", NatureCnn(eo));
+      break;
+    }
+    case EncoderType::kImpala: {
+      TOKRL_CHECK(o.padding == Padding::kSame)
+          << "the Impala encoder only supports SAME padding";
+      TOKRL_CHECK_GT(o.impala_scale, 0);
+      ImpalaCnnOptions eo(c);
+      eo.stack_sizes(
+            {16 * o.impala_scale, 32 * o.impala_scale, 32 * o.impala_scale})
+          .members(members);
+      if (o.input_scale > 0) eo.input_scale(o.input_scale);
+      impala = parent.register_module("encoder", ImpalaCnn(eo));
+      break;
+    }
+  }
+}
+
 QNetworkImpl::QNetworkImpl(const QNetworkOptions& options_)
     : options(options_) {
   reset();
@@ -142,36 +176,10 @@ void QNetworkImpl::reset() {
   extra = nullptr;
 
   // ---- encoder ----
-  switch (o.encoder) {
-    case EncoderType::kMinAtar: {
-      MinAtarConvOptions eo(c);
-      eo.channels(o.minatar_channels).padding(o.padding);
-      if (o.input_scale > 0) eo.input_scale(o.input_scale);
-      minatar = register_module("encoder", MinAtarConv(eo));
-      features_ = minatar->OutputShape(h, w);
-      break;
-    }
-    case EncoderType::kNature: {
-      NatureCnnOptions eo(c);
-      eo.padding(o.padding);
-      if (o.input_scale > 0) eo.input_scale(o.input_scale);
-      nature = register_module("encoder", NatureCnn(eo));
-      features_ = nature->OutputShape(h, w);
-      break;
-    }
-    case EncoderType::kImpala: {
-      TOKRL_CHECK(o.padding == Padding::kSame)
-          << "the Impala encoder only supports SAME padding";
-      TOKRL_CHECK_GT(o.impala_scale, 0);
-      ImpalaCnnOptions eo(c);
-      eo.stack_sizes(
-          {16 * o.impala_scale, 32 * o.impala_scale, 32 * o.impala_scale});
-      if (o.input_scale > 0) eo.input_scale(o.input_scale);
-      impala = register_module("encoder", ImpalaCnn(eo));
-      features_ = impala->OutputShape(h, w);
-      break;
-    }
-  }
+  RegisterEncoder(*this, o, /*members=*/1, minatar, nature, impala);
+  features_ = minatar  ? minatar->OutputShape(h, w)
+              : nature ? nature->OutputShape(h, w)
+                       : impala->OutputShape(h, w);
   TOKRL_CHECK(features_[1] > 0 && features_[2] > 0)
       << "observation " << h << "x" << w << " too small for the encoder";
 

@@ -235,6 +235,13 @@ class QNetworkImpl : public torch::nn::Cloneable<QNetworkImpl> {
 };
 TORCH_MODULE(QNetwork);
 
+/// Registers the encoder of `options` in `parent` as "encoder" and sets the
+/// one matching holder; with members > 1, `members` encoders side by side
+/// (encoders.h `members`, for PackedQNetwork).
+void RegisterEncoder(torch::nn::Module& parent, const QNetworkOptions& options,
+                     int64_t members, MinAtarConv& minatar, NatureCnn& nature,
+                     ImpalaCnn& impala);
+
 /// Total number of parameter elements (recursively).
 int64_t NumParameters(const torch::nn::Module& module);
 
