@@ -25,12 +25,22 @@ run --jobs 2 > "$work/2.log"
 "$tokrl" sweep "$sweep" --budget tiny --out "$work/out" --list > "$work/list2.log"
 grep -q "16 runs: 16 done" "$work/list2.log" || fail "not all done: $(tail -1 "$work/list2.log")"
 
-# 3. --pack is local only.
-if "$tokrl" sweep "$sweep" --budget tiny --out "$work/out" --pack 2 \
-    --launcher slurm --no-submit > "$work/3.log" 2>&1; then
-  fail "--pack with slurm was accepted"
-fi
-grep -q "local launcher only" "$work/3.log" || fail "unclear error: $(cat "$work/3.log")"
+# 3. Under SLURM a pack is one array task: the script covers the 8 packs
+# and passes --pack on; all done, nothing is pending.
+"$tokrl" sweep "$sweep" --budget tiny --out "$work/slurm" --pack 2 \
+  --launcher slurm --no-submit > "$work/3.log" 2>&1 ||
+  fail "slurm script not written: $(cat "$work/3.log")"
+grep -q "(8 array tasks)" "$work/3.log" || fail "expected 8 tasks: $(cat "$work/3.log")"
+grep -q -- "--pack 2 --task" "$work/slurm/slurm/scaled_expert.sbatch" ||
+  fail "the script does not pass --pack: $(cat "$work/slurm/slurm/scaled_expert.sbatch")"
+run --launcher slurm --no-submit > "$work/3b.log" 2>&1
+grep -q "nothing to submit" "$work/3b.log" || fail "done packs resubmitted: $(cat "$work/3b.log")"
+# Task 3 is the fourth pack (flatten_x4/breakout, seeds 0 and 1), here done.
+run --task 3 > "$work/3c.log" 2>&1 || fail "task 3 failed: $(cat "$work/3c.log")"
+grep -q "skipping 2 finished runs" "$work/3c.log" || fail "task 3 did not skip its pack: $(cat "$work/3c.log")"
+if run --task 8 > "$work/3d.log" 2>&1; then fail "--task 8 of 8 packs was accepted"; fi
+grep -q "out of range: the sweep has 8 packs of up to 2 runs" "$work/3d.log" ||
+  fail "unclear error: $(cat "$work/3d.log")"
 
 # 4. The report reads the members like any runs.
 "$tokrl" report "$work/out" --out "$work/report" --reps 200 --no-plots \

@@ -26,4 +26,14 @@ n_done=$(find "$work/out" -name summary.json | wc -l)
 # Everything is done: nothing is submitted again.
 run > "$work/2.log" 2>&1
 grep -q "nothing to submit" "$work/2.log" || fail "resubmitted finished runs: $(cat "$work/2.log")"
+
+# Packed: each array task trains two seeds in one process (tokrl train
+# --pack-seeds), and they finish as ordinary runs.
+packed=$src/configs/sweeps/scaled_expert.toml
+"$tokrl" sweep "$packed" --budget tiny --out "$work/packed" --launcher slurm \
+  --pack 2 --jobs 2 --wait > "$work/3.log" 2>&1 || fail "packed sweep failed: $(cat "$work/3.log")"
+grep -q "(8 array tasks)" "$work/3.log" || fail "expected 8 packs: $(cat "$work/3.log")"
+grep -q "16 of 16 runs done" "$work/3.log" || fail "runs missing: $(cat "$work/3.log")"
+n_packed=$(cat "$work"/packed/slurm/*_*.out | grep -c '^start  .*/seed0 + .*/seed1$' || true)
+[ "$n_packed" = 8 ] || fail "expected 8 packed starts in the task logs, found $n_packed"
 echo "slurm sweep: OK"

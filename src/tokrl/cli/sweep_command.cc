@@ -130,27 +130,27 @@ void RunSweep(const SweepArgs& args) {
     PrintList(sweep);
     return;
   }
-  // A SLURM array task validates only its own run (the submitting command
-  // validated them all).
+  // A SLURM array task validates only its own run, or pack (the submitting
+  // command validated them all).
   std::vector<size_t> runs;
   if (args.task >= 0) {
-    if (static_cast<size_t>(args.task) >= sweep.runs.size()) {
+    const auto packs = sweep::SweepPacks(sweep, args.pack);
+    if (static_cast<size_t>(args.task) >= packs.size()) {
       TOKRL_FAIL() << "--task " << args.task
-                   << " is out of range: the sweep has " << sweep.runs.size()
-                   << " runs";
+                   << " is out of range: the sweep has " << packs.size()
+                   << (args.pack > 1 ? " packs of up to " +
+                                           std::to_string(args.pack) + " runs"
+                                     : " runs");
     }
-    runs = {static_cast<size_t>(args.task)};
+    runs = packs[static_cast<size_t>(args.task)];
   } else {
     for (size_t i = 0; i < sweep.runs.size(); ++i) runs.push_back(i);
   }
   ValidateRuns(sweep, runs, args.pack > 1);
 
   sweep::LocalOptions local;
-  local.jobs = args.jobs;
+  local.jobs = args.task >= 0 ? 1 : args.jobs;
   local.pack = args.pack;
-  TOKRL_CHECK(args.pack == 1 || (args.launcher == "local" && args.task < 0))
-      << "--pack works with the local launcher only (a SLURM array task "
-         "trains one run)";
   local.tokrl = SelfExecutable();
   if (args.stop_after >= 0) {
     local.extra_train_args = {"--stop-after", std::to_string(args.stop_after)};
@@ -191,6 +191,7 @@ void RunSweep(const SweepArgs& args) {
   }
   sweep::SlurmOptions slurm;
   slurm.tokrl = local.tokrl;
+  slurm.pack = args.pack;
   slurm.sweep_args = SweepArguments(args, sweep);
   slurm.max_parallel = args.jobs > 1 ? args.jobs : 0;
   slurm.cpus_per_task = args.cpus_per_task;
@@ -243,14 +244,15 @@ void AddSweepCommand(CLI::App& app) {
                   "Runs at a time (local), or the array's task limit (slurm)")
       ->check(CLI::Range(1, 4096));
   cmd->add_option("--pack", args->pack,
-                  "local: train up to K runs of one variant and game (seeds) "
-                  "per process, their networks packed (tokrl train "
-                  "--pack-seeds)")
+                  "Train up to K runs of one variant and game (seeds) per "
+                  "process, their networks packed (tokrl train --pack-seeds); "
+                  "slurm: one array task per pack")
       ->check(CLI::Range(1, 1024));
   cmd->add_flag("--list", args->list,
                 "List the runs and their state (done/partial/new) and exit");
   cmd->add_option("--task", args->task,
-                  "Run only run number TASK (what each SLURM array task does)")
+                  "Run only run number TASK, or with --pack pack number TASK "
+                  "(what each SLURM array task does)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--stop-after", args->stop_after,
                   "Pass --stop-after to every train run (stop with a "

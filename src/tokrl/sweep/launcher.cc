@@ -82,6 +82,26 @@ void CheckSbatchValue(const std::string& what, const std::string& value,
   }
 }
 
+// `indices` grouped by key(index), in order, at most `size` per group.
+template <typename KeyOf>
+std::vector<std::vector<size_t>> GroupInOrder(
+    const std::vector<size_t>& indices, int size, const KeyOf& key_of) {
+  std::vector<std::vector<size_t>> groups;
+  // The open (not yet full) group of each key.
+  std::map<decltype(key_of(size_t{0})), size_t> open;
+  for (const size_t i : indices) {
+    const auto key = key_of(i);
+    auto it = open.find(key);
+    if (it == open.end()) {
+      groups.emplace_back();
+      it = open.emplace(key, groups.size() - 1).first;
+    }
+    groups[it->second].push_back(i);
+    if (static_cast<int>(groups[it->second].size()) >= size) open.erase(it);
+  }
+  return groups;
+}
+
 }  // namespace
 
 std::vector<size_t> PendingRuns(const Sweep& sweep) {
@@ -89,6 +109,30 @@ std::vector<size_t> PendingRuns(const Sweep& sweep) {
   for (size_t i = 0; i < sweep.runs.size(); ++i) {
     if (GetRunState(sweep.runs[i].run_dir) != RunState::kDone)
       pending.push_back(i);
+  }
+  return pending;
+}
+
+std::vector<std::vector<size_t>> SweepPacks(const Sweep& sweep, int pack) {
+  TOKRL_CHECK_GE(pack, 1) << "--pack must be at least 1";
+  std::vector<size_t> all(sweep.runs.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  return GroupInOrder(all, pack, [&](size_t i) {
+    return std::make_pair(sweep.runs[i].variant, sweep.runs[i].game);
+  });
+}
+
+std::vector<size_t> PendingTasks(const Sweep& sweep, int pack) {
+  if (pack <= 1) return PendingRuns(sweep);
+  const auto packs = SweepPacks(sweep, pack);
+  std::vector<size_t> pending;
+  for (size_t j = 0; j < packs.size(); ++j) {
+    for (const size_t i : packs[j]) {
+      if (GetRunState(sweep.runs[i].run_dir) != RunState::kDone) {
+        pending.push_back(j);
+        break;
+      }
+    }
   }
   return pending;
 }
@@ -121,24 +165,18 @@ struct Job {
   bool resume = false;
 };
 
-std::vector<Job> MakeJobs(const Sweep& sweep, const std::deque<size_t>& queue,
-                          int pack) {
+std::vector<Job> MakeJobs(const Sweep& sweep,
+                          const std::vector<size_t>& pending, int pack) {
   std::vector<Job> jobs;
-  // Open packs by (variant, game, resume); a full one closes.
-  std::map<std::tuple<std::string, std::string, bool>, size_t> open;
-  for (const size_t i : queue) {
-    const SweepRun& run = sweep.runs[i];
-    const bool resume = GetRunState(run.run_dir) == RunState::kPartial;
-    const auto key = std::make_tuple(run.variant, run.game, resume);
-    auto it = open.find(key);
-    if (pack <= 1 || it == open.end()) {
-      jobs.push_back({{i}, resume});
-      if (pack > 1) open[key] = jobs.size() - 1;
-      continue;
-    }
-    Job& job = jobs[it->second];
-    job.runs.push_back(i);
-    if (static_cast<int>(job.runs.size()) == pack) open.erase(it);
+  const auto resume = [&](size_t i) {
+    return GetRunState(sweep.runs[i].run_dir) == RunState::kPartial;
+  };
+  for (auto& runs : GroupInOrder(pending, pack, [&](size_t i) {
+         const SweepRun& run = sweep.runs[i];
+         return std::make_tuple(run.variant, run.game, resume(i));
+       })) {
+    const bool r = resume(runs.front());
+    jobs.push_back({std::move(runs), r});
   }
   return jobs;
 }
@@ -192,7 +230,7 @@ LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
   LaunchSummary summary;
   summary.total = static_cast<int>(indices.size());
 
-  std::deque<size_t> pending;
+  std::vector<size_t> pending;
   for (const size_t i : indices) {
     TOKRL_CHECK_LT(i, sweep.runs.size())
         << "run index out of range (the sweep has " << sweep.runs.size()
@@ -326,9 +364,9 @@ LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
   return summary;
 }
 
-std::string SlurmScript(const Sweep& sweep, const std::vector<size_t>& pending,
+std::string SlurmScript(const Sweep& sweep, const std::vector<size_t>& tasks,
                         const SlurmOptions& options) {
-  TOKRL_CHECK(!pending.empty()) << "no pending runs for a SLURM array";
+  TOKRL_CHECK(!tasks.empty()) << "no pending runs for a SLURM array";
   CheckSbatchValue("--time", options.time, ":-");
   CheckSbatchValue("--partition", options.partition, "_-.,");
   CheckSbatchValue("--mem", options.mem, "");
@@ -342,7 +380,7 @@ std::string SlurmScript(const Sweep& sweep, const std::vector<size_t>& pending,
   }
   std::ostringstream s;
   std::string array;
-  for (const size_t i : pending) {
+  for (const size_t i : tasks) {
     array.append(array.empty() ? "" : ",").append(std::to_string(i));
   }
   if (options.max_parallel > 0) {
@@ -350,11 +388,22 @@ std::string SlurmScript(const Sweep& sweep, const std::vector<size_t>& pending,
   }
   const fs::path logs = sweep.out_dir / "slurm";
   s << "#!/bin/bash\n"
-    << "# SLURM array job for the tokrl sweep '" << sweep.name << "' ("
-    << pending.size() << " of " << sweep.runs.size() << " runs pending).\n"
-    << "# Written by `tokrl sweep --launcher slurm`; task i runs the sweep's\n"
-    << "# run i, skipping it if done and resuming it if interrupted.\n"
-    << "#SBATCH --job-name=tokrl-" << sweep.name << "\n"
+    << "# SLURM array job for the tokrl sweep '" << sweep.name << "' (";
+  if (options.pack > 1) {
+    s << tasks.size() << " packs of up to " << options.pack
+      << " runs pending, of " << sweep.runs.size() << " runs).\n"
+      << "# Written by `tokrl sweep --launcher slurm --pack " << options.pack
+      << "`; task i trains the\n"
+      << "# sweep's pack i in one process, skipping its done runs and "
+         "resuming\n"
+      << "# interrupted ones.\n";
+  } else {
+    s << tasks.size() << " of " << sweep.runs.size() << " runs pending).\n"
+      << "# Written by `tokrl sweep --launcher slurm`; task i runs the "
+         "sweep's\n"
+      << "# run i, skipping it if done and resuming it if interrupted.\n";
+  }
+  s << "#SBATCH --job-name=tokrl-" << sweep.name << "\n"
     << "#SBATCH --array=" << array << "\n"
     << "#SBATCH --cpus-per-task=" << options.cpus_per_task << "\n"
     << "#SBATCH --ntasks=1\n"
@@ -373,6 +422,7 @@ std::string SlurmScript(const Sweep& sweep, const std::vector<size_t>& pending,
   s << "set -euo pipefail\n"
     << "exec " << ShellQuote(options.tokrl.string());
   for (const auto& a : options.sweep_args) s << " " << ShellQuote(a);
+  if (options.pack > 1) s << " --pack " << options.pack;
   s << " --task \"$SLURM_ARRAY_TASK_ID\"\n";
   return s.str();
 }
@@ -380,7 +430,7 @@ std::string SlurmScript(const Sweep& sweep, const std::vector<size_t>& pending,
 SlurmSubmission SubmitSlurm(const Sweep& sweep, const SlurmOptions& options,
                             bool submit, bool wait) {
   SlurmSubmission result;
-  const std::vector<size_t> pending = PendingRuns(sweep);
+  const std::vector<size_t> pending = PendingTasks(sweep, options.pack);
   result.tasks = pending.size();
   if (pending.empty()) return result;
   const fs::path dir = sweep.out_dir / "slurm";

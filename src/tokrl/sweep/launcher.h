@@ -16,10 +16,11 @@
 //
 // SLURM launcher (WriteSlurmScript / SubmitSlurm): one sbatch array job whose
 // task i runs the sweep's run i through `tokrl sweep ... --task i` (so the
-// same skip/resume rules apply inside the cluster). Only runs not yet done
-// at submission get an array index. Options map to #SBATCH lines; with a
-// time limit the task gets SIGTERM two minutes before it, so its run stops
-// with a checkpoint (resubmitting resumes it).
+// same skip/resume rules apply inside the cluster); with --pack K, task i
+// trains SweepPacks(sweep, K)[i] in one packed process instead. Only tasks
+// with a run not yet done at submission get an array index. Options map to
+// #SBATCH lines; with a time limit the task gets SIGTERM two minutes before it,
+// so its run stops with a checkpoint (resubmitting resumes it).
 #ifndef TOKRL_SWEEP_LAUNCHER_H_
 #define TOKRL_SWEEP_LAUNCHER_H_
 
@@ -72,9 +73,18 @@ std::vector<std::string> PackTrainArguments(const Sweep& sweep,
 LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
                        const std::vector<size_t>& indices = {});
 
+// The packs of a SLURM sweep with --pack K: the runs of each variant and
+// game in sweep order, K at a time (a group's last pack may be smaller).
+// Fixed by the sweep file alone, so a task index means the same pack at
+// submission and when the task runs. Pure.
+std::vector<std::vector<size_t>> SweepPacks(const Sweep& sweep, int pack);
+
 struct SlurmOptions {
   /// The tokrl binary the tasks run (absolute).
   std::filesystem::path tokrl;
+  /// Runs per array task (>= 1): K > 1 makes task i train SweepPacks(K)[i]
+  /// (the script adds --pack K to sweep_args).
+  int pack = 1;
   /// Arguments of `tokrl` that recreate this sweep, without --task:
   /// {"sweep", "<file>", "--out", "<dir>", "--budget", ..., "--set", ...}.
   std::vector<std::string> sweep_args;
@@ -87,9 +97,9 @@ struct SlurmOptions {
   std::vector<std::string> sbatch_args;
 };
 
-// The sbatch script for the not-yet-done runs `pending` (indices into
-// sweep.runs, non-empty). Pure: same inputs, same text.
-std::string SlurmScript(const Sweep& sweep, const std::vector<size_t>& pending,
+// The sbatch script whose array covers the task indices `tasks` (runs, or
+// packs with options.pack > 1; non-empty). Pure: same inputs, same text.
+std::string SlurmScript(const Sweep& sweep, const std::vector<size_t>& tasks,
                         const SlurmOptions& options);
 
 struct SlurmSubmission {
@@ -98,7 +108,7 @@ struct SlurmSubmission {
   std::string job_id;  // empty when not submitted
 };
 
-// Writes <out>/slurm/<name>.sbatch for the pending runs and, when `submit`,
+// Writes <out>/slurm/<name>.sbatch for the pending tasks and, when `submit`,
 // runs `sbatch --parsable [--wait] <script>`. Throws tokrl::Error when sbatch
 // is missing or fails (with its output). With nothing pending, writes
 // nothing and returns tasks = 0.
@@ -107,6 +117,10 @@ SlurmSubmission SubmitSlurm(const Sweep& sweep, const SlurmOptions& options,
 
 // Indices of the runs whose state is not kDone.
 std::vector<size_t> PendingRuns(const Sweep& sweep);
+
+// The array tasks with a run not yet done: PendingRuns for pack 1, else the
+// indices of those SweepPacks(sweep, pack).
+std::vector<size_t> PendingTasks(const Sweep& sweep, int pack);
 
 // Records the expanded sweep in <out>/sweep.json (name, file, budget, and
 // every run's name, folder and train arguments), atomically.

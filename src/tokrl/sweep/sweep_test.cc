@@ -7,6 +7,7 @@
 
 #include "tokrl/core/gtest_helpers.h"
 #include "tokrl/core/testing.h"
+#include "tokrl/io/atomic_file.h"
 #include "tokrl/sweep/launcher.h"
 
 namespace tokrl::sweep {
@@ -280,6 +281,36 @@ TEST_F(SweepTest, SlurmScriptCoversPendingRunsOnly) {
   const auto sub = SubmitSlurm(s, slurm, /*submit=*/false, /*wait=*/false);
   EXPECT_EQ(sub.tasks, 7u);
   EXPECT_TRUE(fs::exists(sub.script));
+}
+
+TEST_F(SweepTest, SlurmPacksGroupSeedsOfOneVariantAndGame) {
+  SweepOptions options;
+  options.out_dir = dir_.path() / "out";
+  const Sweep s = LoadSweep(WriteSweep(kSweep), options);
+  using Packs = std::vector<std::vector<size_t>>;
+  // Runs 0-7: flat/breakout (seeds 3, 1), flat/freeway, wide/breakout,
+  // wide/freeway. A pack never mixes variants or games, even when larger.
+  EXPECT_EQ(SweepPacks(s, 2), (Packs{{0, 1}, {2, 3}, {4, 5}, {6, 7}}));
+  EXPECT_EQ(SweepPacks(s, 3), SweepPacks(s, 2));
+  EXPECT_EQ(SweepPacks(s, 1), (Packs{{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}}));
+  // A pack is pending while one of its runs is not done.
+  for (const size_t i : {2, 4, 5}) {
+    fs::create_directories(s.runs[i].run_dir);
+    std::ofstream(s.runs[i].run_dir / "summary.json") << "{}";
+  }
+  EXPECT_EQ(PendingTasks(s, 2), (std::vector<size_t>{0, 1, 3}));
+  EXPECT_EQ(PendingTasks(s, 1), (std::vector<size_t>{0, 1, 3, 6, 7}));
+  SlurmOptions slurm;
+  slurm.tokrl = "/opt/tokrl";
+  slurm.sweep_args = {"sweep", "/s.toml"};
+  slurm.pack = 2;
+  const auto sub = SubmitSlurm(s, slurm, /*submit=*/false, /*wait=*/false);
+  EXPECT_EQ(sub.tasks, 3u);
+  const std::string script = io::ReadFile(sub.script);
+  EXPECT_NE(script.find("#SBATCH --array=0,1,3\n"), std::string::npos);
+  EXPECT_NE(script.find("'sweep' '/s.toml' --pack 2 --task "
+                        "\"$SLURM_ARRAY_TASK_ID\""),
+            std::string::npos);
 }
 
 TEST_F(SweepTest, LocalLauncherReportsAFailingRunWithItsLog) {
