@@ -1,11 +1,14 @@
 #include "tokrl/agents/packed_trainer.h"
 
+#include <optional>
 #include <set>
+#include <string>
 #include <utility>
 
 #include "tokrl/agents/train_config.h"
 #include "tokrl/core/check.h"
 #include "tokrl/env/registry.h"
+#include "tokrl/io/run_dir.h"
 #include "tokrl/nn/packed_q_network.h"
 
 namespace tokrl {
@@ -50,20 +53,33 @@ PackedTrainer::PackedTrainer(const std::vector<Config>& configs,
     nn::CheckPackable(Resolve(configs.front(), env->spec()).network);
   }
 
+  if (resume) {
+    // Members at different points could not step together; found only
+    // after opening them, the earlier ones would have been touched (and
+    // one without a checkpoint moved aside).
+    const auto point = [&](size_t k) {
+      const std::optional<int64_t> step = CheckpointStep(run_dirs[k]);
+      if (!step) return std::string("no checkpoint");
+      return std::to_string(*step) + " steps" +
+             (fs::exists(run_dirs[k] / io::run_dir::kSummary) ? " (finished)"
+                                                              : "");
+    };
+    const std::string first = point(0);
+    for (size_t k = 1; k < run_dirs.size(); ++k) {
+      const std::string other = point(k);
+      TOKRL_CHECK(other == first)
+          << "packed members must be at the same step: " << first
+          << " in member 0 (" << run_dirs[0].string() << "), " << other
+          << " in member " << k << " (" << run_dirs[k].string()
+          << "); continue them unpacked";
+    }
+  }
+
   for (size_t k = 0; k < configs.size(); ++k) {
     members_.push_back(std::make_unique<Trainer>(
         configs[k], run_dirs[k], resume, command_line, progress));
   }
   Trainer& first = *members_.front();
-  for (const auto& m : members_) {
-    TOKRL_CHECK(m->env_steps() == first.env_steps() &&
-                m->finished() == first.finished())
-        << "packed members must be at the same step: " << first.env_steps()
-        << " steps" << (first.finished() ? " (finished)" : "")
-        << " in member 0, " << m->env_steps() << " steps"
-        << (m->finished() ? " (finished)" : "")
-        << " in another; continue them unpacked";
-  }
   agent_ = std::make_unique<PackedAgent>(first.agent_options(),
                                          first.agent().online()->options,
                                          members(), first.agent().device());

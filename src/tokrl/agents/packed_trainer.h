@@ -19,7 +19,8 @@
 //     runs track the unpacked ones until a near-tie flips an action.
 //   * Resume: all members resume from their checkpoints (written in the
 //     unpacked format) and continue exactly as an uninterrupted packed run
-//     (tested); the members must be at the same step.
+//     (tested); the members must be at the same step, which is checked
+//     before any member is opened.
 //   * Every error that depends only on the configs (members differing in
 //     more than train.seed, a network PackedAgent cannot pack, duplicate run
 //     directories) is raised before any run directory is touched.

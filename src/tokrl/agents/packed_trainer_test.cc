@@ -204,10 +204,33 @@ TEST(PackedTrainer, MembersAtDifferentStepsAreRefused) {
     Trainer t(MemberConfig(8), dirs.paths[1], false, {}, nullptr);
     t.Run(/*stop_after=*/120);
   }
+  const auto snapshot = [&] {
+    std::vector<std::string> files;
+    for (const auto& d : dirs.paths) {
+      for (const auto& e : fs::recursive_directory_iterator(d)) {
+        files.push_back(
+            e.path().string() + " " +
+            std::to_string(
+                fs::last_write_time(e.path()).time_since_epoch().count()));
+      }
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+  };
+  const auto files = snapshot();
   EXPECT_NE(ErrorText([&] {
               PackedTrainer(Members(2), dirs.paths, true, {}, nullptr);
-            }).find("same step"),
+            }).find("same step: 100 steps in member 0"),
             std::string::npos);
+  // Refused before either member was opened: no file written or touched.
+  EXPECT_EQ(snapshot(), files);
+  // A member without a checkpoint is refused too, not restarted.
+  fs::remove_all(dirs.paths[1] / "checkpoint");
+  EXPECT_NE(ErrorText([&] {
+              PackedTrainer(Members(2), dirs.paths, true, {}, nullptr);
+            }).find("no checkpoint in member 1"),
+            std::string::npos);
+  EXPECT_TRUE(fs::exists(dirs.paths[1] / "config.toml"));
 }
 
 }  // namespace

@@ -615,6 +615,18 @@ EvalResult Trainer::Evaluate() {
       });
 }
 
+std::optional<int64_t> CheckpointStep(const fs::path& run_dir) {
+  if (!io::HasCheckpoint(run_dir)) return std::nullopt;
+  const fs::path file = io::CheckpointToLoad(run_dir) / "trainer.bin";
+  const std::string blob = io::ReadFile(file);
+  // The layout of TrainerStateBlob: magic, config, then the step.
+  ByteReader r(blob, "checkpoint file " + file.string());
+  TOKRL_CHECK_EQ(r.GetString(), std::string(kTrainerMagic))
+      << "checkpoint file " << file.string() << " is not a tokrl trainer state";
+  r.GetString();
+  return r.Get<int64_t>();
+}
+
 std::string Trainer::TrainerStateBlob() const {
   ByteWriter w;
   w.PutString(kTrainerMagic).PutString(config_.ToToml());

@@ -92,6 +92,11 @@ struct TrainSummary {
 // The config keys a resumed run may change.
 const std::vector<std::string>& ResumeMutableKeys();
 
+// The env step of run_dir's checkpoint, read from its trainer state alone
+// (the full verification comes with the load), or nullopt without one; for
+// checks before a run is opened. An unreadable state is a tokrl::Error.
+std::optional<int64_t> CheckpointStep(const std::filesystem::path& run_dir);
+
 // Throws a tokrl::Error naming the first key outside ResumeMutableKeys()
 // whose value differs between `saved` (described as `saved_name` in the
 // message) and `now`; both must come from MakeTrainConfig().

@@ -77,12 +77,15 @@ std::map<std::string, ManifestEntry> ParseManifest(const std::string& text,
   return entries;
 }
 
+fs::path CheckpointToLoad(const fs::path& run_dir) {
+  const fs::path dir = run_dir / run_dir::kCheckpoint;
+  return fs::exists(dir) ? dir : run_dir / run_dir::kCheckpointOld;
+}
+
 std::map<std::string, std::string> ReadCheckpoint(
     const fs::path& run_dir, const std::vector<std::string>& required,
     fs::path* where_out) {
-  fs::path dir = run_dir / run_dir::kCheckpoint;
-  if (!fs::exists(dir))
-    dir = run_dir / run_dir::kCheckpointOld;  // crashed mid-swap
+  const fs::path dir = CheckpointToLoad(run_dir);
   if (where_out != nullptr) *where_out = dir;
   const std::string where = "corrupt checkpoint '" + dir.string() + "'";
   if (!fs::exists(dir / run_dir::kManifest))

@@ -26,6 +26,10 @@ namespace tokrl::io {
 // mid-swap, checkpoint.old/).
 bool HasCheckpoint(const std::filesystem::path& run_dir);
 
+// The folder a load reads: checkpoint/, or checkpoint.old/ when a crash
+// came mid-swap.
+std::filesystem::path CheckpointToLoad(const std::filesystem::path& run_dir);
+
 // Writes a new checkpoint: `write(tmp_dir)` writes the files named in
 // `names` into tmp_dir, then the MANIFEST is written and the folder swapped
 // in, every file and folder fsync'ed. Any failure (a full disk) is a
