@@ -18,6 +18,9 @@ run --jobs 2 --stop-after 200 > "$work/1.log"
 grep -q "16 runs: 0 done, 16 partial, 0 to start" "$work/list1.log" ||
   fail "expected 16 partial runs: $(tail -1 "$work/list1.log")"
 
+grep -q "trained in a pack; its output is in .*/flatten/breakout/seed0/train.log" \
+  "$work/out/flatten/breakout/seed1/train.log" || fail "seed1's train.log does not point to the pack's log"
+
 # 2. They resume as packs and finish.
 run --jobs 2 > "$work/2.log"
 [ "$(grep -c '^resume .*/seed0 + .*/seed1$' "$work/2.log")" = 8 ] ||

@@ -298,9 +298,16 @@ LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
       *log << "\n";
     }
     ProcessOptions process_options;
-    // A pack writes one log, in its first member's folder.
+    // A pack writes one log, in its first member's folder; the others' logs
+    // say where it is.
     process_options.output =
         sweep.runs[job.runs.front()].run_dir / io::run_dir::kTrainLog;
+    for (size_t j = 1; j < job.runs.size(); ++j) {
+      std::ofstream(sweep.runs[job.runs[j]].run_dir / io::run_dir::kTrainLog,
+                    std::ios::app)
+          << "trained in a pack; its output is in "
+          << process_options.output.string() << "\n";
+    }
     // A killed sweep takes its trainers with it (they checkpoint on SIGTERM).
     process_options.die_with_parent = true;
     active.push_back({std::move(job), Process::Spawn(argv, process_options),

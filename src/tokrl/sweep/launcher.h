@@ -40,7 +40,8 @@ struct LocalOptions {
   int jobs = 1;
   /// Runs per process (>= 1): K > 1 trains up to K runs of one variant and
   /// game in one `tokrl train --pack-seeds` process (agents/packed_trainer.h;
-  /// all new or all partial), logging to the first one's train.log.
+  /// all new or all partial), logging to the first one's train.log (the
+  /// others' train.log name it).
   int pack = 1;
   /// The tokrl binary that runs `train`.
   std::filesystem::path tokrl;
