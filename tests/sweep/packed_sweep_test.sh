@@ -17,6 +17,9 @@ run --jobs 2 --stop-after 200 > "$work/1.log"
 "$tokrl" sweep "$sweep" --budget tiny --out "$work/out" --list > "$work/list1.log"
 grep -q "16 runs: 0 done, 16 partial, 0 to start" "$work/list1.log" ||
   fail "expected 16 partial runs: $(tail -1 "$work/list1.log")"
+# Each partial run shows how far it got.
+[ "$(grep -c $'\tpartial\t.*\t200/300 steps$' "$work/list1.log")" = 16 ] ||
+  fail "expected 16 runs at 200/300 steps: $(cat "$work/list1.log")"
 
 grep -q "trained in a pack; its output is in .*/flatten/breakout/seed0/train.log" \
   "$work/out/flatten/breakout/seed1/train.log" || fail "seed1's train.log does not point to the pack's log"

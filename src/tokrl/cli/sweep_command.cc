@@ -6,11 +6,13 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "tokrl/agents/train_config.h"
+#include "tokrl/agents/trainer.h"
 #include "tokrl/cli/commands.h"
 #include "tokrl/core/check.h"
 #include "tokrl/core/subprocess.h"
@@ -103,6 +105,22 @@ std::vector<std::string> SweepArguments(const SweepArgs& args,
   return out;
 }
 
+// How far a partial run got: "<step>/<total> steps" from its checkpoint and
+// its resolved config.toml, or "" if unreadable (--list must not fail on a
+// run folder that is being written).
+std::string PartialProgress(const std::filesystem::path& run_dir) {
+  try {
+    const std::optional<int64_t> step = CheckpointStep(run_dir);
+    Config config = MakeTrainConfig();
+    config.LoadTomlFile(run_dir / "config.toml");
+    if (!step) return "";
+    return std::to_string(*step) + "/" +
+           std::to_string(config.GetInt("train.total_steps")) + " steps";
+  } catch (const Error&) {
+    return "";
+  }
+}
+
 void PrintList(const sweep::Sweep& sweep) {
   int counts[4] = {0, 0, 0, 0};
   for (size_t i = 0; i < sweep.runs.size(); ++i) {
@@ -110,7 +128,11 @@ void PrintList(const sweep::Sweep& sweep) {
     const auto state = sweep::GetRunState(run.run_dir);
     ++counts[static_cast<int>(state)];
     std::cout << i << "\t" << sweep::RunStateName(state) << "\t" << run.name
-              << "\t" << run.run_dir.string() << "\n";
+              << "\t" << run.run_dir.string();
+    if (state == sweep::RunState::kPartial) {
+      std::cout << "\t" << PartialProgress(run.run_dir);
+    }
+    std::cout << "\n";
   }
   std::cout << sweep.runs.size() << " runs: " << counts[1] << " done, "
             << counts[2] << " partial, " << counts[0] + counts[3]
@@ -249,7 +271,8 @@ void AddSweepCommand(CLI::App& app) {
                   "slurm: one array task per pack")
       ->check(CLI::Range(1, 1024));
   cmd->add_flag("--list", args->list,
-                "List the runs and their state (done/partial/new) and exit");
+                "List the runs and their state (done/partial/new; a partial "
+                "run's step) and exit");
   cmd->add_option("--task", args->task,
                   "Run only run number TASK, or with --pack pack number TASK "
                   "(what each SLURM array task does)")
