@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "tokrl/agents/frame_stacker.h"
 
@@ -31,12 +32,16 @@ EvalResult Evaluator::Run(uint64_t index, const Policy& policy) {
     episodes_left[i] = episodes_ / num + (i < episodes_ % num ? 1 : 0);
   }
   Rng rng(DeriveSeed(DeriveSeed(seed_, 4), index));
-  FrameStacker stacker(num, obs_size_, frame_stack_);
-  stacker.ResetAll(obs);
+  // Only with frame_stack > 1: at 1 it would copy every frame for nothing.
+  std::optional<FrameStacker> stacker;
+  if (frame_stack_ > 1) {
+    stacker.emplace(num, obs_size_, frame_stack_);
+    stacker->ResetAll(obs);
+  }
   std::vector<double> returns, lengths;
   while (static_cast<int>(returns.size()) < episodes_) {
     const std::vector<int32_t> actions =
-        policy(frame_stack_ > 1 ? stacker.stacked() : obs, num, rng);
+        policy(stacker ? stacker->stacked() : obs, num, rng);
     for (int i = 0; i < num; ++i) {
       if (episodes_left[i] == 0) continue;  // its actions are ignored
       ObsSpan row{obs.data() + i * obs_size, obs_size};
@@ -49,9 +54,9 @@ EvalResult Evaluator::Run(uint64_t index, const Policy& policy) {
         returns_now[i] = 0;
         lengths_now[i] = 0;
         if (--episodes_left[i] > 0) envs_[i]->Reset(row);
-        stacker.Reset(i, row);
-      } else {
-        stacker.Push(i, row);
+        if (stacker) stacker->Reset(i, row);
+      } else if (stacker) {
+        stacker->Push(i, row);
       }
     }
   }

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "tokrl/nn/experts.h"
+
 namespace tokrl::nn {
 namespace {
 
@@ -95,7 +97,8 @@ std::map<std::string, double> RoutingStats(QNetworkImpl& network,
     out["routing/combine_entropy"] =
         NormalizedEntropy(r.combine.flatten(2), {2}, slots);
     mass = r.combine.sum(3).mean(at::IntArrayRef{0, 1});  // [n]
-    output = layer.forward(tokens);
+    // SoftMoEImpl::forward, with the routing computed above.
+    output = ApplyExperts(tokens, r.dispatch, r.combine, *layer.experts);
   } else {
     MoEImpl& layer = *network.moe;
     GradStats(layer.router, 1, out);
