@@ -117,8 +117,9 @@ void FillRandom(const std::string& env_id, ReplayBuffer& replay, Rng& rng) {
   }
 }
 
-// Arg 2: 1 = tokrl's fast paths (nn/fast_paths.h), 0 = the plain LibTorch
-// ops, the baseline of the "fast/plain" ratio, measured in the same process.
+// Arg 2: 1 = tokrl's fast paths (CPU: nn/fast_paths.h; CUDA: the update as
+// a CUDA graph, graphed_update.h), 0 = the plain LibTorch ops / eager
+// launches, the baseline of the ratio, measured in the same process.
 void BM_Update(benchmark::State& state) {
   TuneAllocator();  // as the trainer does
   torch::set_num_threads(1);
@@ -126,7 +127,8 @@ void BM_Update(benchmark::State& state) {
   const Config c = MakeConfig(static_cast<int>(state.range(0)),
                               static_cast<int>(state.range(1)));
   auto env = MakeEnv(c.GetString("env.id"));
-  const ResolvedConfig r = Resolve(c, env->spec());
+  ResolvedConfig r = Resolve(c, env->spec());
+  r.agent.cuda_graphs = state.range(2) == 1;
   DqnAgent agent(r.agent, r.network, BenchDevice());
   ReplayBuffer replay(r.replay);
   Rng rng(0);
@@ -155,7 +157,9 @@ void BM_Update(benchmark::State& state) {
         static_cast<double>(state.iterations()) * flops / 1e9 / peak * 100,
         benchmark::Counter::kIsRate);
   }
-  state.SetLabel(label + (state.range(2) == 1 ? "" : " plain"));
+  state.SetLabel(label + (agent.graphed()           ? " graph"
+                          : state.range(2) == 1 ? ""
+                                                : " plain"));
   state.counters["updates/s"] = benchmark::Counter(
       static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }

@@ -36,6 +36,9 @@ struct AgentOptions {
   // Observations stacked as the network's input (Dopamine's stack_size; 4 on
   // Atari): acting stacks them (frame_stacker.h), the replay at sample time.
   int frame_stack = 1;
+  // On a CUDA device, the update runs as one captured CUDA graph
+  // (graphed_update.h); the same values as eager launches to float rounding.
+  bool cuda_graphs = true;
 };
 
 // Every field is a key; `distributional` is agent.type (dqn | rainbow).

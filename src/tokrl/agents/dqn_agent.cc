@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "tokrl/agents/cuda_graph.h"
+#include "tokrl/agents/graphed_update.h"
 #include "tokrl/agents/interventions.h"
 #include "tokrl/agents/losses.h"
 #include "tokrl/core/check.h"
@@ -63,7 +65,15 @@ DqnAgent::DqnAgent(const AgentOptions& options,
   optimizer_ = std::make_unique<FusedAdam>(online_->parameters(),
                                            AgentAdamOptions(options));
   support_ = AgentSupport(options, device_);
+  if (options.cuda_graphs && device_.is_cuda() && CudaGraph::Available() &&
+      GraphedUpdate::Supports(network)) {
+    graphed_ = std::make_unique<GraphedUpdate>(*this, /*capture=*/true);
+  }
 }
+
+DqnAgent::~DqnAgent() = default;
+DqnAgent::DqnAgent(DqnAgent&&) noexcept = default;
+DqnAgent& DqnAgent::operator=(DqnAgent&&) noexcept = default;
 
 std::vector<int32_t> DqnAgent::Act(std::span<const uint8_t> obs,
                                    int64_t num_envs, double epsilon, Rng& rng,
@@ -158,6 +168,7 @@ TdTerms ComputeTdTerms(const AgentOptions& options, const nn::QOutput& out,
 }
 
 UpdateMetrics DqnAgent::Update(const SampledBatch& batch) {
+  if (graphed_ != nullptr) return graphed_->Run(*this, batch);
   if (network_options_.noisy) {
     online_->reset_noise();
     target_->reset_noise();
@@ -283,6 +294,10 @@ void DqnAgent::Load(torch::serialize::InputArchive& archive) {
   target_->load(target);
   optimizer_->Load(optimizer);
   for (auto& p : target_->parameters()) p.set_requires_grad(false);
+  // The loaded tensors have new storage: capture again.
+  if (graphed_ != nullptr) {
+    graphed_ = std::make_unique<GraphedUpdate>(*this, /*capture=*/true);
+  }
 }
 
 }  // namespace tokrl

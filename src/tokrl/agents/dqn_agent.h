@@ -20,7 +20,9 @@
 //   + MoE auxiliary loss when the network returns one.
 //
 // Devices: the networks live on `device`; Act and Update accept CPU batches
-// and move them. Acting is batched over the N envs of a VecEnv.
+// and move them. Acting is batched over the N envs of a VecEnv. On a CUDA
+// device with agent.cuda_graphs (the default), Update runs as a captured
+// CUDA graph after a few eager warm-up updates (graphed_update.h).
 //
 // Reproducibility: acting draws exploration from the caller's Rng; noisy
 // layers and initialisation draw from torch's global generator, which the
@@ -31,6 +33,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -76,10 +79,15 @@ TdTerms ComputeTdTerms(const AgentOptions& options, const nn::QOutput& out,
 FusedAdamOptions AgentAdamOptions(const AgentOptions& options);
 torch::Tensor AgentSupport(const AgentOptions& options, torch::Device device);
 
+class GraphedUpdate;
+
 class DqnAgent {
  public:
   DqnAgent(const AgentOptions& options, const nn::QNetworkOptions& network,
            torch::Device device);
+  ~DqnAgent();
+  DqnAgent(DqnAgent&&) noexcept;
+  DqnAgent& operator=(DqnAgent&&) noexcept;
 
   // Epsilon-greedy actions for obs (uint8, num_envs * obs_size bytes,
   // [N, C, H, W] on the CPU). With noisy layers, fresh noise is drawn first
@@ -114,7 +122,12 @@ class DqnAgent {
   const FusedAdam& optimizer() const { return *optimizer_; }
   FusedAdam& optimizer() { return *optimizer_; }
   const AgentOptions& options() const { return options_; }
+  const nn::QNetworkOptions& network_options() const {
+    return network_options_;
+  }
   torch::Device device() const { return device_; }
+  // Whether Update runs as a CUDA graph (graphed_update.h).
+  bool graphed() const { return graphed_ != nullptr; }
 
  private:
   AgentOptions options_;
@@ -125,6 +138,7 @@ class DqnAgent {
   nn::QNetwork target_{nullptr};
   std::unique_ptr<FusedAdam> optimizer_;
   torch::Tensor support_;  // C51 atoms on device_
+  std::unique_ptr<GraphedUpdate> graphed_;
 };
 
 // "auto" -> CUDA when available, else CPU; "cpu"; "cuda"; "cuda:N". Throws

@@ -82,6 +82,43 @@ double FusedAdam::GradNorm() const {
   return std::sqrt(total);
 }
 
+torch::Tensor FusedAdam::GradNormTensor() const {
+  torch::NoGradGuard no_grad;
+  torch::Tensor total;
+  for (const auto& p : params_) {
+    const torch::Tensor& g = p.grad();
+    if (!g.defined()) continue;
+    const torch::Tensor sq = g.to(torch::kDouble).square().sum();
+    total = total.defined() ? total.add_(sq) : sq;
+  }
+  if (!total.defined()) {
+    return torch::zeros({}, params_.front().options().dtype(torch::kDouble));
+  }
+  return total.sqrt_();
+}
+
+void FusedAdam::MaskedStep(const torch::Tensor& apply, const torch::Tensor& t) {
+  torch::NoGradGuard no_grad;
+  const double b1 = options_.beta1, b2 = options_.beta2;
+  // Step()'s scalars, as device tensors of this step's count t.
+  const torch::Tensor step_size =
+      (options_.lr / (1.0 - torch::pow(b1, t))).to(torch::kFloat);
+  const torch::Tensor inv_sqrt_bias2 =
+      torch::rsqrt(1.0 - torch::pow(b2, t)).to(torch::kFloat);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    torch::Tensor& p = params_[i];
+    const torch::Tensor& g = p.grad();
+    if (!g.defined()) continue;
+    const torch::Tensor m = m_[i].mul(b1).add_(g, 1.0 - b1);
+    const torch::Tensor v = v_[i].mul(b2).addcmul_(g, g, 1.0 - b2);
+    const torch::Tensor denom = (v.sqrt() * inv_sqrt_bias2).add_(options_.eps);
+    const torch::Tensor stepped = p - m / denom * step_size;
+    m_[i].copy_(torch::where(apply, m, m_[i]));
+    v_[i].copy_(torch::where(apply, v, v_[i]));
+    p.copy_(torch::where(apply, stepped, p));
+  }
+}
+
 void FusedAdam::ResetState(const std::vector<torch::Tensor>& params) {
   torch::NoGradGuard no_grad;
   for (const auto& p : params) {

@@ -41,6 +41,15 @@ class FusedAdam {
   /// as 0), as torch::nn::utils::clip_grad_norm_ measures it: one pass per
   /// CPU float tensor, no LibTorch ops.
   double GradNorm() const;
+  /// The same norm as a 0-dim double tensor on the parameters' device,
+  /// without a host synchronization (for graphed_update.h).
+  torch::Tensor GradNormTensor() const;
+  /// Step() computed on the device, for a captured CUDA graph: `t` (0-dim
+  /// double tensor on the device) is this step's count (step_count() + 1),
+  /// and the step is applied only where `apply` (0-dim bool tensor) is true:
+  /// otherwise parameters and moments keep their values. Leaves
+  /// step_count() alone: the caller sets it once it has read `apply`.
+  void MaskedStep(const torch::Tensor& apply, const torch::Tensor& t);
   /// Sets the moments of these parameters (any of the optimizer's, matched
   /// by identity) to 0; the shared step count stays. Throws tokrl::Error for
   /// a tensor the optimizer does not hold.

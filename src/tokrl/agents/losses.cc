@@ -126,16 +126,21 @@ torch::Tensor ProjectDistribution(const torch::Tensor& next_probs,
   torch::NoGradGuard no_grad;
   const auto options = next_probs.options();
   const torch::Tensor z = support.to(options);
-  const double v_min = z[0].item<double>(), v_max = z[k - 1].item<double>();
-  const double dz = (v_max - v_min) / static_cast<double>(k - 1);
-  TOKRL_CHECK_GT(dz, 0.0) << "ProjectDistribution: support must increase";
-  TOKRL_CHECK((z.diff() - dz).abs().max().item<double>() <= 1e-4 * dz)
-      << "ProjectDistribution: support must be evenly spaced";
-
+  if (z.device().is_cpu()) {
+    // Elsewhere these reads would synchronize with the host (and cannot
+    // happen inside a CUDA graph); AgentSupport builds it with linspace.
+    const double v_min = z[0].item<double>(), v_max = z[k - 1].item<double>();
+    const double dz = (v_max - v_min) / static_cast<double>(k - 1);
+    TOKRL_CHECK_GT(dz, 0.0) << "ProjectDistribution: support must increase";
+    TOKRL_CHECK((z.diff() - dz).abs().max().item<double>() <= 1e-4 * dz)
+        << "ProjectDistribution: support must be evenly spaced";
+  }
+  // The spacing and ends as tensors, so nothing is read back.
+  const torch::Tensor dz = (z[k - 1] - z[0]) / static_cast<double>(k - 1);
   // Tz[b, i]: where source atom i lands.
   const torch::Tensor tz = (returns.to(options).unsqueeze(1) +
                             discounts.to(options).unsqueeze(1) * z.unsqueeze(0))
-                               .clamp(v_min, v_max);
+                               .clamp(z[0], z[k - 1]);
   // weight[b, j, i] = clip(1 - |Tz[b, i] - z[j]| / dz, 0, 1): the share of
   // source atom i given to target atom j. For Tz between z[l] and z[l+1]
   // the two shares are (z[l+1] - Tz)/dz and (Tz - z[l])/dz and sum to 1; on

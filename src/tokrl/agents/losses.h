@@ -83,7 +83,8 @@ torch::Tensor TdLoss(const torch::Tensor& q_selected,
 // C51 projection (Bellemare et al. 2017, Algorithm 1), vectorised and
 // without gradient. next_probs [B, K]: the distribution of the action chosen
 // at s' (rows sum to 1); returns, discounts: [B]; support [K >= 2]: evenly
-// spaced atoms z_0 = v_min < ... < z_{K-1} = v_max.
+// spaced atoms z_0 = v_min < ... < z_{K-1} = v_max (checked when it is on the
+// CPU; elsewhere the check would synchronize with the host, so it is not).
 // Each source atom i moves to Tz_i = clip(returns + discounts * z_i, v_min,
 // v_max) and its probability is split between the two neighbouring atoms in
 // proportion to closeness: target_j = sum_i clip(1 - |Tz_i - z_j| / dz, 0, 1)

@@ -135,9 +135,9 @@ std::string ValueText(const ConfigValue& value) {
 const std::vector<std::string>& ResumeMutableKeys() {
   // They affect neither the learning nor the random streams.
   static const std::vector<std::string> keys = {
-      "train.total_steps", "train.log_every",   "train.checkpoint_every",
-      "train.stats_every", "train.stats_batch", "train.tensorboard",
-      "experiment.name",   "experiment.variant"};
+      "train.total_steps", "train.log_every",    "train.checkpoint_every",
+      "train.stats_every", "train.stats_batch",  "train.tensorboard",
+      "experiment.name",   "experiment.variant", "agent.cuda_graphs"};
   return keys;
 }
 
