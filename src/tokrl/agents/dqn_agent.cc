@@ -66,8 +66,8 @@ DqnAgent::DqnAgent(const AgentOptions& options,
                                            AgentAdamOptions(options));
   support_ = AgentSupport(options, device_);
   if (options.cuda_graphs && device_.is_cuda() && CudaGraph::Available() &&
-      GraphedUpdate::Supports(network)) {
-    graphed_ = std::make_unique<GraphedUpdate>(*this, /*capture=*/true);
+      SupportsGraphedUpdate(network)) {
+    graphed_ = std::make_unique<GraphedUpdate>(device_, /*capture=*/true);
   }
 }
 
@@ -167,37 +167,47 @@ TdTerms ComputeTdTerms(const AgentOptions& options, const nn::QOutput& out,
   return terms;
 }
 
+SampledBatch ToDevice(const SampledBatch& batch, torch::Device device) {
+  SampledBatch out = batch;
+  for (torch::Tensor* t : {&out.obs, &out.actions, &out.returns, &out.discounts,
+                           &out.next_obs, &out.weights}) {
+    *t = t->to(device);
+  }
+  return out;
+}
+
+UpdateLoss DqnAgent::ComputeLoss(const SampledBatch& batch) {
+  const nn::QOutput out = online_->forward(batch.obs);
+  nn::QOutput next_target, next_online;
+  {
+    torch::NoGradGuard no_grad;
+    next_target = target_->forward(batch.next_obs);
+    if (options_.double_q) next_online = online_->forward(batch.next_obs);
+  }
+  UpdateLoss l;
+  l.terms =
+      ComputeTdTerms(options_, out, next_target, next_online, batch.actions,
+                     batch.returns, batch.discounts, support_);
+  l.loss = (batch.weights * l.terms.per_sample).mean();
+  l.aux_loss = out.aux_loss;
+  return l;
+}
+
 UpdateMetrics DqnAgent::Update(const SampledBatch& batch) {
-  if (graphed_ != nullptr) return graphed_->Run(*this, batch);
+  if (graphed_ != nullptr) return GraphedDqnUpdate(*this, *graphed_, batch);
   if (network_options_.noisy) {
     online_->reset_noise();
     target_->reset_noise();
   }
-  const auto obs = batch.obs.to(device_);
-  const auto next_obs = batch.next_obs.to(device_);
-  const auto actions = batch.actions.to(device_);
-  const auto returns = batch.returns.to(device_);
-  const auto discounts = batch.discounts.to(device_);
-  const auto weights = batch.weights.to(device_);
-
-  const nn::QOutput out = online_->forward(obs);
-  nn::QOutput next_target, next_online;
-  {
-    torch::NoGradGuard no_grad;
-    next_target = target_->forward(next_obs);
-    if (options_.double_q) next_online = online_->forward(next_obs);
-  }
-  const TdTerms terms = ComputeTdTerms(options_, out, next_target, next_online,
-                                       actions, returns, discounts, support_);
-  const torch::Tensor& per_sample = terms.per_sample;
-  const torch::Tensor& q_taken = terms.q_taken;
-  const torch::Tensor& priorities = terms.priorities;
-  torch::Tensor loss = (weights * per_sample).mean();
+  const UpdateLoss l = ComputeLoss(ToDevice(batch, device_));
+  const torch::Tensor& q_taken = l.terms.q_taken;
+  const torch::Tensor& priorities = l.terms.priorities;
+  torch::Tensor loss = l.loss;
   UpdateMetrics metrics;
   metrics.loss = loss.item<double>();
-  if (out.aux_loss.defined()) {
-    metrics.aux_loss = out.aux_loss.item<double>();
-    loss = loss + out.aux_loss;
+  if (l.aux_loss.defined()) {
+    metrics.aux_loss = l.aux_loss.item<double>();
+    loss = loss + l.aux_loss;
   }
   optimizer_->ZeroGrad();
   loss.backward();
@@ -296,7 +306,7 @@ void DqnAgent::Load(torch::serialize::InputArchive& archive) {
   for (auto& p : target_->parameters()) p.set_requires_grad(false);
   // The loaded tensors have new storage: capture again.
   if (graphed_ != nullptr) {
-    graphed_ = std::make_unique<GraphedUpdate>(*this, /*capture=*/true);
+    graphed_ = std::make_unique<GraphedUpdate>(device_, /*capture=*/true);
   }
 }
 

@@ -73,6 +73,19 @@ TdTerms ComputeTdTerms(const AgentOptions& options, const nn::QOutput& out,
                        const torch::Tensor& discounts,
                        const torch::Tensor& support);
 
+// An update's differentiable half: the rule's terms and the mean weighted
+// loss (per member [K] in PackedAgent), plus the MoE auxiliary loss
+// (undefined for other networks). Computed by DqnAgent / PackedAgent::
+// ComputeLoss for their eager Update and for graphed_update.h.
+struct UpdateLoss {
+  TdTerms terms;
+  torch::Tensor loss;
+  torch::Tensor aux_loss;
+};
+
+// The batch's tensors on `device` (the same values).
+SampledBatch ToDevice(const SampledBatch& batch, torch::Device device);
+
 // The agents' Adam (Dopamine's betas, agent.lr and agent.adam_eps) and C51
 // support (agent.v_min .. v_max, num_atoms atoms; undefined for scalar Q),
 // shared by DqnAgent and PackedAgent.
@@ -98,6 +111,9 @@ class DqnAgent {
   // One gradient step on a sampled batch; skipped (metrics.diverged) when
   // the loss or the gradient norm is not finite.
   UpdateMetrics Update(const SampledBatch& batch);
+
+  // The forwards and losses of Update on a batch already on the device.
+  UpdateLoss ComputeLoss(const SampledBatch& batch);
 
   // Whether every online-network parameter is finite.
   bool ParametersFinite();
@@ -125,6 +141,8 @@ class DqnAgent {
   const nn::QNetworkOptions& network_options() const {
     return network_options_;
   }
+  // The C51 atoms on the device (undefined for scalar Q).
+  const torch::Tensor& support() const { return support_; }
   torch::Device device() const { return device_; }
   // Whether Update runs as a CUDA graph (graphed_update.h).
   bool graphed() const { return graphed_ != nullptr; }

@@ -1,108 +1,174 @@
 #include "tokrl/agents/graphed_update.h"
 
 #include "tokrl/agents/dqn_agent.h"
+#include "tokrl/agents/packed_agent.h"
 #include "tokrl/core/check.h"
+#include "tokrl/nn/packed_q_network.h"
 
 namespace tokrl {
+namespace {
 
-bool GraphedUpdate::Supports(const nn::QNetworkOptions& network) {
-  return !network.noisy && network.penultimate != nn::Penultimate::kMoE;
+// SampledBatch's tensors as GraphedUpdate inputs, and back.
+std::vector<torch::Tensor> Fields(const SampledBatch& b) {
+  return {b.obs, b.actions, b.returns, b.discounts, b.next_obs, b.weights};
 }
 
-GraphedUpdate::GraphedUpdate(const DqnAgent& agent, bool capture)
-    : device_(agent.device()),
-      support_(AgentSupport(agent.options(), agent.device())) {
-  TOKRL_CHECK(Supports(agent.network_options()))
-      << "a graphed update needs a network without noisy layers or MoE";
-  if (capture) {
-    graph_ = std::make_unique<CudaGraph>(agent.device(), kWarmup);
+SampledBatch FromFields(const std::vector<torch::Tensor>& f) {
+  SampledBatch b;
+  b.obs = f[0];
+  b.actions = f[1];
+  b.returns = f[2];
+  b.discounts = f[3];
+  b.next_obs = f[4];
+  b.weights = f[5];
+  return b;
+}
+
+// clip_grad_norm_'s rule on the device: scale by max / (norm + 1e-6) when
+// below 1. `norm` is [] or per member [K] (then each member's rows).
+void ClipOnDevice(const std::vector<torch::Tensor>& params,
+                  const torch::Tensor& norm, double max_norm, int64_t members) {
+  const torch::Tensor coef =
+      (max_norm / (norm + 1e-6)).clamp_max(1.0).to(torch::kFloat);
+  for (const auto& p : params) {
+    if (!p.grad().defined()) continue;
+    torch::Tensor g = p.mutable_grad();
+    if (members > 0) {
+      nn::PackedView(g, members).mul_(coef.unsqueeze(1));
+    } else {
+      g.mul_(coef);
+    }
   }
+}
+
+}  // namespace
+
+GraphedUpdate::GraphedUpdate(torch::Device device, bool capture)
+    : device_(device) {
+  if (capture) graph_ = std::make_unique<CudaGraph>(device, kWarmup);
 }
 
 GraphedUpdate::~GraphedUpdate() = default;
 
-std::vector<torch::Tensor> GraphedUpdate::Body(DqnAgent& agent) {
-  const AgentOptions& options = agent.options();
-  nn::QNetworkImpl& online = *agent.online();
-  FusedAdam& optimizer = agent.optimizer();
-  const torch::Tensor& obs = inputs_[0];
-  const torch::Tensor& actions = inputs_[1];
-  const torch::Tensor& returns = inputs_[2];
-  const torch::Tensor& discounts = inputs_[3];
-  const torch::Tensor& next_obs = inputs_[4];
-  const torch::Tensor& weights = inputs_[5];
-
-  const nn::QOutput out = online.forward(obs);
-  nn::QOutput next_target, next_online;
-  {
-    torch::NoGradGuard no_grad;
-    next_target = agent.target()->forward(next_obs);
-    if (options.double_q) next_online = online.forward(next_obs);
-  }
-  const TdTerms terms = ComputeTdTerms(options, out, next_target, next_online,
-                                       actions, returns, discounts, support_);
-  const torch::Tensor loss = (weights * terms.per_sample).mean();
-  loss.backward();
-
-  torch::NoGradGuard no_grad;
-  const torch::Tensor norm = optimizer.GradNormTensor();
-  const torch::Tensor apply = torch::isfinite(loss) & torch::isfinite(norm);
-  if (options.grad_clip_norm > 0) {
-    // clip_grad_norm_'s rule: scale by max / (norm + 1e-6) when below 1.
-    const torch::Tensor coef = (options.grad_clip_norm / (norm + 1e-6))
-                                   .clamp_max(1.0)
-                                   .to(torch::kFloat);
-    for (auto& p : online.parameters()) {
-      if (p.grad().defined()) p.mutable_grad().mul_(coef);
+const std::vector<torch::Tensor>& GraphedUpdate::Run(
+    const std::vector<torch::Tensor>& inputs, FusedAdam& optimizer,
+    const Body& body) {
+  if (inputs_.empty()) {
+    for (const auto& t : inputs) {
+      inputs_.push_back(torch::empty(t.sizes(), t.options().device(device_)));
     }
+    step_ = torch::zeros(
+        {}, torch::TensorOptions().dtype(torch::kDouble).device(device_));
   }
-  optimizer.MaskedStep(apply, step_);
-  const torch::Tensor stats =
-      torch::stack({loss.detach().to(torch::kDouble), torch::zeros_like(norm),
-                    norm, terms.q_taken.detach().mean().to(torch::kDouble),
-                    apply.to(torch::kDouble)});
-  return {stats, terms.priorities.detach().to(torch::kFloat)};
+  TOKRL_CHECK_EQ(inputs.size(), inputs_.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    TOKRL_CHECK(inputs[i].sizes() == inputs_[i].sizes())
+        << "a graphed update needs batches of one shape: got "
+        << inputs[i].sizes() << ", the first had " << inputs_[i].sizes();
+    inputs_[i].copy_(inputs[i]);
+  }
+  step_.fill_(static_cast<double>(optimizer.step_count() + 1));
+  const auto run = [&] { return body(inputs_, step_); };
+  if (graph_ != nullptr) {
+    if (!graph_->captured()) optimizer.ZeroGrad();
+    return graph_->Run(run);
+  }
+  optimizer.ZeroGrad();
+  outputs_ = run();
+  return outputs_;
 }
 
-UpdateMetrics GraphedUpdate::Run(DqnAgent& agent, const SampledBatch& batch) {
-  const torch::Device device = device_;
-  const std::vector<torch::Tensor> fresh = {batch.obs,      batch.actions,
-                                            batch.returns,  batch.discounts,
-                                            batch.next_obs, batch.weights};
-  if (inputs_.empty()) {
-    for (const auto& t : fresh) inputs_.push_back(torch::empty_like(t, device));
-    step_ = torch::zeros(
-        {}, torch::TensorOptions().dtype(torch::kDouble).device(device));
-  }
-  for (size_t i = 0; i < fresh.size(); ++i) {
-    TOKRL_CHECK(fresh[i].sizes() == inputs_[i].sizes())
-        << "a graphed update needs batches of one shape: got "
-        << fresh[i].sizes() << ", captured " << inputs_[i].sizes();
-    inputs_[i].copy_(fresh[i]);
-  }
-  FusedAdam& optimizer = agent.optimizer();
-  step_.fill_(static_cast<double>(optimizer.step_count() + 1));
+bool SupportsGraphedUpdate(const nn::QNetworkOptions& network) {
+  return !network.noisy && network.penultimate != nn::Penultimate::kMoE;
+}
 
-  std::vector<torch::Tensor> out;
-  if (graph_ != nullptr) {
-    // Until the capture, each run's backward allocates fresh gradients;
-    // the captured backward writes into the ones it allocated.
-    if (!graph_->captured()) optimizer.ZeroGrad();
-    out = graph_->Run([&] { return Body(agent); });
-  } else {
-    optimizer.ZeroGrad();
-    out = Body(agent);
-  }
+UpdateMetrics GraphedDqnUpdate(DqnAgent& agent, GraphedUpdate& update,
+                               const SampledBatch& batch) {
+  TOKRL_CHECK(SupportsGraphedUpdate(agent.network_options()))
+      << "a graphed update needs a network without noisy layers or MoE";
+  FusedAdam& optimizer = agent.optimizer();
+  const double clip = agent.options().grad_clip_norm;
+  const auto body = [&agent, &optimizer, clip](
+                        const std::vector<torch::Tensor>& inputs,
+                        const torch::Tensor& t) -> std::vector<torch::Tensor> {
+    const UpdateLoss l = agent.ComputeLoss(FromFields(inputs));
+    l.loss.backward();
+    torch::NoGradGuard no_grad;
+    const torch::Tensor norm = optimizer.GradNormTensor();
+    const torch::Tensor apply = torch::isfinite(l.loss) & torch::isfinite(norm);
+    if (clip > 0) ClipOnDevice(agent.online()->parameters(), norm, clip, 0);
+    optimizer.MaskedStep(apply, t);
+    return {torch::stack({l.loss.detach().to(torch::kDouble), norm,
+                          l.terms.q_taken.detach().mean().to(torch::kDouble),
+                          apply.to(torch::kDouble)}),
+            l.terms.priorities.detach().to(torch::kFloat)};
+  };
+  const auto& out = update.Run(Fields(batch), optimizer, body);
   const torch::Tensor stats = out[0].to(torch::kCPU);
   const double* s = stats.data_ptr<double>();
   UpdateMetrics metrics;
   metrics.loss = s[0];
-  metrics.aux_loss = s[1];
-  metrics.grad_norm = s[2];
-  metrics.mean_q = s[3];
-  metrics.diverged = s[4] == 0.0;
-  if (!metrics.diverged) optimizer.set_step_count(optimizer.step_count() + 1);
+  metrics.grad_norm = s[1];
+  metrics.diverged = s[3] == 0.0;
+  if (metrics.diverged) return metrics;  // as the eager update
+  optimizer.set_step_count(optimizer.step_count() + 1);
+  metrics.mean_q = s[2];
   metrics.priorities = out[1].to(torch::kCPU, torch::kDouble);
+  return metrics;
+}
+
+std::vector<UpdateMetrics> GraphedPackedUpdate(
+    PackedAgent& agent, GraphedUpdate& update,
+    const std::vector<SampledBatch>& batches) {
+  FusedAdam& optimizer = agent.optimizer();
+  const double clip = agent.options().grad_clip_norm;
+  const int64_t k = agent.members();
+  const auto body = [&agent, &optimizer, clip, k](
+                        const std::vector<torch::Tensor>& inputs,
+                        const torch::Tensor& t) -> std::vector<torch::Tensor> {
+    const UpdateLoss l = agent.ComputeLoss(FromFields(inputs));
+    l.loss.sum().backward();
+    torch::NoGradGuard no_grad;
+    // Per-member gradient norms [K], as PackedAgent::Update's.
+    const auto& params = agent.online()->packed_parameters();
+    torch::Tensor squares;
+    for (const auto& p : params) {
+      if (!p.grad().defined()) continue;
+      const torch::Tensor sq =
+          nn::PackedView(p.grad(), k).to(torch::kDouble).square().sum(1);
+      squares = squares.defined() ? squares.add_(sq) : sq;
+    }
+    const torch::Tensor norms = squares.sqrt();
+    const torch::Tensor apply =
+        torch::isfinite(l.loss).all() & torch::isfinite(norms).all();
+    if (clip > 0) ClipOnDevice(params, norms, clip, k);
+    optimizer.MaskedStep(apply, t);
+    const torch::Tensor mean_q = l.terms.q_taken.detach().view({k, -1}).mean(1);
+    return {torch::stack({l.loss.detach().to(torch::kDouble), norms,
+                          mean_q.to(torch::kDouble)},
+                         1),
+            apply.to(torch::kDouble),
+            l.terms.priorities.detach().view({k, -1}).to(torch::kFloat)};
+  };
+  const auto& out =
+      update.Run(Fields(PackedAgent::Stack(batches)), optimizer, body);
+  const torch::Tensor stats = out[0].to(torch::kCPU);  // [K, 3]
+  const bool applied = out[1].item<double>() != 0.0;
+  std::vector<UpdateMetrics> metrics(static_cast<size_t>(k));
+  const auto s = stats.accessor<double, 2>();
+  for (int64_t i = 0; i < k; ++i) {
+    UpdateMetrics& m = metrics[static_cast<size_t>(i)];
+    m.loss = s[i][0];
+    m.grad_norm = s[i][1];
+    m.diverged = !std::isfinite(m.loss) || !std::isfinite(m.grad_norm);
+  }
+  if (!applied) return metrics;  // as the eager update
+  optimizer.set_step_count(optimizer.step_count() + 1);
+  const torch::Tensor priorities = out[2].to(torch::kCPU, torch::kDouble);
+  for (int64_t i = 0; i < k; ++i) {
+    metrics[static_cast<size_t>(i)].mean_q = s[i][2];
+    metrics[static_cast<size_t>(i)].priorities = priorities[i].clone();
+  }
   return metrics;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "tokrl/agents/dqn_agent.h"
+#include "tokrl/agents/packed_agent.h"
 #include "tokrl/agents/testing.h"
 
 namespace tokrl {
@@ -69,12 +70,12 @@ TEST_P(GraphedUpdateTest, EqualsEagerUpdatesOnTheCpu) {
   DqnAgent eager(r.agent, r.network, torch::kCPU);
   torch::manual_seed(0);
   DqnAgent graphed(r.agent, r.network, torch::kCPU);
-  GraphedUpdate update(graphed, /*capture=*/false);
+  GraphedUpdate update(torch::kCPU, /*capture=*/false);
   for (int step = 0; step < 6; ++step) {
     torch::manual_seed(100 + step);
     const SampledBatch batch = testing::RandomBatch(r.network, 32);
     const UpdateMetrics a = eager.Update(batch);
-    const UpdateMetrics b = update.Run(graphed, batch);
+    const UpdateMetrics b = GraphedDqnUpdate(graphed, update, batch);
     ExpectSameMetrics(a, b, 1e-5, step);
     if (step == 2) {
       eager.SyncTarget();
@@ -88,16 +89,16 @@ TEST_P(GraphedUpdateTest, ADivergedUpdateChangesNothing) {
   const ResolvedConfig r = Resolved();
   torch::manual_seed(0);
   DqnAgent agent(r.agent, r.network, torch::kCPU);
-  GraphedUpdate update(agent, /*capture=*/false);
+  GraphedUpdate update(torch::kCPU, /*capture=*/false);
   torch::manual_seed(1);
-  update.Run(agent, testing::RandomBatch(r.network, 32));
+  GraphedDqnUpdate(agent, update, testing::RandomBatch(r.network, 32));
   std::vector<torch::Tensor> before;
   for (const auto& p : agent.online()->parameters())
     before.push_back(p.clone());
   const torch::Tensor m0 = agent.optimizer().exp_avg(0).clone();
   SampledBatch bad = testing::RandomBatch(r.network, 32);
   bad.returns[3] = std::numeric_limits<float>::quiet_NaN();
-  const UpdateMetrics m = update.Run(agent, bad);
+  const UpdateMetrics m = GraphedDqnUpdate(agent, update, bad);
   EXPECT_TRUE(m.diverged);
   EXPECT_EQ(agent.optimizer().step_count(), 1);
   const auto after = agent.online()->parameters();
@@ -106,7 +107,9 @@ TEST_P(GraphedUpdateTest, ADivergedUpdateChangesNothing) {
   }
   EXPECT_TRUE(torch::equal(m0, agent.optimizer().exp_avg(0)));
   // The next finite batch updates again.
-  EXPECT_FALSE(update.Run(agent, testing::RandomBatch(r.network, 32)).diverged);
+  EXPECT_FALSE(
+      GraphedDqnUpdate(agent, update, testing::RandomBatch(r.network, 32))
+          .diverged);
   EXPECT_EQ(agent.optimizer().step_count(), 2);
 }
 
@@ -157,6 +160,66 @@ TEST_P(GraphedUpdateTest, CapturedGraphEqualsEagerUpdatesOnCuda) {
     ExpectSameMetrics(eager.Update(batch), graphed.Update(batch), 1e-4, step);
   }
   ExpectSameState(eager, graphed, 1e-4);
+}
+
+// K = 3 members: the packed update against PackedAgent's eager one, and
+// (on CUDA) captured against eager.
+void ExpectPackedGraphMatches(const ResolvedConfig& r, torch::Device device,
+                              bool capture) {
+  constexpr int64_t kMembers = 3;
+  AgentOptions eager_options = r.agent;
+  eager_options.cuda_graphs = false;
+  PackedAgent eager(eager_options, r.network, kMembers, device);
+  PackedAgent graphed(r.agent, r.network, kMembers, device);
+  for (int64_t k = 0; k < kMembers; ++k) {
+    torch::manual_seed(10 + k);
+    DqnAgent member(r.agent, r.network, torch::kCPU);
+    eager.Pack(k, member);
+    graphed.Pack(k, member);
+  }
+  GraphedUpdate update(device, capture);
+  const double tol = device.is_cpu() ? 1e-5 : 1e-4;
+  for (int step = 0; step < GraphedUpdate::kWarmup + 4; ++step) {
+    torch::manual_seed(300 + step);
+    std::vector<SampledBatch> batches;
+    for (int64_t k = 0; k < kMembers; ++k) {
+      batches.push_back(testing::RandomBatch(r.network, 32));
+    }
+    if (step == GraphedUpdate::kWarmup + 2) {
+      batches[1].returns[5] = std::numeric_limits<float>::quiet_NaN();
+    }
+    const auto a = eager.Update(batches);
+    const auto b = GraphedPackedUpdate(graphed, update, batches);
+    for (int64_t k = 0; k < kMembers; ++k) {
+      SCOPED_TRACE("member " + std::to_string(k));
+      const UpdateMetrics& x = a[static_cast<size_t>(k)];
+      const UpdateMetrics& y = b[static_cast<size_t>(k)];
+      EXPECT_EQ(x.diverged, y.diverged) << step;
+      if (std::isfinite(x.loss)) {
+        EXPECT_NEAR(x.loss, y.loss, tol) << step;
+      }
+      if (x.priorities.defined()) {
+        ExpectSameMetrics(x, y, tol, step);
+      }
+    }
+  }
+  EXPECT_EQ(eager.optimizer().step_count(), graphed.optimizer().step_count());
+  const auto pa = eager.online()->packed_parameters();
+  const auto pb = graphed.online()->packed_parameters();
+  for (size_t i = 0; i < pa.size(); ++i) {
+    EXPECT_TRUE(torch::allclose(pa[i].cpu(), pb[i].cpu(), tol, tol))
+        << "parameter " << i;
+  }
+}
+
+TEST_P(GraphedUpdateTest, PackedEqualsEagerPackedUpdatesOnTheCpu) {
+  ExpectPackedGraphMatches(Resolved(), torch::kCPU, /*capture=*/false);
+}
+
+TEST_P(GraphedUpdateTest, PackedCapturedGraphEqualsEagerOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  ExpectPackedGraphMatches(Resolved(), torch::Device(torch::kCUDA, 0),
+                           /*capture=*/true);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -26,6 +26,10 @@ PackedAgent::PackedAgent(const AgentOptions& options,
   optimizer_ = std::make_unique<FusedAdam>(online_->packed_parameters(),
                                            AgentAdamOptions(options));
   support_ = AgentSupport(options, device_);
+  if (options.cuda_graphs && device_.is_cuda() && CudaGraph::Available() &&
+      SupportsGraphedUpdate(network)) {
+    graphed_ = std::make_unique<GraphedUpdate>(device_, /*capture=*/true);
+  }
 }
 
 std::vector<std::vector<int32_t>> PackedAgent::Act(
@@ -73,24 +77,25 @@ std::vector<std::vector<int32_t>> PackedAgent::Act(
   return actions;
 }
 
-std::vector<UpdateMetrics> PackedAgent::Update(
-    const std::vector<SampledBatch>& batches) {
-  TOKRL_CHECK_EQ(static_cast<int64_t>(batches.size()), members_)
-      << "Update needs one batch per member";
-  const int64_t k = members_;
+SampledBatch PackedAgent::Stack(const std::vector<SampledBatch>& batches) {
   const auto gather = [&](torch::Tensor SampledBatch::*field, bool stack) {
     std::vector<torch::Tensor> parts;
     for (const auto& b : batches) parts.push_back(b.*field);
-    return (stack ? torch::stack(parts) : torch::cat(parts)).to(device_);
+    return stack ? torch::stack(parts) : torch::cat(parts);
   };
-  const torch::Tensor obs = gather(&SampledBatch::obs, true);
-  const torch::Tensor next_obs = gather(&SampledBatch::next_obs, true);
-  const torch::Tensor actions = gather(&SampledBatch::actions, false);
-  const torch::Tensor returns = gather(&SampledBatch::returns, false);
-  const torch::Tensor discounts = gather(&SampledBatch::discounts, false);
-  const torch::Tensor weights = gather(&SampledBatch::weights, false);
-  const int64_t b = obs.size(1);
+  SampledBatch out;
+  out.obs = gather(&SampledBatch::obs, true);
+  out.next_obs = gather(&SampledBatch::next_obs, true);
+  out.actions = gather(&SampledBatch::actions, false);
+  out.returns = gather(&SampledBatch::returns, false);
+  out.discounts = gather(&SampledBatch::discounts, false);
+  out.weights = gather(&SampledBatch::weights, false);
+  return out;
+}
 
+UpdateLoss PackedAgent::ComputeLoss(const SampledBatch& stacked) {
+  const int64_t k = members_;
+  const int64_t b = stacked.obs.size(1);
   // Members folded into the batch: [K, B, ...] -> [K*B, ...].
   const auto fold = [&](const nn::QOutput& o) {
     nn::QOutput f;
@@ -100,17 +105,34 @@ std::vector<UpdateMetrics> PackedAgent::Update(
     }
     return f;
   };
-  const nn::QOutput out = fold(online_->forward(obs));
+  const nn::QOutput out = fold(online_->forward(stacked.obs));
   nn::QOutput next_target, next_online;
   {
     torch::NoGradGuard no_grad;
-    next_target = fold(target_->forward(next_obs));
-    if (options_.double_q) next_online = fold(online_->forward(next_obs));
+    next_target = fold(target_->forward(stacked.next_obs));
+    if (options_.double_q) {
+      next_online = fold(online_->forward(stacked.next_obs));
+    }
   }
-  const TdTerms terms = ComputeTdTerms(options_, out, next_target, next_online,
-                                       actions, returns, discounts, support_);
-  const torch::Tensor member_loss =
-      (weights * terms.per_sample).view({k, b}).mean(1);  // [K]
+  UpdateLoss l;
+  l.terms =
+      ComputeTdTerms(options_, out, next_target, next_online, stacked.actions,
+                     stacked.returns, stacked.discounts, support_);
+  l.loss = (stacked.weights * l.terms.per_sample).view({k, b}).mean(1);
+  return l;
+}
+
+std::vector<UpdateMetrics> PackedAgent::Update(
+    const std::vector<SampledBatch>& batches) {
+  TOKRL_CHECK_EQ(static_cast<int64_t>(batches.size()), members_)
+      << "Update needs one batch per member";
+  if (graphed_ != nullptr)
+    return GraphedPackedUpdate(*this, *graphed_, batches);
+  const int64_t k = members_;
+  const UpdateLoss l = ComputeLoss(ToDevice(Stack(batches), device_));
+  const TdTerms& terms = l.terms;
+  const torch::Tensor& member_loss = l.loss;  // [K]
+  const int64_t b = batches.front().obs.size(0);
   optimizer_->ZeroGrad();
   member_loss.sum().backward();
 

@@ -35,6 +35,7 @@
 #include "tokrl/agents/agent_options.h"
 #include "tokrl/agents/dqn_agent.h"
 #include "tokrl/agents/fused_adam.h"
+#include "tokrl/agents/graphed_update.h"
 #include "tokrl/core/rng.h"
 #include "tokrl/nn/packed_q_network.h"
 #include "tokrl/replay/replay_buffer.h"
@@ -52,8 +53,17 @@ class PackedAgent {
       const std::vector<std::span<const uint8_t>>& obs, int64_t num_envs,
       double epsilon, const std::vector<Rng*>& rngs);
 
-  // One gradient step of every member, batches[k] being member k's.
+  // One gradient step of every member, batches[k] being member k's. On a
+  // CUDA device with agent.cuda_graphs it runs as a CUDA graph
+  // (graphed_update.h).
   std::vector<UpdateMetrics> Update(const std::vector<SampledBatch>& batches);
+
+  // The members' batches as one: obs and next_obs stacked [K, B, ...], the
+  // rest concatenated [K*B] (on the batches' device).
+  static SampledBatch Stack(const std::vector<SampledBatch>& batches);
+  // The forwards and losses of Update on a Stack()ed batch on the device;
+  // the loss is per member [K].
+  UpdateLoss ComputeLoss(const SampledBatch& stacked);
 
   void SyncTarget();
 
@@ -62,6 +72,9 @@ class PackedAgent {
 
   int64_t members() const { return members_; }
   nn::PackedQNetwork& online() { return online_; }
+  FusedAdam& optimizer() { return *optimizer_; }
+  const AgentOptions& options() const { return options_; }
+  torch::Device device() const { return device_; }
 
  private:
   AgentOptions options_;
@@ -72,6 +85,7 @@ class PackedAgent {
   nn::PackedQNetwork target_{nullptr};
   std::unique_ptr<FusedAdam> optimizer_;
   torch::Tensor support_;  // C51 atoms on device_
+  std::unique_ptr<GraphedUpdate> graphed_;
 };
 
 }  // namespace tokrl
