@@ -66,8 +66,15 @@ DqnAgent::DqnAgent(const AgentOptions& options,
                                            AgentAdamOptions(options));
   support_ = AgentSupport(options, device_);
   if (options.cuda_graphs && device_.is_cuda() && CudaGraph::Available() &&
-      SupportsGraphedUpdate(network)) {
-    graphed_ = std::make_unique<GraphedUpdate>(device_, /*capture=*/true);
+      SupportsGraphs(network)) {
+    StartGraphs();
+  }
+}
+
+void DqnAgent::StartGraphs() {
+  graphed_ = std::make_unique<GraphedStep>(device_, /*capture=*/true);
+  for (auto& act : graphed_act_) {
+    act = std::make_unique<GraphedStep>(device_, /*capture=*/true);
   }
 }
 
@@ -101,19 +108,34 @@ std::vector<int32_t> DqnAgent::Act(std::span<const uint8_t> obs,
     // from_blob does not copy; index_select / .to() make the copies needed.
     torch::Tensor input = torch::from_blob(const_cast<uint8_t*>(obs.data()),
                                            shape, torch::kUInt8);
-    if (static_cast<int64_t>(greedy_rows.size()) < num_envs) {
-      input = input.index_select(
-          0, torch::from_blob(greedy_rows.data(),
-                              {static_cast<int64_t>(greedy_rows.size())},
-                              torch::kInt64));
-    }
-    const torch::Tensor greedy =
-        GreedyActions(online_->forward(input.to(device_)).q)
-            .to(torch::kCPU)
-            .contiguous();
-    const auto* g = greedy.data_ptr<int64_t>();
-    for (size_t k = 0; k < greedy_rows.size(); ++k) {
-      actions[static_cast<size_t>(greedy_rows[k])] = static_cast<int32_t>(g[k]);
+    GraphedStep* graphed = graphed_act_[eval ? 1 : 0].get();
+    if (graphed != nullptr && graphed->Accepts({input})) {
+      // Every row through one captured forward (a fixed shape); only the
+      // greedy rows' actions are used.
+      const torch::Tensor all =
+          GraphedGreedyActions(*graphed, input, [this](const torch::Tensor& x) {
+            return online_->forward(x).q;
+          }).contiguous();
+      const auto* g = all.data_ptr<int64_t>();
+      for (const int64_t row : greedy_rows) {
+        actions[static_cast<size_t>(row)] = static_cast<int32_t>(g[row]);
+      }
+    } else {
+      if (static_cast<int64_t>(greedy_rows.size()) < num_envs) {
+        input = input.index_select(
+            0, torch::from_blob(greedy_rows.data(),
+                                {static_cast<int64_t>(greedy_rows.size())},
+                                torch::kInt64));
+      }
+      const torch::Tensor greedy =
+          GreedyActions(online_->forward(input.to(device_)).q)
+              .to(torch::kCPU)
+              .contiguous();
+      const auto* g = greedy.data_ptr<int64_t>();
+      for (size_t k = 0; k < greedy_rows.size(); ++k) {
+        actions[static_cast<size_t>(greedy_rows[k])] =
+            static_cast<int32_t>(g[k]);
+      }
     }
   }
   if (eval && network_options_.noisy) online_->train();
@@ -305,9 +327,7 @@ void DqnAgent::Load(torch::serialize::InputArchive& archive) {
   optimizer_->Load(optimizer);
   for (auto& p : target_->parameters()) p.set_requires_grad(false);
   // The loaded tensors have new storage: capture again.
-  if (graphed_ != nullptr) {
-    graphed_ = std::make_unique<GraphedUpdate>(device_, /*capture=*/true);
-  }
+  if (graphed_ != nullptr) StartGraphs();
 }
 
 }  // namespace tokrl

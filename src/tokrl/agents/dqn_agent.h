@@ -21,8 +21,10 @@
 //
 // Devices: the networks live on `device`; Act and Update accept CPU batches
 // and move them. Acting is batched over the N envs of a VecEnv. On a CUDA
-// device with agent.cuda_graphs (the default), Update runs as a captured
-// CUDA graph after a few eager warm-up updates (graphed_update.h).
+// device with agent.cuda_graphs (the default), Update and the greedy forward
+// of Act run as captured CUDA graphs after a few eager warm-up calls
+// (graphed_update.h); Act then evaluates every row, not only the greedy
+// ones.
 //
 // Reproducibility: acting draws exploration from the caller's Rng; noisy
 // layers and initialisation draw from torch's global generator, which the
@@ -32,6 +34,7 @@
 
 #include <torch/torch.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -92,7 +95,7 @@ SampledBatch ToDevice(const SampledBatch& batch, torch::Device device);
 FusedAdamOptions AgentAdamOptions(const AgentOptions& options);
 torch::Tensor AgentSupport(const AgentOptions& options, torch::Device device);
 
-class GraphedUpdate;
+class GraphedStep;
 
 class DqnAgent {
  public:
@@ -156,7 +159,11 @@ class DqnAgent {
   nn::QNetwork target_{nullptr};
   std::unique_ptr<FusedAdam> optimizer_;
   torch::Tensor support_;  // C51 atoms on device_
-  std::unique_ptr<GraphedUpdate> graphed_;
+  // Update, and greedy acting in training [0] and evaluation [1], as CUDA
+  // graphs (graphed_update.h); null when eager.
+  void StartGraphs();
+  std::unique_ptr<GraphedStep> graphed_;
+  std::array<std::unique_ptr<GraphedStep>, 2> graphed_act_;
 };
 
 // "auto" -> CUDA when available, else CPU; "cpu"; "cuda"; "cuda:N". Throws

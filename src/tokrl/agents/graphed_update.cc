@@ -1,6 +1,7 @@
 #include "tokrl/agents/graphed_update.h"
 
 #include "tokrl/agents/dqn_agent.h"
+#include "tokrl/agents/losses.h"
 #include "tokrl/agents/packed_agent.h"
 #include "tokrl/core/check.h"
 #include "tokrl/nn/packed_q_network.h"
@@ -8,7 +9,7 @@
 namespace tokrl {
 namespace {
 
-// SampledBatch's tensors as GraphedUpdate inputs, and back.
+// SampledBatch's tensors as GraphedStep inputs, and back.
 std::vector<torch::Tensor> Fields(const SampledBatch& b) {
   return {b.obs, b.actions, b.returns, b.discounts, b.next_obs, b.weights};
 }
@@ -43,15 +44,23 @@ void ClipOnDevice(const std::vector<torch::Tensor>& params,
 
 }  // namespace
 
-GraphedUpdate::GraphedUpdate(torch::Device device, bool capture)
-    : device_(device) {
+GraphedStep::GraphedStep(torch::Device device, bool capture) : device_(device) {
   if (capture) graph_ = std::make_unique<CudaGraph>(device, kWarmup);
 }
 
-GraphedUpdate::~GraphedUpdate() = default;
+GraphedStep::~GraphedStep() = default;
 
-const std::vector<torch::Tensor>& GraphedUpdate::Run(
-    const std::vector<torch::Tensor>& inputs, FusedAdam& optimizer,
+bool GraphedStep::Accepts(const std::vector<torch::Tensor>& inputs) const {
+  if (inputs_.empty()) return true;
+  if (inputs.size() != inputs_.size()) return false;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].sizes() != inputs_[i].sizes()) return false;
+  }
+  return true;
+}
+
+const std::vector<torch::Tensor>& GraphedStep::Run(
+    const std::vector<torch::Tensor>& inputs, FusedAdam* optimizer,
     const Body& body) {
   if (inputs_.empty()) {
     for (const auto& t : inputs) {
@@ -67,24 +76,27 @@ const std::vector<torch::Tensor>& GraphedUpdate::Run(
         << inputs[i].sizes() << ", the first had " << inputs_[i].sizes();
     inputs_[i].copy_(inputs[i]);
   }
-  step_.fill_(static_cast<double>(optimizer.step_count() + 1));
-  const auto run = [&] { return body(inputs_, step_); };
+  if (optimizer != nullptr) {
+    step_.fill_(static_cast<double>(optimizer->step_count() + 1));
+  }
+  const torch::Tensor t = optimizer != nullptr ? step_ : torch::Tensor();
+  const auto run = [&] { return body(inputs_, t); };
   if (graph_ != nullptr) {
-    if (!graph_->captured()) optimizer.ZeroGrad();
+    if (optimizer != nullptr && !graph_->captured()) optimizer->ZeroGrad();
     return graph_->Run(run);
   }
-  optimizer.ZeroGrad();
+  if (optimizer != nullptr) optimizer->ZeroGrad();
   outputs_ = run();
   return outputs_;
 }
 
-bool SupportsGraphedUpdate(const nn::QNetworkOptions& network) {
+bool SupportsGraphs(const nn::QNetworkOptions& network) {
   return !network.noisy && network.penultimate != nn::Penultimate::kMoE;
 }
 
-UpdateMetrics GraphedDqnUpdate(DqnAgent& agent, GraphedUpdate& update,
+UpdateMetrics GraphedDqnUpdate(DqnAgent& agent, GraphedStep& update,
                                const SampledBatch& batch) {
-  TOKRL_CHECK(SupportsGraphedUpdate(agent.network_options()))
+  TOKRL_CHECK(SupportsGraphs(agent.network_options()))
       << "a graphed update needs a network without noisy layers or MoE";
   FusedAdam& optimizer = agent.optimizer();
   const double clip = agent.options().grad_clip_norm;
@@ -103,7 +115,7 @@ UpdateMetrics GraphedDqnUpdate(DqnAgent& agent, GraphedUpdate& update,
                           apply.to(torch::kDouble)}),
             l.terms.priorities.detach().to(torch::kFloat)};
   };
-  const auto& out = update.Run(Fields(batch), optimizer, body);
+  const auto& out = update.Run(Fields(batch), &optimizer, body);
   const torch::Tensor stats = out[0].to(torch::kCPU);
   const double* s = stats.data_ptr<double>();
   UpdateMetrics metrics;
@@ -118,7 +130,7 @@ UpdateMetrics GraphedDqnUpdate(DqnAgent& agent, GraphedUpdate& update,
 }
 
 std::vector<UpdateMetrics> GraphedPackedUpdate(
-    PackedAgent& agent, GraphedUpdate& update,
+    PackedAgent& agent, GraphedStep& update,
     const std::vector<SampledBatch>& batches) {
   FusedAdam& optimizer = agent.optimizer();
   const double clip = agent.options().grad_clip_norm;
@@ -151,7 +163,7 @@ std::vector<UpdateMetrics> GraphedPackedUpdate(
             l.terms.priorities.detach().view({k, -1}).to(torch::kFloat)};
   };
   const auto& out =
-      update.Run(Fields(PackedAgent::Stack(batches)), optimizer, body);
+      update.Run(Fields(PackedAgent::Stack(batches)), &optimizer, body);
   const torch::Tensor stats = out[0].to(torch::kCPU);  // [K, 3]
   const bool applied = out[1].item<double>() != 0.0;
   std::vector<UpdateMetrics> metrics(static_cast<size_t>(k));
@@ -170,6 +182,17 @@ std::vector<UpdateMetrics> GraphedPackedUpdate(
     metrics[static_cast<size_t>(i)].priorities = priorities[i].clone();
   }
   return metrics;
+}
+
+torch::Tensor GraphedGreedyActions(
+    GraphedStep& step, const torch::Tensor& obs,
+    const std::function<torch::Tensor(const torch::Tensor&)>& q) {
+  const auto body = [&q](const std::vector<torch::Tensor>& inputs,
+                         const torch::Tensor&) -> std::vector<torch::Tensor> {
+    torch::NoGradGuard no_grad;
+    return {GreedyActions(q(inputs[0]))};
+  };
+  return step.Run({obs}, nullptr, body)[0].to(torch::kCPU);
 }
 
 }  // namespace tokrl

@@ -1,4 +1,4 @@
-// GraphedUpdate equals DqnAgent's eager Update: on the CPU with capture
+// GraphedStep equals DqnAgent's eager Update: on the CPU with capture
 // off (the whole device-side computation: masked Adam, norm, clipping), and
 // on CUDA with a captured graph (skipped without a CUDA device; run by
 // scripts/gpu_check.sh).
@@ -9,11 +9,13 @@
 
 #include <cmath>
 #include <limits>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "tokrl/agents/dqn_agent.h"
+#include "tokrl/agents/losses.h"
 #include "tokrl/agents/packed_agent.h"
 #include "tokrl/agents/testing.h"
 
@@ -70,7 +72,7 @@ TEST_P(GraphedUpdateTest, EqualsEagerUpdatesOnTheCpu) {
   DqnAgent eager(r.agent, r.network, torch::kCPU);
   torch::manual_seed(0);
   DqnAgent graphed(r.agent, r.network, torch::kCPU);
-  GraphedUpdate update(torch::kCPU, /*capture=*/false);
+  GraphedStep update(torch::kCPU, /*capture=*/false);
   for (int step = 0; step < 6; ++step) {
     torch::manual_seed(100 + step);
     const SampledBatch batch = testing::RandomBatch(r.network, 32);
@@ -89,7 +91,7 @@ TEST_P(GraphedUpdateTest, ADivergedUpdateChangesNothing) {
   const ResolvedConfig r = Resolved();
   torch::manual_seed(0);
   DqnAgent agent(r.agent, r.network, torch::kCPU);
-  GraphedUpdate update(torch::kCPU, /*capture=*/false);
+  GraphedStep update(torch::kCPU, /*capture=*/false);
   torch::manual_seed(1);
   GraphedDqnUpdate(agent, update, testing::RandomBatch(r.network, 32));
   std::vector<torch::Tensor> before;
@@ -126,12 +128,12 @@ TEST_P(GraphedUpdateTest, CapturedGraphEqualsEagerUpdatesOnCuda) {
   ASSERT_FALSE(eager.graphed());
   ASSERT_TRUE(graphed.graphed());
   // Warm-up, capture, then replays; a target sync in between.
-  const int steps = GraphedUpdate::kWarmup + 6;
+  const int steps = GraphedStep::kWarmup + 6;
   for (int step = 0; step < steps; ++step) {
     torch::manual_seed(100 + step);
     const SampledBatch batch = testing::RandomBatch(r.network, 32);
     ExpectSameMetrics(eager.Update(batch), graphed.Update(batch), 1e-4, step);
-    if (step == GraphedUpdate::kWarmup + 2) {
+    if (step == GraphedStep::kWarmup + 2) {
       eager.SyncTarget();
       graphed.SyncTarget();
     }
@@ -154,7 +156,7 @@ TEST_P(GraphedUpdateTest, CapturedGraphEqualsEagerUpdatesOnCuda) {
   const std::string data = bytes.str();
   in.load_from(data.data(), data.size(), cuda);
   graphed.Load(in);
-  for (int step = 0; step < GraphedUpdate::kWarmup + 3; ++step) {
+  for (int step = 0; step < GraphedStep::kWarmup + 3; ++step) {
     torch::manual_seed(200 + step);
     const SampledBatch batch = testing::RandomBatch(r.network, 32);
     ExpectSameMetrics(eager.Update(batch), graphed.Update(batch), 1e-4, step);
@@ -177,15 +179,15 @@ void ExpectPackedGraphMatches(const ResolvedConfig& r, torch::Device device,
     eager.Pack(k, member);
     graphed.Pack(k, member);
   }
-  GraphedUpdate update(device, capture);
+  GraphedStep update(device, capture);
   const double tol = device.is_cpu() ? 1e-5 : 1e-4;
-  for (int step = 0; step < GraphedUpdate::kWarmup + 4; ++step) {
+  for (int step = 0; step < GraphedStep::kWarmup + 4; ++step) {
     torch::manual_seed(300 + step);
     std::vector<SampledBatch> batches;
     for (int64_t k = 0; k < kMembers; ++k) {
       batches.push_back(testing::RandomBatch(r.network, 32));
     }
-    if (step == GraphedUpdate::kWarmup + 2) {
+    if (step == GraphedStep::kWarmup + 2) {
       batches[1].returns[5] = std::numeric_limits<float>::quiet_NaN();
     }
     const auto a = eager.Update(batches);
@@ -220,6 +222,48 @@ TEST_P(GraphedUpdateTest, PackedCapturedGraphEqualsEagerOnCuda) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   ExpectPackedGraphMatches(Resolved(), torch::Device(torch::kCUDA, 0),
                            /*capture=*/true);
+}
+
+TEST_P(GraphedUpdateTest, GreedyActionsOfEveryRow) {
+  const ResolvedConfig r = Resolved();
+  torch::manual_seed(0);
+  DqnAgent agent(r.agent, r.network, torch::kCPU);
+  GraphedStep step(torch::kCPU, /*capture=*/false);
+  const auto q = [&](const torch::Tensor& x) {
+    return agent.online()->forward(x).q;
+  };
+  for (int call = 0; call < 3; ++call) {
+    const torch::Tensor obs = testing::RandomBatch(r.network, 16).obs;
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(torch::equal(GraphedGreedyActions(step, obs, q),
+                             GreedyActions(q(obs))));
+  }
+  // A batch of another shape is not taken (the agents act eagerly then).
+  EXPECT_FALSE(step.Accepts({testing::RandomBatch(r.network, 8).obs}));
+}
+
+TEST_P(GraphedUpdateTest, CapturedActingEqualsEagerOnCuda) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const torch::Device cuda(torch::kCUDA, 0);
+  ResolvedConfig r = Resolved();
+  r.agent.cuda_graphs = false;
+  torch::manual_seed(0);
+  DqnAgent eager(r.agent, r.network, cuda);
+  r.agent.cuda_graphs = true;
+  torch::manual_seed(0);
+  DqnAgent graphed(r.agent, r.network, cuda);
+  const int64_t n = 8;
+  for (int call = 0; call < GraphedStep::kWarmup + 4; ++call) {
+    const torch::Tensor obs = testing::RandomBatch(r.network, n).obs;
+    const std::span<const uint8_t> bytes(obs.data_ptr<uint8_t>(),
+                                         static_cast<size_t>(obs.numel()));
+    for (const bool eval : {false, true}) {
+      Rng a(call), b(call);
+      EXPECT_EQ(eager.Act(bytes, n, 0.3, a, eval),
+                graphed.Act(bytes, n, 0.3, b, eval))
+          << call;
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

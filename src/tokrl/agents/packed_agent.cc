@@ -27,8 +27,9 @@ PackedAgent::PackedAgent(const AgentOptions& options,
                                            AgentAdamOptions(options));
   support_ = AgentSupport(options, device_);
   if (options.cuda_graphs && device_.is_cuda() && CudaGraph::Available() &&
-      SupportsGraphedUpdate(network)) {
-    graphed_ = std::make_unique<GraphedUpdate>(device_, /*capture=*/true);
+      SupportsGraphs(network)) {
+    graphed_ = std::make_unique<GraphedStep>(device_, /*capture=*/true);
+    graphed_act_ = std::make_unique<GraphedStep>(device_, /*capture=*/true);
   }
 }
 
@@ -60,10 +61,13 @@ std::vector<std::vector<int32_t>> PackedAgent::Act(
     std::memcpy(input[k].data_ptr<uint8_t>(), o.data(), o.size());
   }
   torch::NoGradGuard no_grad;
+  const auto q = [this, num_envs](const torch::Tensor& x) {
+    return online_->forward(x).q.reshape({members_ * num_envs, -1});
+  };
   const torch::Tensor greedy =
-      GreedyActions(online_->forward(input.to(device_))
-                        .q.reshape({members_ * num_envs, -1}))
-          .to(torch::kCPU)
+      (graphed_act_ != nullptr && graphed_act_->Accepts({input})
+           ? GraphedGreedyActions(*graphed_act_, input, q)
+           : GreedyActions(q(input.to(device_))).to(torch::kCPU))
           .contiguous();
   const auto* g = greedy.data_ptr<int64_t>();
   for (int64_t k = 0; k < members_; ++k) {

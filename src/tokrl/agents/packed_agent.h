@@ -54,8 +54,8 @@ class PackedAgent {
       double epsilon, const std::vector<Rng*>& rngs);
 
   // One gradient step of every member, batches[k] being member k's. On a
-  // CUDA device with agent.cuda_graphs it runs as a CUDA graph
-  // (graphed_update.h).
+  // CUDA device with agent.cuda_graphs it runs (as does Act's forward) as a
+  // CUDA graph (graphed_update.h).
   std::vector<UpdateMetrics> Update(const std::vector<SampledBatch>& batches);
 
   // The members' batches as one: obs and next_obs stacked [K, B, ...], the
@@ -85,7 +85,10 @@ class PackedAgent {
   nn::PackedQNetwork target_{nullptr};
   std::unique_ptr<FusedAdam> optimizer_;
   torch::Tensor support_;  // C51 atoms on device_
-  std::unique_ptr<GraphedUpdate> graphed_;
+  // Update and Act's forward as CUDA graphs (graphed_update.h); null when
+  // eager.
+  std::unique_ptr<GraphedStep> graphed_;
+  std::unique_ptr<GraphedStep> graphed_act_;
 };
 
 }  // namespace tokrl
