@@ -157,7 +157,7 @@ void BM_Update(benchmark::State& state) {
         static_cast<double>(state.iterations()) * flops / 1e9 / peak * 100,
         benchmark::Counter::kIsRate);
   }
-  state.SetLabel(label + (agent.graphed()           ? " graph"
+  state.SetLabel(label + (agent.graphed()       ? " graph"
                           : state.range(2) == 1 ? ""
                                                 : " plain"));
   state.counters["updates/s"] = benchmark::Counter(

@@ -83,9 +83,9 @@ const OptionsTable<AgentOptions>& AgentOptionsTable() {
       IntOption("frame_stack", &O::frame_stack, 1, 64,
                 "observations stacked as the network input (Atari: 4)"),
       BoolOption("cuda_graphs", &O::cuda_graphs,
-                 "on a CUDA device, capture the update in a CUDA graph and "
-                 "replay it (false: eager kernel launches; no effect on the "
-                 "CPU, or with noisy or MoE networks)"),
+                 "on a CUDA device, run the update and acting's forward as "
+                 "captured CUDA graphs (false: eager kernel launches; no "
+                 "effect on the CPU, or with noisy or MoE networks)"),
   };
   return table;
 }

@@ -12,6 +12,7 @@
 #include <span>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tokrl/agents/dqn_agent.h"
@@ -63,6 +64,17 @@ class GraphedUpdateTest : public ::testing::TestWithParam<Case> {
     r.agent.grad_clip_norm = GetParam().grad_clip;
     if (!r.agent.distributional) r.agent.double_q = true;
     return r;
+  }
+  // The same agent twice on `device`: eager, and with CUDA graphs.
+  static std::pair<DqnAgent, DqnAgent> CudaPair(ResolvedConfig r,
+                                                torch::Device device) {
+    r.agent.cuda_graphs = false;
+    torch::manual_seed(0);
+    DqnAgent eager(r.agent, r.network, device);
+    r.agent.cuda_graphs = true;
+    torch::manual_seed(0);
+    DqnAgent graphed(r.agent, r.network, device);
+    return {std::move(eager), std::move(graphed)};
   }
 };
 
@@ -118,13 +130,8 @@ TEST_P(GraphedUpdateTest, ADivergedUpdateChangesNothing) {
 TEST_P(GraphedUpdateTest, CapturedGraphEqualsEagerUpdatesOnCuda) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const torch::Device cuda(torch::kCUDA, 0);
-  ResolvedConfig r = Resolved();
-  r.agent.cuda_graphs = false;
-  torch::manual_seed(0);
-  DqnAgent eager(r.agent, r.network, cuda);
-  r.agent.cuda_graphs = true;
-  torch::manual_seed(0);
-  DqnAgent graphed(r.agent, r.network, cuda);
+  const ResolvedConfig r = Resolved();
+  auto [eager, graphed] = CudaPair(r, cuda);
   ASSERT_FALSE(eager.graphed());
   ASSERT_TRUE(graphed.graphed());
   // Warm-up, capture, then replays; a target sync in between.
@@ -245,13 +252,8 @@ TEST_P(GraphedUpdateTest, GreedyActionsOfEveryRow) {
 TEST_P(GraphedUpdateTest, CapturedActingEqualsEagerOnCuda) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const torch::Device cuda(torch::kCUDA, 0);
-  ResolvedConfig r = Resolved();
-  r.agent.cuda_graphs = false;
-  torch::manual_seed(0);
-  DqnAgent eager(r.agent, r.network, cuda);
-  r.agent.cuda_graphs = true;
-  torch::manual_seed(0);
-  DqnAgent graphed(r.agent, r.network, cuda);
+  const ResolvedConfig r = Resolved();
+  auto [eager, graphed] = CudaPair(r, cuda);
   const int64_t n = 8;
   for (int call = 0; call < GraphedStep::kWarmup + 4; ++call) {
     const torch::Tensor obs = testing::RandomBatch(r.network, n).obs;
