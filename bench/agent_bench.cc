@@ -79,6 +79,13 @@ torch::Device BenchDevice() {
   return ResolveDevice(name != nullptr ? name : "cpu");
 }
 
+// TOKRL_BENCH_CUDA_GRAPHS=0 keeps every CUDA agent eager (agent.cuda_graphs
+// false), e.g. where capturing fails (scripts/gpu_check.sh).
+bool BenchCudaGraphs() {
+  const char* value = std::getenv("TOKRL_BENCH_CUDA_GRAPHS");
+  return value == nullptr || std::string(value) != "0";
+}
+
 Config MakeConfig(int agent, int network) {
   const std::filesystem::path dir = SourceDir() / "configs";
   Config c = MakeTrainConfig();
@@ -86,6 +93,7 @@ Config MakeConfig(int agent, int network) {
   c.LoadTomlFile(dir / "networks" /
                  (std::string(kNetworks[network]) + ".toml"));
   c.Set("train.device", BenchDevice().str());
+  c.Set("agent.cuda_graphs", BenchCudaGraphs() ? "true" : "false");
   return c;
 }
 
@@ -128,7 +136,7 @@ void BM_Update(benchmark::State& state) {
                               static_cast<int>(state.range(1)));
   auto env = MakeEnv(c.GetString("env.id"));
   ResolvedConfig r = Resolve(c, env->spec());
-  r.agent.cuda_graphs = state.range(2) == 1;
+  r.agent.cuda_graphs = r.agent.cuda_graphs && state.range(2) == 1;
   DqnAgent agent(r.agent, r.network, BenchDevice());
   ReplayBuffer replay(r.replay);
   Rng rng(0);

@@ -55,11 +55,13 @@ def resolved_config(tokrl, agent, network, sets, path):
     path.write_text(run(cmd)[0])
 
 
-def tokrl_updates(build, agent, network, min_time):
-    # bench_agent runs on TOKRL_BENCH_DEVICE (set from --device in main).
+def tokrl_updates(build, agent, network, min_time, fast):
+    # bench_agent runs on TOKRL_BENCH_DEVICE (set from --device in main);
+    # its last argument: 1 = fast paths (CPU) or CUDA graphs, 0 = without.
     out, _ = run([
         build / "bench_agent",
-        f"--benchmark_filter=^BM_Update/{AGENTS[agent]}/{NETWORKS[network]}/1$",
+        f"--benchmark_filter=^BM_Update/{AGENTS[agent]}/{NETWORKS[network]}/"
+        f"{1 if fast else 0}$",
         f"--benchmark_min_time={min_time}", "--benchmark_format=json"])
     return json.loads(out)["benchmarks"][0]["updates/s"]
 
@@ -104,6 +106,9 @@ def main():
     ap.add_argument("--json", type=pathlib.Path, help="also write rows here")
     ap.add_argument("--device", default="cpu",
                     help="cpu | cuda: where both sides train")
+    ap.add_argument("--eager", action="store_true",
+                    help="cuda: tokrl without CUDA graphs "
+                         "(agent.cuda_graphs=false)")
     args = ap.parse_args()
     build = args.build.resolve()
     lib = build / "libtokrl_env_c.so"
@@ -121,6 +126,8 @@ def main():
             f"train.log_every={min_replay}", "train.checkpoint_every=0",
             "train.tensorboard=false", f"train.torch_threads={args.threads}",
             f"train.device={args.device}"]
+    if args.eager:
+        sets.append("agent.cuda_graphs=false")
     rows = []
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="tokrl_peer_"))
     try:
@@ -128,7 +135,9 @@ def main():
             for network in args.networks.split(","):
                 config = tmp / f"{agent}_{network}.toml"
                 resolved_config(build / "tokrl", agent, network, sets, config)
-                t_upd = tokrl_updates(build, agent, network, min_time)
+                t_upd = tokrl_updates(build, agent, network, min_time,
+                                      fast=not (args.eager and
+                                                args.device != "cpu"))
                 p_upd, _ = peer(lib, config, "update", updates, args.threads,
                                 args.device)
                 t_sps, t_rss = tokrl_train(build, config,
