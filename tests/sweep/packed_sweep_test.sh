@@ -20,6 +20,13 @@ grep -q "16 runs: 0 done, 16 partial, 0 to start" "$work/list1.log" ||
 # Each partial run shows how far it got.
 [ "$(grep -c $'\tpartial\t.*\t200/300 steps$' "$work/list1.log")" = 16 ] ||
   fail "expected 16 runs at 200/300 steps: $(cat "$work/list1.log")"
+# An unreadable checkpoint does not break --list (the step is left blank).
+cp -r "$work/out" "$work/corrupt"
+: > "$work/corrupt/flatten/breakout/seed0/checkpoint/trainer.bin"
+"$tokrl" sweep "$sweep" --budget tiny --out "$work/corrupt" --list > "$work/list_corrupt.log" ||
+  fail "--list failed on a corrupt checkpoint"
+grep -q $'\tpartial\t.*flatten/breakout/seed0\t$' "$work/list_corrupt.log" ||
+  fail "the corrupt run's line: $(grep flatten/breakout/seed0 "$work/list_corrupt.log")"
 
 grep -q "trained in a pack; its output is in .*/flatten/breakout/seed0/train.log" \
   "$work/out/flatten/breakout/seed1/train.log" || fail "seed1's train.log does not point to the pack's log"
