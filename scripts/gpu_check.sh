@@ -96,7 +96,7 @@ train_graphs=(); peer_graphs=()
 [ $graphs = 0 ] && train_graphs=(--set agent.cuda_graphs=false) && peer_graphs=(--eager)
 
 log "update benchmarks"
-min_time=2; [ $quick = 1 ] && min_time=0.05
+min_time=1; [ $quick = 1 ] && min_time=0.05
 # On CUDA the last BM_Update argument is the CUDA graph (1) or eager (0).
 update_args='1'; [ "$device" = cuda ] && update_args='[01]'
 [ "$device" = cuda ] && [ $graphs = 0 ] && update_args='0'
