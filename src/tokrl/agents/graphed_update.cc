@@ -4,7 +4,6 @@
 #include "tokrl/agents/losses.h"
 #include "tokrl/agents/packed_agent.h"
 #include "tokrl/core/check.h"
-#include "tokrl/nn/packed_q_network.h"
 
 namespace tokrl {
 namespace {
@@ -25,20 +24,14 @@ SampledBatch FromFields(const std::vector<torch::Tensor>& f) {
   return b;
 }
 
-// clip_grad_norm_'s rule on the device: scale by max / (norm + 1e-6) when
-// below 1. `norm` is [] or per member [K] (then each member's rows).
+// clip_grad_norm_'s rule on the device, from the total norm [] without
+// reading it: scale by max / (norm + 1e-6) when below 1.
 void ClipOnDevice(const std::vector<torch::Tensor>& params,
-                  const torch::Tensor& norm, double max_norm, int64_t members) {
+                  const torch::Tensor& norm, double max_norm) {
   const torch::Tensor coef =
       (max_norm / (norm + 1e-6)).clamp_max(1.0).to(torch::kFloat);
   for (const auto& p : params) {
-    if (!p.grad().defined()) continue;
-    torch::Tensor g = p.mutable_grad();
-    if (members > 0) {
-      nn::PackedView(g, members).mul_(coef.unsqueeze(1));
-    } else {
-      g.mul_(coef);
-    }
+    if (p.grad().defined()) p.mutable_grad().mul_(coef);
   }
 }
 
@@ -108,7 +101,7 @@ UpdateMetrics GraphedDqnUpdate(DqnAgent& agent, GraphedStep& update,
     torch::NoGradGuard no_grad;
     const torch::Tensor norm = optimizer.GradNormTensor();
     const torch::Tensor apply = torch::isfinite(l.loss) & torch::isfinite(norm);
-    if (clip > 0) ClipOnDevice(agent.online()->parameters(), norm, clip, 0);
+    if (clip > 0) ClipOnDevice(agent.online()->parameters(), norm, clip);
     optimizer.MaskedStep(apply, t);
     return {torch::stack({l.loss.detach().to(torch::kDouble), norm,
                           l.terms.q_taken.detach().mean().to(torch::kDouble),
@@ -133,27 +126,17 @@ std::vector<UpdateMetrics> GraphedPackedUpdate(
     PackedAgent& agent, GraphedStep& update,
     const std::vector<SampledBatch>& batches) {
   FusedAdam& optimizer = agent.optimizer();
-  const double clip = agent.options().grad_clip_norm;
   const int64_t k = agent.members();
-  const auto body = [&agent, &optimizer, clip, k](
+  const auto body = [&agent, &optimizer, k](
                         const std::vector<torch::Tensor>& inputs,
                         const torch::Tensor& t) -> std::vector<torch::Tensor> {
     const UpdateLoss l = agent.ComputeLoss(FromFields(inputs));
     l.loss.sum().backward();
     torch::NoGradGuard no_grad;
-    // Per-member gradient norms [K], as PackedAgent::Update's.
-    const auto& params = agent.online()->packed_parameters();
-    torch::Tensor squares;
-    for (const auto& p : params) {
-      if (!p.grad().defined()) continue;
-      const torch::Tensor sq =
-          nn::PackedView(p.grad(), k).to(torch::kDouble).square().sum(1);
-      squares = squares.defined() ? squares.add_(sq) : sq;
-    }
-    const torch::Tensor norms = squares.sqrt();
+    const torch::Tensor norms = agent.MemberGradNorms();
     const torch::Tensor apply =
         torch::isfinite(l.loss).all() & torch::isfinite(norms).all();
-    if (clip > 0) ClipOnDevice(params, norms, clip, k);
+    agent.ClipMemberGrads(norms);
     optimizer.MaskedStep(apply, t);
     const torch::Tensor mean_q = l.terms.q_taken.detach().view({k, -1}).mean(1);
     return {torch::stack({l.loss.detach().to(torch::kDouble), norms,

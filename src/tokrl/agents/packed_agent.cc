@@ -126,6 +126,43 @@ UpdateLoss PackedAgent::ComputeLoss(const SampledBatch& stacked) {
   return l;
 }
 
+torch::Tensor PackedAgent::MemberGradNorms() const {
+  torch::NoGradGuard no_grad;
+  const int64_t k = members_;
+  torch::Tensor squares = torch::zeros(
+      {k}, torch::TensorOptions().dtype(torch::kDouble).device(device_));
+  for (const auto& p : online_->packed_parameters()) {
+    const torch::Tensor& g = p.grad();
+    if (!g.defined()) continue;
+    if (g.device().is_cpu() && g.scalar_type() == torch::kFloat &&
+        g.is_contiguous()) {
+      // One pass per member row, as FusedAdam::GradNorm does.
+      const int64_t n = g.numel() / k;
+      auto* sq = squares.data_ptr<double>();
+      for (int64_t i = 0; i < k; ++i) {
+        sq[i] += internal::SumOfSquares(g.data_ptr<float>() + i * n, n);
+      }
+    } else {
+      squares += nn::PackedView(g, k).to(torch::kDouble).square().sum(1);
+    }
+  }
+  return squares.sqrt();
+}
+
+void PackedAgent::ClipMemberGrads(const torch::Tensor& norms) {
+  if (options_.grad_clip_norm <= 0) return;
+  torch::NoGradGuard no_grad;
+  // torch's clip_grad_norm_: scale by max / (norm + 1e-6) when below 1.
+  const torch::Tensor coef = (options_.grad_clip_norm / (norms + 1e-6))
+                                 .clamp_max(1.0)
+                                 .to(device_, torch::kFloat)
+                                 .unsqueeze(1);
+  for (const auto& p : online_->packed_parameters()) {
+    if (p.grad().defined())
+      nn::PackedView(p.mutable_grad(), members_).mul_(coef);
+  }
+}
+
 std::vector<UpdateMetrics> PackedAgent::Update(
     const std::vector<SampledBatch>& batches) {
   TOKRL_CHECK_EQ(static_cast<int64_t>(batches.size()), members_)
@@ -140,32 +177,7 @@ std::vector<UpdateMetrics> PackedAgent::Update(
   optimizer_->ZeroGrad();
   member_loss.sum().backward();
 
-  // Per-member gradient norms (and clip), as clip_grad_norm_ on each.
-  const auto& params = online_->packed_parameters();
-  torch::Tensor squares = torch::zeros({k}, torch::kDouble);
-  {
-    torch::NoGradGuard no_grad;
-    auto* sq = squares.data_ptr<double>();
-    for (const auto& p : params) {
-      const torch::Tensor& g = p.grad();
-      if (!g.defined()) continue;
-      if (g.device().is_cpu() && g.scalar_type() == torch::kFloat &&
-          g.is_contiguous()) {
-        // One pass per member row, as FusedAdam::GradNorm does.
-        const int64_t n = g.numel() / k;
-        for (int64_t i = 0; i < k; ++i) {
-          sq[i] += internal::SumOfSquares(g.data_ptr<float>() + i * n, n);
-        }
-      } else {
-        squares += nn::PackedView(g, k)
-                       .to(torch::kDouble)
-                       .square()
-                       .sum(1)
-                       .to(torch::kCPU);
-      }
-    }
-  }
-  const torch::Tensor norms = squares.sqrt();
+  const torch::Tensor norms = MemberGradNorms().to(torch::kCPU);
   const torch::Tensor losses =
       member_loss.detach().to(torch::kCPU, torch::kDouble);
   std::vector<UpdateMetrics> metrics(static_cast<size_t>(k));
@@ -178,17 +190,7 @@ std::vector<UpdateMetrics> PackedAgent::Update(
     diverged |= m.diverged;
   }
   if (diverged) return metrics;
-  if (options_.grad_clip_norm > 0) {
-    torch::NoGradGuard no_grad;
-    // torch's clip_grad_norm_: scale by max / (norm + 1e-6) when below 1.
-    const torch::Tensor coef = (options_.grad_clip_norm / (norms + 1e-6))
-                                   .clamp_max(1.0)
-                                   .to(device_, torch::kFloat)
-                                   .unsqueeze(1);
-    for (const auto& p : params) {
-      if (p.grad().defined()) nn::PackedView(p.mutable_grad(), k).mul_(coef);
-    }
-  }
+  ClipMemberGrads(norms);
   optimizer_->Step();
   const torch::Tensor mean_q = terms.q_taken.detach().view({k, b}).mean(1).to(
       torch::kCPU, torch::kDouble);

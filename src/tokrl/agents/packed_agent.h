@@ -64,6 +64,12 @@ class PackedAgent {
   // The forwards and losses of Update on a Stack()ed batch on the device;
   // the loss is per member [K].
   UpdateLoss ComputeLoss(const SampledBatch& stacked);
+  // After a backward: each member's gradient norm [K] (double, on device_),
+  // as clip_grad_norm_ computes it on that member alone. No host read.
+  torch::Tensor MemberGradNorms() const;
+  // Scales each member's gradients by clip_grad_norm_'s rule, from its norm
+  // in `norms` [K]; nothing when agent.grad_clip_norm is 0.
+  void ClipMemberGrads(const torch::Tensor& norms);
 
   void SyncTarget();
 
