@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "tokrl/agents/dqn_agent.h"
 #include "tokrl/agents/packed_agent.h"
@@ -125,9 +126,55 @@ void FillRandom(const std::string& env_id, ReplayBuffer& replay, Rng& rng) {
   }
 }
 
+// Replay sampling, batch 32, delivered on BenchDevice(): the host's
+// stacking and a copy to the device (arg 1 = 0, the baseline), against
+// frames mirrored on the device and gathered there (arg 1 = 1,
+// ReplayBuffer::MirrorFrames; the trainer's path on CUDA). Arg 0: 0 =
+// MinAtar-sized frames (4x10x10, no stacking), 1 = Atari's (1x84x84, 4
+// stacked). 100k slots, 3-step returns, an episode end every 97 steps.
+void BM_Sample(benchmark::State& state) {
+  torch::set_num_threads(1);
+  const bool atari = state.range(0) == 1;
+  const torch::Device device = BenchDevice();
+  ReplayOptions o;
+  o.capacity = 100'000;
+  o.obs_shape =
+      atari ? std::vector<int64_t>{1, 84, 84} : std::vector<int64_t>{4, 10, 10};
+  o.frame_stack = atari ? 4 : 1;
+  o.n_step = 3;
+  ReplayBuffer replay(o);
+  const auto frame =
+      static_cast<size_t>(o.obs_shape[0] * o.obs_shape[1] * o.obs_shape[2]);
+  std::vector<uint8_t> obs(frame), next_obs(frame);
+  const int32_t action[1] = {1};
+  const float reward[1] = {1.0f};
+  const uint8_t no[1] = {0};
+  for (int i = 0; i < o.capacity; ++i) {
+    std::fill(obs.begin(), obs.end(), static_cast<uint8_t>(i));
+    std::fill(next_obs.begin(), next_obs.end(), static_cast<uint8_t>(i + 1));
+    const uint8_t end[1] = {static_cast<uint8_t>(i % 97 == 96)};
+    replay.Add(obs, action, reward, end, no, next_obs);
+  }
+  if (state.range(1) == 1) replay.MirrorFrames(device);
+  Rng rng(0);
+  for (auto _ : state) {
+    const SampledBatch batch = ToDevice(replay.Sample(32, rng), device);
+    if (device.is_cuda()) torch::cuda::synchronize();
+    benchmark::DoNotOptimize(batch.obs.data_ptr());
+  }
+  state.SetLabel(std::string(atari ? "atari 84x84x4" : "minatar 10x10x4") +
+                 (state.range(1) == 1 ? " mirrored" : " host"));
+  state.counters["batches/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Sample)
+    ->ArgsProduct({{0, 1}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond);
+
 // Arg 2: 1 = tokrl's fast paths (CPU: nn/fast_paths.h; CUDA: the update as
-// a CUDA graph, graphed_update.h), 0 = the plain LibTorch ops / eager
-// launches, the baseline of the ratio, measured in the same process.
+// a CUDA graph, graphed_update.h, and the frames mirrored on the device as
+// the trainer does), 0 = the plain LibTorch ops / eager launches and host
+// batches, the baseline of the ratio, measured in the same process.
 void BM_Update(benchmark::State& state) {
   TuneAllocator();  // as the trainer does
   torch::set_num_threads(1);
@@ -141,6 +188,8 @@ void BM_Update(benchmark::State& state) {
   ReplayBuffer replay(r.replay);
   Rng rng(0);
   FillRandom(c.GetString("env.id"), replay, rng);
+  if (state.range(2) == 1 && agent.device().is_cuda())
+    replay.MirrorFrames(agent.device());
   const auto update = [&] {
     const SampledBatch batch = replay.Sample(32, rng);
     const UpdateMetrics m = agent.Update(batch);

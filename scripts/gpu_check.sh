@@ -102,7 +102,7 @@ update_args='1'; [ "$device" = cuda ] && update_args='[01]'
 [ "$device" = cuda ] && [ $graphs = 0 ] && update_args='0'
 TOKRL_BENCH_DEVICE=$device "$build/bench_agent" --benchmark_format=json \
   --benchmark_min_time=$min_time \
-  --benchmark_filter="^BM_Update/[01]/[012]/$update_args\$|^BM_PackedUpdate/1/1/(1|4|16)/[01]\$" \
+  --benchmark_filter="^BM_Update/[01]/[012]/$update_args\$|^BM_PackedUpdate/1/1/(1|4|16)/[01]\$|^BM_Sample/" \
   > "$out/bench.json" 2> "$out/bench.log" || { tail -20 "$out/bench.log"; fail "bench_agent"; }
 
 log "packed training (K=16 SoftMoE-4 Rainbow-lite)"
@@ -131,9 +131,15 @@ if (out / "graphs_off.txt").exists():
 bench = json.loads((out / "bench.json").read_text())["benchmarks"]
 print("| benchmark | label | rate |\n|---|---|---:|")
 for b in bench:
-    rate = b.get("updates/s") or b.get("member_updates/s")
-    unit = "updates/s" if "updates/s" in b else "member updates/s"
-    print(f"| {b['name']} | {b.get('label', '')} | {rate:.0f} {unit} |")
+    unit = next(u for u in ("updates/s", "member_updates/s", "batches/s") if u in b)
+    print(f"| {b['name']} | {b.get('label', '')} | {b[unit]:.0f} {unit.replace('_', ' ')} |")
+# Replay batches gathered from frames mirrored on the device against the
+# host's stacking plus a copy.
+samples = {b["name"]: b["batches/s"] for b in bench if "batches/s" in b}
+for name, rate in samples.items():
+    host = samples.get(name[:-1] + "0")
+    if name.endswith("/1") and host:
+        print(f"| {name[:-2]} mirrored / host | | {rate / host:.2f}x |")
 # CUDA graph against eager launches, per agent and network.
 updates = {b["name"]: b["updates/s"] for b in bench
            if b["name"].startswith("BM_Update/") and "updates/s" in b}

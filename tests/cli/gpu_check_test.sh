@@ -18,6 +18,7 @@ OUT=$work PYTHON=$py bash "$root/scripts/gpu_check.sh" --device cpu --quick \
   --no-build --build "$build"
 table=$work/gpu_check.md
 grep -Eq "^\| BM_PackedUpdate/1/1/16/1 \| rainbow_lite/softmoe4 K=16 packed \| [0-9]+ member updates/s \|$" "$table"
+grep -Eq "^\| BM_Sample/1 mirrored / host \| \| [0-9.]+x \|$" "$table"
 grep -Eq "^packed K=16 SoftMoE-4 Rainbow-lite: [1-9][0-9]* aggregate env steps/s" "$table"
 grep -Eq "^\| dqn flatten \| [0-9]+ \| [0-9]+ \| [0-9.]+x \|" "$table"
 [ "$(ls -d "$work"/pack16/seed* | wc -l)" = 16 ]

@@ -135,9 +135,10 @@ std::string ValueText(const ConfigValue& value) {
 const std::vector<std::string>& ResumeMutableKeys() {
   // They affect neither the learning nor the random streams.
   static const std::vector<std::string> keys = {
-      "train.total_steps", "train.log_every",    "train.checkpoint_every",
-      "train.stats_every", "train.stats_batch",  "train.tensorboard",
-      "experiment.name",   "experiment.variant", "agent.cuda_graphs"};
+      "train.total_steps",   "train.log_every",    "train.checkpoint_every",
+      "train.stats_every",   "train.stats_batch",  "train.tensorboard",
+      "experiment.name",     "experiment.variant", "agent.cuda_graphs",
+      "replay.device_frames"};
   return keys;
 }
 
@@ -224,6 +225,7 @@ Trainer::Trainer(const Config& config, const fs::path& run_dir, bool resume,
     stacker_->ResetAll(venv_->obs());
   }
   replay_ = std::make_unique<ReplayBuffer>(replay);
+  if (replay.device_frames && device.is_cuda()) replay_->MirrorFrames(device);
   agent_ = std::make_unique<DqnAgent>(agent_options_, network, device);
   if (interventions_.reset_every > 0) {
     reset_names_ =

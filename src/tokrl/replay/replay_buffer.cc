@@ -157,6 +157,11 @@ void ReplayBuffer::AddImpl(std::span<const uint8_t> obs,
   // Store the row: frames are [N, C, H, W] like the VecEnv batch, so one copy.
   std::memcpy(frames_.data() + prow * num_envs_ * frame_size_, obs.data(),
               batch_bytes);
+  if (mirror_.defined()) {
+    mirror_.narrow(0, prow * num_envs_, num_envs_)
+        .copy_(torch::from_blob(frames_.data() + prow * num_envs_ * frame_size_,
+                                {num_envs_, frame_size_}, torch::kUInt8));
+  }
   ready_.clear();
   for (int env = 0; env < num_envs_; ++env) {
     const auto e = static_cast<size_t>(env);
@@ -182,6 +187,7 @@ void ReplayBuffer::AddImpl(std::span<const uint8_t> obs,
       std::memcpy(final_frames_.data() + ref * frame_size_,
                   next_obs.data() + env * frame_size_,
                   static_cast<size_t>(frame_size_));
+      if (mirror_.defined()) MirrorFinal(ref);
       final_ref_[slot] = ref;
       flags_[slot] |= kEpisodeEnd;
     }
@@ -204,35 +210,89 @@ void ReplayBuffer::AddImpl(std::span<const uint8_t> obs,
   }
 }
 
-void ReplayBuffer::WriteStack(int64_t prow, int env, bool final_obs,
-                              uint8_t* out) const {
-  const auto frame = static_cast<size_t>(frame_size_);
+void ReplayBuffer::StackSources(int64_t prow, int env, bool final_obs,
+                                int64_t* src) const {
+  const int64_t zero = capacity();
   const int64_t slot = prow * num_envs_ + env;
-  uint8_t* newest = out + static_cast<size_t>(frame_stack_ - 1) * frame;
   int64_t prev;
   bool in_episode;
   if (final_obs) {
     const int32_t ref = final_ref_[static_cast<size_t>(slot)];
     TOKRL_DCHECK(ref >= 0);
-    std::memcpy(newest, final_frames_.data() + ref * frame, frame);
+    src[frame_stack_ - 1] = zero + 1 + ref;
     prev = prow;  // the final obs follows the episode's last stored frame
     in_episode = true;
   } else {
-    std::memcpy(newest, frames_.data() + slot * frame, frame);
+    src[frame_stack_ - 1] = slot;
     prev = (prow + rows_ - 1) % rows_;
     in_episode = !(flags_[static_cast<size_t>(slot)] & kFirstStep);
   }
   for (int j = frame_stack_ - 2; j >= 0; --j) {
-    uint8_t* dst = out + static_cast<size_t>(j) * frame;
     if (in_episode) {
       const int64_t s = prev * num_envs_ + env;
-      std::memcpy(dst, frames_.data() + s * frame, frame);
+      src[j] = s;
       in_episode = !(flags_[static_cast<size_t>(s)] & kFirstStep);
       prev = (prev + rows_ - 1) % rows_;
     } else {
-      std::memset(dst, 0, frame);
+      src[j] = zero;
     }
   }
+}
+
+void ReplayBuffer::WriteFrames(const int64_t* src, int64_t n,
+                               uint8_t* out) const {
+  const auto frame = static_cast<size_t>(frame_size_);
+  const int64_t zero = capacity();
+  for (int64_t j = 0; j < n; ++j, out += frame) {
+    if (src[j] < zero) {
+      std::memcpy(out, frames_.data() + src[j] * frame_size_, frame);
+    } else if (src[j] == zero) {
+      std::memset(out, 0, frame);
+    } else {
+      std::memcpy(out, final_frames_.data() + (src[j] - zero - 1) * frame_size_,
+                  frame);
+    }
+  }
+}
+
+void ReplayBuffer::MirrorFrames(torch::Device device) {
+  const int64_t pool = static_cast<int64_t>(final_frames_.size()) / frame_size_;
+  mirror_ = torch::empty(
+      {capacity() + 1 + std::max<int64_t>(pool, num_envs_), frame_size_},
+      torch::TensorOptions().dtype(torch::kUInt8).device(device));
+  UploadMirror();
+}
+
+void ReplayBuffer::UploadMirror() {
+  const int64_t slots = capacity();
+  const int64_t pool = static_cast<int64_t>(final_frames_.size()) / frame_size_;
+  if (mirror_.size(0) < slots + 1 + pool) {
+    mirror_ = torch::empty({slots + 1 + pool, frame_size_}, mirror_.options());
+  }
+  const auto host = [this](uint8_t* data, int64_t rows) {
+    return torch::from_blob(data, {rows, frame_size_}, torch::kUInt8);
+  };
+  mirror_.narrow(0, 0, slots).copy_(host(frames_.data(), slots));
+  mirror_[slots].zero_();
+  if (pool > 0) {
+    mirror_.narrow(0, slots + 1, pool).copy_(host(final_frames_.data(), pool));
+  }
+}
+
+void ReplayBuffer::MirrorFinal(int32_t ref) {
+  const int64_t row = capacity() + 1 + ref;
+  if (row >= mirror_.size(0)) {
+    // Grow by doubling the pool: the pool only grows until episode ends
+    // are recycled as fast as they are stored.
+    const int64_t pool = mirror_.size(0) - capacity() - 1;
+    mirror_ = torch::cat(
+        {mirror_,
+         torch::empty(
+             {std::max<int64_t>(pool, row + 1 - mirror_.size(0)), frame_size_},
+             mirror_.options())});
+  }
+  mirror_[row].copy_(torch::from_blob(final_frames_.data() + ref * frame_size_,
+                                      {frame_size_}, torch::kUInt8));
 }
 
 SampledBatch ReplayBuffer::Sample(int64_t batch_size, Rng& rng, double beta) {
@@ -243,24 +303,40 @@ SampledBatch ReplayBuffer::Sample(int64_t batch_size, Rng& rng, double beta) {
   sampler_->Sample(batch_size, rng, &sample_slots_, &sample_probs_);
 
   const int64_t b = batch_size;
-  const int64_t stacked_c = options_.obs_shape[0] * frame_stack_;
+  const int64_t f = frame_stack_;
+  const int64_t stacked_c = options_.obs_shape[0] * f;
   const int64_t h = options_.obs_shape[1], w = options_.obs_shape[2];
   SampledBatch batch;
-  batch.obs = torch::empty({b, stacked_c, h, w}, torch::kUInt8);
-  batch.next_obs = torch::empty({b, stacked_c, h, w}, torch::kUInt8);
-  batch.actions = torch::empty({b}, torch::kInt64);
-  batch.returns = torch::empty({b}, torch::kFloat32);
-  batch.discounts = torch::empty({b}, torch::kFloat32);
   batch.indices = torch::empty({b}, torch::kInt64);
-  batch.weights = torch::empty({b}, torch::kFloat32);
-  auto* obs = batch.obs.data_ptr<uint8_t>();
-  auto* next_obs = batch.next_obs.data_ptr<uint8_t>();
-  auto* actions = batch.actions.data_ptr<int64_t>();
-  auto* returns = batch.returns.data_ptr<float>();
-  auto* discounts = batch.discounts.data_ptr<float>();
   auto* indices = batch.indices.data_ptr<int64_t>();
-  auto* weights = batch.weights.data_ptr<float>();
-  const int64_t stack_bytes = frame_stack_ * frame_size_;
+  // Where the loop below writes: the batch's own tensors, or for a mirror
+  // two staging tensors (one copy each to the device): the obs and next_obs
+  // frame numbers [2, B, F] then the actions [B]; returns, discounts and
+  // weights [3, B].
+  torch::Tensor ints, floats;
+  int64_t *obs_src, *actions;
+  float *returns, *discounts, *weights;
+  if (mirror_.defined()) {
+    ints = torch::empty({2 * b * f + b}, torch::kInt64);
+    floats = torch::empty({3, b}, torch::kFloat32);
+    obs_src = ints.data_ptr<int64_t>();
+    actions = obs_src + 2 * b * f;
+    returns = floats.data_ptr<float>();
+    discounts = returns + b;
+    weights = discounts + b;
+  } else {
+    sample_sources_.resize(static_cast<size_t>(2 * b * f));
+    obs_src = sample_sources_.data();
+    batch.actions = torch::empty({b}, torch::kInt64);
+    batch.returns = torch::empty({b}, torch::kFloat32);
+    batch.discounts = torch::empty({b}, torch::kFloat32);
+    batch.weights = torch::empty({b}, torch::kFloat32);
+    actions = batch.actions.data_ptr<int64_t>();
+    returns = batch.returns.data_ptr<float>();
+    discounts = batch.discounts.data_ptr<float>();
+    weights = batch.weights.data_ptr<float>();
+  }
+  int64_t* next_src = obs_src + b * f;
 
   for (int64_t i = 0; i < b; ++i) {
     const int64_t slot = sample_slots_[static_cast<size_t>(i)];
@@ -268,13 +344,13 @@ SampledBatch ReplayBuffer::Sample(int64_t batch_size, Rng& rng, double beta) {
     TOKRL_DCHECK(flags_[s] & kSampleable);
     const int64_t prow = slot / num_envs_;
     const int env = static_cast<int>(slot % num_envs_);
-    WriteStack(prow, env, /*final_obs=*/false, obs + i * stack_bytes);
+    StackSources(prow, env, /*final_obs=*/false, obs_src + i * f);
     if (flags_[s] & kBootstrapFinal) {
-      WriteStack((prow + steps_[s] - 1) % rows_, env, /*final_obs=*/true,
-                 next_obs + i * stack_bytes);
+      StackSources((prow + steps_[s] - 1) % rows_, env, /*final_obs=*/true,
+                   next_src + i * f);
     } else {
-      WriteStack((prow + options_.n_step) % rows_, env, /*final_obs=*/false,
-                 next_obs + i * stack_bytes);
+      StackSources((prow + options_.n_step) % rows_, env, /*final_obs=*/false,
+                   next_src + i * f);
     }
     actions[i] = actions_[s];
     returns[i] = returns_[s];
@@ -295,6 +371,25 @@ SampledBatch ReplayBuffer::Sample(int64_t batch_size, Rng& rng, double beta) {
     }
   } else {
     std::fill(weights, weights + b, 1.0f);
+  }
+
+  if (mirror_.defined()) {
+    ints = ints.to(mirror_.device());
+    floats = floats.to(mirror_.device());
+    const torch::Tensor stacks =
+        mirror_.index_select(0, ints.narrow(0, 0, 2 * b * f))
+            .view({2, b, stacked_c, h, w});
+    batch.obs = stacks[0];
+    batch.next_obs = stacks[1];
+    batch.actions = ints.narrow(0, 2 * b * f, b);
+    batch.returns = floats[0];
+    batch.discounts = floats[1];
+    batch.weights = floats[2];
+  } else {
+    batch.obs = torch::empty({b, stacked_c, h, w}, torch::kUInt8);
+    batch.next_obs = torch::empty({b, stacked_c, h, w}, torch::kUInt8);
+    WriteFrames(obs_src, b * f, batch.obs.data_ptr<uint8_t>());
+    WriteFrames(next_src, b * f, batch.next_obs.data_ptr<uint8_t>());
   }
   return batch;
 }
@@ -355,6 +450,9 @@ const OptionsTable<ReplayOptions>& ReplayOptionsTable() {
                   "importance-sampling exponent (fixed, as Dopamine)"),
       FloatOption("priority_eps", &O::priority_eps, 0.0, 1e30,
                   "added to priorities before the exponent"),
+      BoolOption("device_frames", &O::device_frames,
+                 "on CUDA, keep the stored frames on the device and assemble "
+                 "batches there (changes no result)"),
   };
   return table;
 }
@@ -488,6 +586,7 @@ void ReplayBuffer::Load(const std::filesystem::path& path) {
     LoadState(in);
     in.Finish();
     ValidateState(in);
+    if (mirror_.defined()) UploadMirror();
   } catch (...) {
     Clear();
     throw;

@@ -107,14 +107,19 @@ struct ReplayOptions {
   // Added to raw priorities before the exponent. 1e-10 with alpha 0.5
   // reproduces Dopamine Rainbow's sqrt(loss + 1e-10).
   double priority_eps = 1e-10;
+  // On a CUDA train.device, the trainer mirrors the stored frames there
+  // (MirrorFrames), so batches are assembled on the device. Changes no
+  // result; no effect on the CPU.
+  bool device_frames = true;
 };
 
 // The config keys of ReplayOptions (`replay.<name>`): capacity,
-// prioritized, alpha, beta, priority_eps. The others come from the env
-// (num_envs, obs_shape, frame_stack) and the agent (n_step, gamma).
+// prioritized, alpha, beta, priority_eps, device_frames. The others come from
+// the env (num_envs, obs_shape, frame_stack) and the agent (n_step, gamma).
 const OptionsTable<ReplayOptions>& ReplayOptionsTable();
 
-// One sampled batch, on the CPU. B = batch size, F = frame_stack.
+// One sampled batch, B = batch size, F = frame_stack. On the CPU, except
+// with MirrorFrames(device): then every field but `indices` is on `device`.
 struct SampledBatch {
   torch::Tensor obs;        // uint8 [B, C*F, H, W]
   torch::Tensor actions;    // int64 [B]
@@ -158,6 +163,8 @@ class ReplayBuffer {
   //                 taken over the batch (as Dopamine), so weights are in
   //                 (0, 1]. beta >= 0.
   // The one-argument form uses options().beta.
+  // With MirrorFrames, the same batch (equal bytes and values), gathered on
+  // the mirror's device.
   SampledBatch Sample(int64_t batch_size, Rng& rng, double beta);
   SampledBatch Sample(int64_t batch_size, Rng& rng) {
     return Sample(batch_size, rng, options_.beta);
@@ -181,6 +188,16 @@ class ReplayBuffer {
   int64_t num_adds() const { return rows_written_; }
   const ReplayOptions& options() const { return options_; }
   const Sampler& sampler() const { return *sampler_; }
+
+  // Keeps a copy of every stored frame (and final observation) on `device`,
+  // updated by Add and Load, so Sample gathers stacks there: per batch only
+  // the frame indices and the scalar fields cross to the device, and each
+  // frame crosses once, when added. Costs capacity() frames of device
+  // memory, plus the final observations' pool. The buffer on the host stays
+  // the state (Save, Load, sampling decisions); the mirror changes no
+  // result. Calling it again moves the mirror.
+  void MirrorFrames(torch::Device device);
+  bool frames_mirrored() const { return mirror_.defined(); }
 
   // Drops every transition and open n-step return; keeps the options.
   void Clear();
@@ -218,10 +235,19 @@ class ReplayBuffer {
   }
   // Removes every slot of logical row `row` from the sampler.
   void InvalidateRow(int64_t row);
-  // Writes the F-frame stack ending at physical row `prow` of `env` into
-  // `out` (F * frame bytes). If `final_obs`, the newest frame is the stored
+  // The F frames of the stack ending at physical row `prow` of `env`,
+  // oldest first, into `src`, as frame numbers: slot s < capacity(), the
+  // zero frame capacity(), or final observation r at capacity() + 1 + r
+  // (the mirror's rows). If `final_obs`, the newest frame is the stored
   // final observation of that slot and `prow` supplies the frames before it.
-  void WriteStack(int64_t prow, int env, bool final_obs, uint8_t* out) const;
+  void StackSources(int64_t prow, int env, bool final_obs, int64_t* src) const;
+  // Writes the n frames numbered `src` (as StackSources') into `out`
+  // (n * frame bytes).
+  void WriteFrames(const int64_t* src, int64_t n, uint8_t* out) const;
+  // Copies final observation `ref` into the mirror, growing it if needed.
+  void MirrorFinal(int32_t ref);
+  // Copies the whole host storage into the mirror.
+  void UploadMirror();
   void WriteHeader(ReplayFileWriter& out) const;
   void ReadHeader(ReplayFileReader& in) const;
   void LoadState(ReplayFileReader& in);
@@ -251,9 +277,14 @@ class ReplayBuffer {
   NStepAccumulator nstep_;
   std::unique_ptr<Sampler> sampler_;
 
+  // MirrorFrames' device copy: [capacity() + 1 + pool, frame_size_] uint8,
+  // rows numbered as StackSources'; undefined without a mirror.
+  torch::Tensor mirror_;
+
   // Scratch reused across calls.
   std::vector<NStepTransition> ready_;
   std::vector<int64_t> sample_slots_;
+  std::vector<int64_t> sample_sources_;  // StackSources of obs, next_obs
   std::vector<double> sample_probs_;
 };
 

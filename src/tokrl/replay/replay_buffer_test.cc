@@ -576,14 +576,18 @@ class TempFile {
   std::filesystem::path path_;
 };
 
+// Equal bytes and values, wherever either batch lives.
 void ExpectSameBatch(const SampledBatch& a, const SampledBatch& b) {
-  EXPECT_TRUE(torch::equal(a.obs, b.obs));
-  EXPECT_TRUE(torch::equal(a.next_obs, b.next_obs));
-  EXPECT_TRUE(torch::equal(a.actions, b.actions));
-  EXPECT_TRUE(torch::equal(a.returns, b.returns));
-  EXPECT_TRUE(torch::equal(a.discounts, b.discounts));
-  EXPECT_TRUE(torch::equal(a.indices, b.indices));
-  EXPECT_TRUE(torch::equal(a.weights, b.weights));
+  const auto same = [](const torch::Tensor& x, const torch::Tensor& y) {
+    return torch::equal(x.cpu(), y.cpu());
+  };
+  EXPECT_TRUE(same(a.obs, b.obs));
+  EXPECT_TRUE(same(a.next_obs, b.next_obs));
+  EXPECT_TRUE(same(a.actions, b.actions));
+  EXPECT_TRUE(same(a.returns, b.returns));
+  EXPECT_TRUE(same(a.discounts, b.discounts));
+  EXPECT_TRUE(same(a.indices, b.indices));
+  EXPECT_TRUE(same(a.weights, b.weights));
 }
 
 TEST(ReplayBuffer, SaveLoadRoundTripGivesIdenticalSamples) {
@@ -626,6 +630,72 @@ TEST(ReplayBuffer, SaveLoadRoundTripGivesIdenticalSamples) {
       ExpectSameBatch(original.Sample(32, ra), restored.Sample(32, rb));
     }
   }
+}
+
+// Buffers mirrored on `device` sample exactly the host buffer's batches:
+// mirrored from the start (the final observations' pool grows on the
+// device) and from midway (an upload), through ring wraps and episode ends,
+// after a Load into an empty and into a full mirrored buffer, and after a
+// Clear.
+void ExpectMirrorsSampleAsTheHost(torch::Device device) {
+  for (bool prioritized : {false, true}) {
+    SCOPED_TRACE(prioritized ? "prioritized" : "uniform");
+    const ReplayOptions o = Options(3 * 20, 3, 3, 4, prioritized);
+    ReplayBuffer host(o), early(o), late(o);
+    early.MirrorFrames(device);
+    EXPECT_TRUE(early.frames_mirrored());
+    EXPECT_FALSE(host.frames_mirrored());
+    FakeVecEnv env(3, 60, /*end_prob=*/0.3);
+    std::vector<ReplayBuffer*> mirrors = {&early, &late};
+    Rng host_rng(61);
+    std::vector<Rng> rngs(2, Rng(61));
+    const auto check = [&] {
+      const SampledBatch want = host.Sample(32, host_rng);
+      for (size_t m = 0; m < mirrors.size(); ++m) {
+        const SampledBatch got = mirrors[m]->Sample(32, rngs[m]);
+        EXPECT_EQ(got.obs.device(), device);
+        EXPECT_EQ(got.next_obs.device(), device);
+        EXPECT_EQ(got.weights.device(), device);
+        EXPECT_TRUE(got.indices.device().is_cpu());
+        ExpectSameBatch(want, got);
+        mirrors[m]->UpdatePriorities(got.indices,
+                                     want.returns.abs() + want.actions);
+      }
+      host.UpdatePriorities(want.indices, want.returns.abs() + want.actions);
+    };
+    const auto step = [&] {
+      env.Step();
+      env.AddTo(host);
+      for (ReplayBuffer* m : mirrors) env.AddTo(*m);
+      if (host.size() > 0) check();
+    };
+    for (int r = 0; r < 70; ++r) {
+      if (r == 25) late.MirrorFrames(device);
+      step();
+    }
+
+    TempFile file("tokrl_replay_mirror");
+    host.Save(file.path());
+    ReplayBuffer loaded(o);
+    loaded.MirrorFrames(device);  // an empty pool, grown by the Load
+    loaded.Load(file.path());
+    late.Load(file.path());
+    mirrors = {&loaded, &late};
+    for (int r = 0; r < 10; ++r) step();
+
+    host.Clear();
+    for (ReplayBuffer* m : mirrors) m->Clear();
+    for (int r = 0; r < 30; ++r) step();
+  }
+}
+
+TEST(ReplayBuffer, MirroredFramesSampleExactlyTheHostsBatches) {
+  ExpectMirrorsSampleAsTheHost(torch::kCPU);
+}
+
+TEST(ReplayBuffer, MirroredOnCudaSampleExactlyTheHostsBatches) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  ExpectMirrorsSampleAsTheHost(torch::Device(torch::kCUDA, 0));
 }
 
 std::string LoadError(ReplayBuffer& buffer, const std::filesystem::path& path) {
