@@ -24,7 +24,10 @@ rm -rf "$stale/checkpoint" "$stale/checkpoint.old"
 run --jobs 2 > "$work/2.log"
 [ "$(grep -c '^resume ' "$work/2.log")" = 15 ] || fail "expected 15 resumed runs"
 grep -q "^start  flatten/breakout/seed0" "$work/2.log" || fail "stale run not restarted"
-[ -d "$stale.stale-1" ] || fail "stale folder was not kept as $stale.stale-1"
+[ -f "$stale/attempt-1/config.toml" ] && [ -f "$stale/attempt-1/train.log" ] ||
+  fail "the stale run's files were not kept in $stale/attempt-1"
+grep -q "moved the stale run's files to $stale/attempt-1" "$work/2.log" ||
+  fail "the sweep log does not say where the stale run's files went"
 run --list > "$work/list2.log"
 grep -q "16 runs: 16 done" "$work/list2.log" || fail "not all done: $(tail -1 "$work/list2.log")"
 n_resumed=$(find "$work/out" -name 'run_info.resume-200.json' | wc -l)

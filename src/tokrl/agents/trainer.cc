@@ -104,26 +104,6 @@ const std::vector<std::string>& MetricColumns() {
   return columns;
 }
 
-// Moves everything in run_dir but the lock into run_dir/attempt-<k>/ (the
-// first k free) and returns that folder.
-fs::path MoveRunAside(const fs::path& run_dir) {
-  fs::path aside;
-  for (int k = 1;; ++k) {
-    aside = run_dir / (io::run_dir::kAttemptPrefix + std::to_string(k));
-    if (!fs::exists(aside)) break;
-  }
-  fs::create_directory(aside);
-  for (const auto& entry : fs::directory_iterator(run_dir)) {
-    const std::string name = entry.path().filename().string();
-    if (name == io::run_dir::kLock ||
-        name.rfind(io::run_dir::kAttemptPrefix, 0) == 0)
-      continue;
-    fs::rename(entry.path(), aside / name);
-  }
-  io::SyncDirectory(run_dir);
-  return aside;
-}
-
 std::string ValueText(const ConfigValue& value) {
   std::ostringstream out;
   std::visit([&out](const auto& v) { out << v; }, value);
@@ -198,7 +178,7 @@ Trainer::Trainer(const Config& config, const fs::path& run_dir, bool resume,
   if (resume && !has_checkpoint) {
     // The run died before its first checkpoint: nothing can be continued,
     // so it starts over; its files are kept for the post-mortem.
-    const fs::path aside = MoveRunAside(run_dir);
+    const fs::path aside = io::run_dir::MoveAttemptAside(run_dir);
     resume = false;
     if (progress_ != nullptr) {
       *progress_ << "no checkpoint in " << run_dir.string()

@@ -19,6 +19,8 @@
 #ifndef TOKRL_IO_RUN_DIR_H_
 #define TOKRL_IO_RUN_DIR_H_
 
+#include <filesystem>
+
 namespace tokrl::io::run_dir {
 
 inline constexpr char kConfig[] = "config.toml";
@@ -33,6 +35,13 @@ inline constexpr char kSummary[] = "summary.json";
 inline constexpr char kLock[] = "lock";
 inline constexpr char kAttemptPrefix[] = "attempt-";
 inline constexpr char kTrainLog[] = "train.log";
+
+// Moves everything in `run_dir` but the lock and earlier attempts into
+// run_dir/attempt-<k>/ (the first free k) and returns that folder: how the
+// trainer (--resume) and `tokrl sweep` restart a run that died before its
+// first checkpoint without losing its files. The caller must hold the
+// directory or know that no trainer does.
+std::filesystem::path MoveAttemptAside(const std::filesystem::path& run_dir);
 
 }  // namespace tokrl::io::run_dir
 

@@ -38,19 +38,6 @@ std::string Tail(const fs::path& file, int lines) {
   return out;
 }
 
-// Moves a stale folder aside (never deletes: it may hold the only log of
-// why the run died).
-void MoveAside(const fs::path& dir, std::ostream* log) {
-  for (int k = 1;; ++k) {
-    fs::path target = dir;
-    target += ".stale-" + std::to_string(k);
-    if (fs::exists(target)) continue;
-    fs::rename(dir, target);
-    if (log) *log << "moved stale run folder to " << target.string() << "\n";
-    return;
-  }
-}
-
 // Single-quotes `s` for a POSIX shell.
 std::string ShellQuote(const std::string& s) {
   std::string out = "'";
@@ -278,7 +265,10 @@ LaunchSummary RunLocal(const Sweep& sweep, const LocalOptions& options,
         continue;
       }
       if (GetRunState(run.run_dir) == RunState::kStale) {
-        MoveAside(run.run_dir, log);
+        // Never deleted: it may hold the only log of why the run died.
+        const fs::path aside = io::run_dir::MoveAttemptAside(run.run_dir);
+        if (log)
+          *log << "moved the stale run's files to " << aside.string() << "\n";
       }
       fs::create_directories(run.run_dir);
       free.push_back(i);

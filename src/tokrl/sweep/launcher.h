@@ -5,7 +5,8 @@
 //   * partial runs (a checkpoint, no summary) are resumed (--resume), which
 //     continues bit-exactly on the CPU (see agents/trainer.h);
 //   * stale run folders (no checkpoint: the run died before its first one)
-//     are renamed to <dir>.stale-<k> (kept, never deleted) and started over;
+//     have their files moved to <dir>/attempt-<k>/ (kept, never deleted; as
+//     the trainer's --resume does) and are started over;
 //   * each run's output is appended to <run_dir>/train.log;
 //   * a failed run does not stop the others; the summary lists it with the
 //     tail of its log.
