@@ -133,20 +133,18 @@ print("| benchmark | label | rate |\n|---|---|---:|")
 for b in bench:
     unit = next(u for u in ("updates/s", "member_updates/s", "batches/s") if u in b)
     print(f"| {b['name']} | {b.get('label', '')} | {b[unit]:.0f} {unit.replace('_', ' ')} |")
+def ratios(prefix, key, what):
+    """Rows named <prefix>.../1 against their .../0 baseline, as 'what'."""
+    rates = {b["name"]: b[key] for b in bench
+             if b["name"].startswith(prefix) and key in b}
+    for name, rate in rates.items():
+        base = rates.get(name[:-1] + "0")
+        if name.endswith("/1") and base:
+            print(f"| {name[:-2]} {what} | | {rate / base:.2f}x |")
 # Replay batches gathered from frames mirrored on the device against the
-# host's stacking plus a copy.
-samples = {b["name"]: b["batches/s"] for b in bench if "batches/s" in b}
-for name, rate in samples.items():
-    host = samples.get(name[:-1] + "0")
-    if name.endswith("/1") and host:
-        print(f"| {name[:-2]} mirrored / host | | {rate / host:.2f}x |")
-# CUDA graph against eager launches, per agent and network.
-updates = {b["name"]: b["updates/s"] for b in bench
-           if b["name"].startswith("BM_Update/") and "updates/s" in b}
-for name, rate in updates.items():
-    eager = updates.get(name[:-1] + "0")
-    if name.endswith("/1") and eager:
-        print(f"| {name[:-2]} graph / eager | | {rate / eager:.2f}x |")
+# host's stacking plus a copy; the CUDA graph against eager launches.
+ratios("BM_Sample/", "batches/s", "mirrored / host")
+ratios("BM_Update/", "updates/s", "graph / eager")
 # Packed training: each member's train/sps after warm-up, summed.
 total = 0.0
 for member in sorted((out / "pack16").glob("seed*")):
