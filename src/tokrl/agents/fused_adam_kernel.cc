@@ -3,8 +3,11 @@
 #include <cmath>
 #include <cstdint>
 
+#include "tokrl/core/cpu_clones.h"
+
 namespace tokrl::internal {
 
+TOKRL_CLONES
 void AdamKernel(float* __restrict p, const float* __restrict g,
                 float* __restrict m, float* __restrict v, int64_t n, float b1,
                 float b2, float step_size, float inv_sqrt_bias2, float eps) {
@@ -19,6 +22,7 @@ void AdamKernel(float* __restrict p, const float* __restrict g,
   }
 }
 
+TOKRL_CLONES
 double SumOfSquares(const float* g, int64_t n) {
   // Eight float lanes per block of 64 (vectorized, exact order on every
   // machine), flushed into double so long tensors keep their precision.

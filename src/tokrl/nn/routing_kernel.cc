@@ -1,16 +1,11 @@
 #include "tokrl/nn/routing_kernel.h"
 
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <vector>
 
-// Built for x86-64 baseline with an AVX2 clone picked at load time (GCC
-// function multiversioning), where the toolchain supports it.
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define TOKRL_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define TOKRL_CLONES
-#endif
+#include "tokrl/core/cpu_clones.h"
 
 namespace tokrl::internal {
 namespace {
@@ -183,6 +178,62 @@ void RoutingSoftmaxBackward(const float* dispatch, const float* combine,
         const float dot = Dot(gci, ci, k);
         float* oi = out + i * k;
         for (int64_t j = 0; j < k; ++j) oi[j] += ci[j] * (gci[j] - dot);
+      }
+    }
+  }
+}
+
+// Feature-major loops (for k, for j): on PerConv tokens, whose token stride
+// sm is 1, the inner loop over tokens is contiguous and vectorizes; x_hat is
+// written with a stride of d, within the sample's few KB.
+TOKRL_CLONES
+void NormalizeTokensForward(const float* x, int64_t sb, int64_t sm, int64_t sd,
+                            int64_t begin, int64_t end, int64_t m, int64_t d,
+                            float eps, float* x_hat, float* norms) {
+  for (int64_t b = begin; b < end; ++b) {
+    const float* xb = x + b * sb;
+    float* n = norms + b * m;
+    float* y = x_hat + b * m * d;
+    for (int64_t j = 0; j < m; ++j) n[j] = 0.0f;
+    for (int64_t k = 0; k < d; ++k) {
+      const float* xk = xb + k * sd;
+      for (int64_t j = 0; j < m; ++j) n[j] += xk[j * sm] * xk[j * sm];
+    }
+    for (int64_t j = 0; j < m; ++j) n[j] = std::sqrt(n[j]);
+    for (int64_t k = 0; k < d; ++k) {
+      const float* xk = xb + k * sd;
+      for (int64_t j = 0; j < m; ++j) y[j * d + k] = xk[j * sm] / (n[j] + eps);
+    }
+  }
+}
+
+TOKRL_CLONES
+void NormalizeTokensBackward(const float* x, int64_t sb, int64_t sm, int64_t sd,
+                             const float* norms, const float* grad_x_hat,
+                             int64_t begin, int64_t end, int64_t m, int64_t d,
+                             float eps, float* grad_x) {
+  std::vector<float> inv(static_cast<size_t>(m));
+  std::vector<float> coef(static_cast<size_t>(m));
+  for (int64_t b = begin; b < end; ++b) {
+    const float* xb = x + b * sb;
+    const float* n = norms + b * m;
+    const float* g = grad_x_hat + b * m * d;
+    float* gx = grad_x + b * sb;
+    for (int64_t j = 0; j < m; ++j) coef[j] = 0.0f;
+    for (int64_t k = 0; k < d; ++k) {
+      const float* xk = xb + k * sd;
+      for (int64_t j = 0; j < m; ++j) coef[j] += g[j * d + k] * xk[j * sm];
+    }
+    for (int64_t j = 0; j < m; ++j) {
+      const float shifted = n[j] + eps;
+      inv[j] = 1.0f / shifted;
+      coef[j] = n[j] > 0.0f ? coef[j] / (shifted * shifted) / n[j] : 0.0f;
+    }
+    for (int64_t k = 0; k < d; ++k) {
+      const float* xk = xb + k * sd;
+      float* gk = gx + k * sd;
+      for (int64_t j = 0; j < m; ++j) {
+        gk[j * sm] = g[j * d + k] * inv[j] - xk[j * sm] * coef[j];
       }
     }
   }

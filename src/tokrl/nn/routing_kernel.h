@@ -8,6 +8,12 @@
 //   combine  C[b] = softmax of L[b] over columns (each row sums to 1),
 // the same values as two torch::softmax calls to float rounding (relative
 // error below 1e-6), in one read of L and mostly one exp per element.
+//
+// With `normalize`, the logits come from tokens scaled to unit length:
+//   x_hat = x / (||x||_2 + eps) over each token's d features,
+// which ATen computes in ~0.35 ms forward for a batch of 32 MinAtar PerConv
+// tokens (a transposed view: its norm reduces over a stride of 100) and
+// ~0.5 ms backward, against ~0.02 ms each here.
 #ifndef TOKRL_NN_ROUTING_KERNEL_H_
 #define TOKRL_NN_ROUTING_KERNEL_H_
 
@@ -29,6 +35,22 @@ void RoutingSoftmaxBackward(const float* dispatch, const float* combine,
                             const float* grad_combine, int64_t begin,
                             int64_t end, int64_t m, int64_t k,
                             float* grad_logits);
+
+// Tokens x: batch * m * d floats at element strides (sb, sm, sd), any
+// layout without overlap (PerConv tokens are a transposed view); samples
+// [begin, end) only. Writes x_hat row-major [batch, m, d] and each token's
+// norm ||x|| to norms [batch, m] (for the backward).
+void NormalizeTokensForward(const float* x, int64_t sb, int64_t sm, int64_t sd,
+                            int64_t begin, int64_t end, int64_t m, int64_t d,
+                            float eps, float* x_hat, float* norms);
+
+// The gradient of x (written at x's strides) given that of x_hat
+// (row-major): dx = g / (n + eps) - x * <g, x> / (n (n + eps)^2), where the
+// second term is 0 for n = 0 (as ATen's norm backward).
+void NormalizeTokensBackward(const float* x, int64_t sb, int64_t sm, int64_t sd,
+                             const float* norms, const float* grad_x_hat,
+                             int64_t begin, int64_t end, int64_t m, int64_t d,
+                             float eps, float* grad_x);
 
 }  // namespace tokrl::internal
 

@@ -26,6 +26,69 @@ int64_t DefaultSlotsPerExpert(int64_t num_tokens, int64_t num_experts,
   return std::max<int64_t>(1, static_cast<int64_t>(slots));
 }
 
+namespace {
+
+// Tokens per parallel task of the normalization: a sample is m * d (~10^3)
+// elements.
+constexpr int64_t kNormGrain = 8;
+
+// x / (||x|| + eps) over the last dim of tokens [B, m, d] as one kernel
+// (routing_kernel.h says why). Returns x_hat contiguous.
+struct FusedTokenNorm : torch::autograd::Function<FusedTokenNorm> {
+  static torch::autograd::variable_list forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& tokens) {
+    const at::Tensor x =
+        tokens.is_non_overlapping_and_dense() ? tokens : tokens.contiguous();
+    const int64_t b = x.size(0), m = x.size(1), d = x.size(2);
+    at::Tensor x_hat = at::empty({b, m, d}, x.options());
+    at::Tensor norms = at::empty({b, m}, x.options());
+    const float* in = x.data_ptr<float>();
+    float* out = x_hat.data_ptr<float>();
+    float* n = norms.data_ptr<float>();
+    at::parallel_for(0, b, kNormGrain, [&](int64_t begin, int64_t end) {
+      internal::NormalizeTokensForward(in, x.stride(0), x.stride(1),
+                                       x.stride(2), begin, end, m, d,
+                                       static_cast<float>(kNormEps), out, n);
+    });
+    ctx->save_for_backward({x, norms});
+    return {x_hat};
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx,
+      torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& x = saved[0];
+    const at::Tensor& norms = saved[1];
+    const at::Tensor g = grads[0].contiguous();
+    const int64_t b = x.size(0), m = x.size(1), d = x.size(2);
+    // The gradient in x's layout, so the tokens' views pass it on as is.
+    at::Tensor grad = at::empty_strided(x.sizes(), x.strides(), x.options());
+    const float* in = x.data_ptr<float>();
+    const float* n = norms.data_ptr<float>();
+    const float* gp = g.data_ptr<float>();
+    float* out = grad.data_ptr<float>();
+    at::parallel_for(0, b, kNormGrain, [&](int64_t begin, int64_t end) {
+      internal::NormalizeTokensBackward(in, x.stride(0), x.stride(1),
+                                        x.stride(2), n, gp, begin, end, m, d,
+                                        static_cast<float>(kNormEps), out);
+    });
+    return {grad};
+  }
+};
+
+}  // namespace
+
+at::Tensor NormalizeTokens(const at::Tensor& tokens) {
+  TOKRL_CHECK(tokens.dim() == 3)
+      << "tokens must be [B, m, d], got " << tokens.sizes();
+  if (!FastPathsEnabled() || !tokens.device().is_cpu() ||
+      tokens.scalar_type() != at::kFloat || tokens.numel() == 0) {
+    return tokens / (tokens.norm(2, {-1}, /*keepdim=*/true) + kNormEps);
+  }
+  return FusedTokenNorm::apply(tokens)[0];
+}
+
 at::Tensor SoftMoELogits(const at::Tensor& tokens, const at::Tensor& phi,
                          bool normalize, const at::Tensor& scale) {
   const bool packed = phi.dim() == 4;
@@ -37,7 +100,7 @@ at::Tensor SoftMoELogits(const at::Tensor& tokens, const at::Tensor& phi,
   at::Tensor x = tokens;
   at::Tensor p = phi;
   if (normalize) {
-    x = x / (x.norm(2, {-1}, /*keepdim=*/true) + kNormEps);
+    x = NormalizeTokens(x);
     p = p / (p.norm(2, {d_dim}, /*keepdim=*/true) + kNormEps);
     if (scale.defined()) p = packed ? p * scale.view({k, 1, 1, 1}) : p * scale;
   }

@@ -65,6 +65,13 @@ namespace tokrl::nn {
 int64_t DefaultSlotsPerExpert(int64_t num_tokens, int64_t num_experts,
                               double capacity_factor = 1.0);
 
+/// X_hat = X / (||X||_2 + 1e-6) over the last dim of tokens [B, m, d]
+/// (differentiable; first-order gradients only). On CPU float tokens one
+/// fused kernel (nn/routing_kernel.h) computes it, equal to the ATen ops
+/// within float rounding and contiguous; elsewhere (or with
+/// nn::SetFastPaths(false)) the ATen ops.
+at::Tensor NormalizeTokens(const at::Tensor& tokens);
+
 /// L = X_hat . Phi_hat: tokens [B, m, d], phi [d, n, p] -> [B, m, n, p].
 /// With `normalize`, X rows and Phi columns are L2-normalised over d
 /// (eps 1e-6) and Phi is multiplied by `scale` (a 1-element tensor).

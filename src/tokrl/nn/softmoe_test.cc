@@ -222,6 +222,54 @@ TEST(SoftMoETest, FusedRoutingEqualsTheTwoSoftmaxes) {
   }
 }
 
+// The fused token normalization against the ATen ops in double: on a
+// transposed view (PerConv tokens), contiguous tokens and a permuted layout,
+// with a token of zeros (whose gradient is g / eps there, as ATen's). The
+// gradient keeps the tokens' layout.
+TEST(SoftMoETest, FusedTokenNormEqualsTheAtenOps) {
+  torch::manual_seed(3);
+  const auto transposed = [] {
+    return torch::randn({5, 16, 100}).transpose(1, 2);  // [5, 100, 16]
+  };
+  const auto contiguous = [] { return torch::randn({3, 7, 9}); };
+  const auto permuted = [] {
+    return torch::randn({7, 9, 3}).permute({2, 0, 1});  // [3, 7, 9]
+  };
+  for (const auto& make : {+transposed, +contiguous, +permuted}) {
+    at::Tensor base = make();
+    {
+      torch::NoGradGuard no_grad;
+      base.select(1, 2).zero_();  // one token of every sample is 0
+    }
+    const at::Tensor x = base.detach().requires_grad_(true);
+    SCOPED_TRACE(::testing::Message() << x.sizes() << " " << x.strides());
+    const at::Tensor exact = x.detach().to(torch::kDouble).requires_grad_(true);
+    const at::Tensor fused = NormalizeTokens(x);
+    const at::Tensor want =
+        exact / (exact.norm(2, {-1}, /*keepdim=*/true) + 1e-6);
+    EXPECT_TRUE(fused.is_contiguous());
+    EXPECT_LT((fused.to(torch::kDouble) - want).abs().max().item<double>(),
+              1e-6);
+    const at::Tensor g = torch::randn(x.sizes());
+    const at::Tensor gx = torch::autograd::grad({(fused * g).sum()}, {x})[0];
+    const at::Tensor ge = torch::autograd::grad(
+        {(want * g.to(torch::kDouble)).sum()}, {exact})[0];
+    EXPECT_EQ(gx.strides(), x.strides());
+    // Relative to the largest entry: the zero token's gradient is g / 1e-6.
+    EXPECT_LT((gx.to(torch::kDouble) - ge).abs().max().item<double>(),
+              1e-6 * ge.abs().max().item<double>());
+    // The other tokens' gradients, absolutely.
+    const at::Tensor live = torch::ones({x.size(1)}, torch::kBool);
+    live[2] = false;
+    EXPECT_LT((gx.to(torch::kDouble) - ge)
+                  .index({torch::indexing::Slice(), live})
+                  .abs()
+                  .max()
+                  .item<double>(),
+              1e-6);
+  }
+}
+
 TEST(SoftMoETest, ParameterCountsMatchPaper) {
   // paper.md 2.11, Impala PerConv: m = 121, d = 32.
   struct Case {
