@@ -203,7 +203,9 @@ void BM_Update(benchmark::State& state) {
   nn::SetFastPaths(true);
   // An update: online forward and backward (~2 forwards) on s, target
   // forward on s' (and the online one under double Q): (4 + double_q)
-  // forwards of the batch, approximately.
+  // forwards of the batch, approximately. The same count for both rows: a
+  // fast-path C51 update does less (its online head at the taken actions
+  // only), so its GFLOP/s is the plain update's work over its time.
   const double flops = ForwardFlops(*agent.online()) * 32 *
                        (4.0 + (r.agent.double_q ? 1.0 : 0.0));
   state.counters["GFLOP/s"] =

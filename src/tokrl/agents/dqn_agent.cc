@@ -150,15 +150,15 @@ bool DqnAgent::ParametersFinite() {
   return true;
 }
 
-TdTerms ComputeTdTerms(const AgentOptions& options, const nn::QOutput& out,
+TdTerms ComputeTdTerms(const AgentOptions& options,
+                       const nn::TakenOutput& taken,
                        const nn::QOutput& next_target,
                        const nn::QOutput& next_online,
-                       const torch::Tensor& actions,
                        const torch::Tensor& returns,
                        const torch::Tensor& discounts,
                        const torch::Tensor& support) {
   TdTerms terms;
-  terms.q_taken = SelectActions(out.q, actions);
+  terms.q_taken = taken.q;
   // The targets: no gradient flows into them.
   torch::Tensor targets, target_probs;
   {
@@ -182,8 +182,7 @@ TdTerms ComputeTdTerms(const AgentOptions& options, const nn::QOutput& out,
     terms.per_sample = TdLoss(terms.q_taken, targets, options.loss);
     terms.priorities = (targets - terms.q_taken.detach()).abs();
   } else {
-    terms.per_sample =
-        C51Loss(SelectActions(out.logits, actions), target_probs);
+    terms.per_sample = C51Loss(taken.logits, target_probs);
     terms.priorities = terms.per_sample.detach();
   }
   return terms;
@@ -199,19 +198,18 @@ SampledBatch ToDevice(const SampledBatch& batch, torch::Device device) {
 }
 
 UpdateLoss DqnAgent::ComputeLoss(const SampledBatch& batch) {
-  const nn::QOutput out = online_->forward(batch.obs);
+  UpdateLoss l;
+  const nn::TakenOutput taken =
+      online_->forward_taken(batch.obs, batch.actions, &l.aux_loss);
   nn::QOutput next_target, next_online;
   {
     torch::NoGradGuard no_grad;
     next_target = target_->forward(batch.next_obs);
     if (options_.double_q) next_online = online_->forward(batch.next_obs);
   }
-  UpdateLoss l;
-  l.terms =
-      ComputeTdTerms(options_, out, next_target, next_online, batch.actions,
-                     batch.returns, batch.discounts, support_);
+  l.terms = ComputeTdTerms(options_, taken, next_target, next_online,
+                           batch.returns, batch.discounts, support_);
   l.loss = (batch.weights * l.terms.per_sample).mean();
-  l.aux_loss = out.aux_loss;
   return l;
 }
 

@@ -62,16 +62,17 @@ struct UpdateMetrics {
 
 // The update rule's per-sample terms (the header comment's formulas):
 // per_sample loss [N] (differentiable), priorities [N] and Q(s, a) [N].
-// `out` = online(s) with gradient; next_target = target(s'); next_online =
-// online(s') when options.double_q (else unused); support: the C51 atoms.
-// Shared by DqnAgent and PackedAgent (members folded into N).
+// `taken` = online(s) at the taken actions, with gradient; next_target =
+// target(s'); next_online = online(s') when options.double_q (else unused);
+// support: the C51 atoms. Shared by DqnAgent and PackedAgent (members
+// folded into N).
 struct TdTerms {
   torch::Tensor per_sample, priorities, q_taken;
 };
-TdTerms ComputeTdTerms(const AgentOptions& options, const nn::QOutput& out,
+TdTerms ComputeTdTerms(const AgentOptions& options,
+                       const nn::TakenOutput& taken,
                        const nn::QOutput& next_target,
                        const nn::QOutput& next_online,
-                       const torch::Tensor& actions,
                        const torch::Tensor& returns,
                        const torch::Tensor& discounts,
                        const torch::Tensor& support);

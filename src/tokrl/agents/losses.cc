@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <string>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/fast_paths.h"
 
 namespace tokrl {
 
@@ -21,6 +23,50 @@ std::string Shape(const torch::Tensor& t) {
 void CheckBatchVector(const torch::Tensor& t, int64_t batch, const char* name) {
   TOKRL_CHECK(t.defined() && t.dim() == 1 && t.size(0) == batch)
       << name << " must have shape [" << batch << "], got " << Shape(t);
+}
+
+// ProjectDistribution's floor/ceil form as a loop over (row, source atom),
+// in double, for a support zp[0..K) spaced dz. Why: the clipped-weight form
+// builds a [B, K, K] tensor in about ten ATen ops, ~0.1 ms for a batch of 32
+// with 51 atoms (5% of a flatten Rainbow-lite update); this is a few us.
+torch::Tensor ProjectOnTheHost(const torch::Tensor& next_probs,
+                               const torch::Tensor& returns,
+                               const torch::Tensor& discounts, const double* zp,
+                               double dz) {
+  const int64_t b = next_probs.size(0), k = next_probs.size(1);
+  const auto host = [](const torch::Tensor& t) {
+    return t.to(torch::kCPU, torch::kDouble).contiguous();
+  };
+  const torch::Tensor p = host(next_probs), r = host(returns),
+                      d = host(discounts);
+  torch::Tensor out = torch::zeros({b, k}, p.options());
+  const double *pp = p.data_ptr<double>(), *rp = r.data_ptr<double>(),
+               *dp = d.data_ptr<double>();
+  double* mp = out.data_ptr<double>();
+  const double v_min = zp[0], v_max = zp[k - 1];
+  for (int64_t row = 0; row < b; ++row) {
+    double* m = mp + row * k;
+    for (int64_t i = 0; i < k; ++i) {
+      const double tz = std::clamp(rp[row] + dp[row] * zp[i], v_min, v_max);
+      if (std::isnan(tz)) {  // a NaN return or discount: a NaN row, as ATen's
+        std::fill(m, m + k, std::numeric_limits<double>::quiet_NaN());
+        break;
+      }
+      const double pos = (tz - v_min) / dz;
+      const auto l =
+          std::clamp<int64_t>(static_cast<int64_t>(std::floor(pos)), 0, k - 1);
+      const auto u =
+          std::clamp<int64_t>(static_cast<int64_t>(std::ceil(pos)), 0, k - 1);
+      const double prob = pp[row * k + i];
+      if (l == u) {
+        m[l] += prob;  // on an atom (or beyond the ends): all of it
+      } else {
+        m[l] += prob * (static_cast<double>(u) - pos);
+        m[u] += prob * (pos - static_cast<double>(l));
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -129,11 +175,21 @@ torch::Tensor ProjectDistribution(const torch::Tensor& next_probs,
   if (z.device().is_cpu()) {
     // Elsewhere these reads would synchronize with the host (and cannot
     // happen inside a CUDA graph); AgentSupport builds it with linspace.
-    const double v_min = z[0].item<double>(), v_max = z[k - 1].item<double>();
+    const torch::Tensor zd = z.to(torch::kDouble).contiguous();
+    const double* zp = zd.data_ptr<double>();
+    const double v_min = zp[0], v_max = zp[k - 1];
     const double dz = (v_max - v_min) / static_cast<double>(k - 1);
     TOKRL_CHECK_GT(dz, 0.0) << "ProjectDistribution: support must increase";
-    TOKRL_CHECK((z.diff() - dz).abs().max().item<double>() <= 1e-4 * dz)
+    double worst = 0.0;
+    for (int64_t j = 1; j < k; ++j) {
+      worst = std::max(worst, std::abs(zp[j] - zp[j - 1] - dz));
+    }
+    TOKRL_CHECK(worst <= 1e-4 * dz)
         << "ProjectDistribution: support must be evenly spaced";
+    if (nn::FastPathsEnabled()) {
+      return ProjectOnTheHost(next_probs, returns, discounts, zp, dz)
+          .to(options.dtype());
+    }
   }
   // The spacing and ends as tensors, so nothing is read back.
   const torch::Tensor dz = (z[k - 1] - z[0]) / static_cast<double>(k - 1);

@@ -93,8 +93,9 @@ torch::Tensor TdLoss(const torch::Tensor& q_selected,
 // needs no special case when Tz lands exactly on an atom (b = l = u): all of
 // p_i then goes to that atom (Dopamine's project_distribution). Mass beyond
 // the support is clipped onto v_min / v_max. Rows of the result sum to 1 (up
-// to rounding). O(B K^2) work, fine for K ~ 51. Result [B, K] in next_probs'
-// dtype.
+// to rounding). Result [B, K] in next_probs' dtype. On the CPU with nn fast
+// paths on, the floor/ceil form runs as a loop (O(B K), in double);
+// elsewhere the clipped-weight form as tensor ops (O(B K^2)).
 torch::Tensor ProjectDistribution(const torch::Tensor& next_probs,
                                   const torch::Tensor& returns,
                                   const torch::Tensor& discounts,

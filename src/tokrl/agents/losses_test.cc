@@ -8,6 +8,7 @@
 
 #include "tokrl/core/check.h"
 #include "tokrl/core/rng.h"
+#include "tokrl/nn/fast_paths.h"
 
 namespace tokrl {
 namespace {
@@ -105,32 +106,41 @@ TEST(Losses, C51QValuesAreExpectations) {
 // ---- C51 projection ---------------------------------------------------------
 
 TEST(Losses, ProjectionOnThreeAtomsByHand) {
-  // Support {-1, 0, 1}, dz = 1, next distribution p = {0.2, 0.3, 0.5}.
-  const auto support = F({-1, 0, 1});
-  const auto p = F({0.2f, 0.3f, 0.5f}).view({1, 3});
-  auto project = [&](float r, float d) {
-    return ProjectDistribution(p, F({r}), F({d}), support).view({3});
-  };
-  // r = 0.5, d = 1: Tz = {-0.5, 0.5, 1.5 -> clipped to 1}.
-  //   -0.5 splits 0.2 evenly onto -1 and 0; 0.5 splits 0.3 onto 0 and 1;
-  //   1 takes 0.5 whole.
-  ExpectClose(project(0.5f, 1.0f), F({0.1f, 0.25f, 0.65f}));
-  // r = 1, d = 1: Tz = {0, 1, 2 -> 1} land exactly on atoms (b = l = u).
-  ExpectClose(project(1.0f, 1.0f), F({0.0f, 0.2f, 0.8f}));
-  // r = 0, d = 1: the identity (every b is an integer).
-  ExpectClose(project(0.0f, 1.0f), F({0.2f, 0.3f, 0.5f}));
-  // r = 0, d = 0.5: Tz = {-0.5, 0, 0.5}.
-  ExpectClose(project(0.0f, 0.5f), F({0.1f, 0.65f, 0.25f}));
-  // r = 0.25, d = 0: all mass at 0.25 -> 0.75 on 0, 0.25 on 1.
-  ExpectClose(project(0.25f, 0.0f), F({0.0f, 0.75f, 0.25f}));
-  // Beyond the support on either side: clipped onto v_min / v_max.
-  ExpectClose(project(-3.0f, 0.0f), F({1, 0, 0}));
-  ExpectClose(project(-3.0f, 1.0f), F({1, 0, 0}));
-  ExpectClose(project(7.0f, 0.9f), F({0, 0, 1}));
-  // r = -0.4, d = 0.5: Tz = {-0.9, -0.4, 0.1}:
-  //   0.2 -> 0.18 on -1, 0.02 on 0; 0.3 -> 0.12 on -1, 0.18 on 0;
-  //   0.5 -> 0.45 on 0, 0.05 on 1.
-  ExpectClose(project(-0.4f, 0.5f), F({0.30f, 0.65f, 0.05f}));
+  // Both forms: the host loop (fast paths) and the tensor ops.
+  for (const bool fast : {true, false}) {
+    SCOPED_TRACE(fast ? "fast paths" : "tensor ops");
+    nn::SetFastPaths(fast);
+    // Support {-1, 0, 1}, dz = 1, next distribution p = {0.2, 0.3, 0.5}.
+    const auto support = F({-1, 0, 1});
+    const auto p = F({0.2f, 0.3f, 0.5f}).view({1, 3});
+    auto project = [&](float r, float d) {
+      return ProjectDistribution(p, F({r}), F({d}), support).view({3});
+    };
+    // r = 0.5, d = 1: Tz = {-0.5, 0.5, 1.5 -> clipped to 1}.
+    //   -0.5 splits 0.2 evenly onto -1 and 0; 0.5 splits 0.3 onto 0 and 1;
+    //   1 takes 0.5 whole.
+    ExpectClose(project(0.5f, 1.0f), F({0.1f, 0.25f, 0.65f}));
+    // r = 1, d = 1: Tz = {0, 1, 2 -> 1} land exactly on atoms (b = l = u).
+    ExpectClose(project(1.0f, 1.0f), F({0.0f, 0.2f, 0.8f}));
+    // r = 0, d = 1: the identity (every b is an integer).
+    ExpectClose(project(0.0f, 1.0f), F({0.2f, 0.3f, 0.5f}));
+    // r = 0, d = 0.5: Tz = {-0.5, 0, 0.5}.
+    ExpectClose(project(0.0f, 0.5f), F({0.1f, 0.65f, 0.25f}));
+    // r = 0.25, d = 0: all mass at 0.25 -> 0.75 on 0, 0.25 on 1.
+    ExpectClose(project(0.25f, 0.0f), F({0.0f, 0.75f, 0.25f}));
+    // Beyond the support on either side: clipped onto v_min / v_max.
+    ExpectClose(project(-3.0f, 0.0f), F({1, 0, 0}));
+    ExpectClose(project(-3.0f, 1.0f), F({1, 0, 0}));
+    ExpectClose(project(7.0f, 0.9f), F({0, 0, 1}));
+    // r = -0.4, d = 0.5: Tz = {-0.9, -0.4, 0.1}:
+    //   0.2 -> 0.18 on -1, 0.02 on 0; 0.3 -> 0.12 on -1, 0.18 on 0;
+    //   0.5 -> 0.45 on 0, 0.05 on 1.
+    ExpectClose(project(-0.4f, 0.5f), F({0.30f, 0.65f, 0.05f}));
+    // A NaN return or discount gives a NaN row (the update then diverges).
+    EXPECT_TRUE(project(std::nanf(""), 1.0f).isnan().all().item<bool>());
+    EXPECT_TRUE(project(0.0f, std::nanf("")).isnan().all().item<bool>());
+  }
+  nn::SetFastPaths(true);
 }
 
 // Bellemare et al. 2017 Algorithm 1 with explicit floor/ceil, as a loop.
@@ -176,18 +186,27 @@ TEST(Losses, ProjectionMatchesAlgorithmOneAndSumsToOne) {
   const auto discounts =
       torch::tensor(std::vector<double>(b, 0.99), torch::kFloat64)
           .index_put_({torch::indexing::Slice(0, 4)}, 0.0);
-  const auto projected = ProjectDistribution(p, returns, discounts, support);
-  ExpectClose(projected, ReferenceProjection(p, returns, discounts, -10, 10),
-              1e-9);
-  ExpectClose(projected.sum(1), torch::ones({b}, torch::kFloat64), 1e-9);
-  EXPECT_GE(projected.min().item<double>(), 0.0);
+  const auto reference = ReferenceProjection(p, returns, discounts, -10, 10);
+  // Both forms: the host loop (fast paths) and the clipped-weight tensor ops.
+  for (const bool fast : {true, false}) {
+    SCOPED_TRACE(fast ? "fast paths" : "tensor ops");
+    nn::SetFastPaths(fast);
+    const auto projected = ProjectDistribution(p, returns, discounts, support);
+    ExpectClose(projected, reference, 1e-9);
+    ExpectClose(projected.sum(1), torch::ones({b}, torch::kFloat64), 1e-9);
+    EXPECT_GE(projected.min().item<double>(), 0.0);
 
-  // float32 with the usual support also sums to 1 (up to rounding).
-  const auto p32 = p.to(torch::kFloat32);
-  const auto proj32 = ProjectDistribution(p32, returns.to(torch::kFloat32),
-                                          discounts.to(torch::kFloat32),
-                                          support.to(torch::kFloat32));
-  ExpectClose(proj32.sum(1), torch::ones({b}), 1e-5);
+    // float32 with the usual support: the same within float rounding, and
+    // sums to 1 (up to rounding).
+    const auto p32 = p.to(torch::kFloat32);
+    const auto proj32 = ProjectDistribution(p32, returns.to(torch::kFloat32),
+                                            discounts.to(torch::kFloat32),
+                                            support.to(torch::kFloat32));
+    EXPECT_EQ(proj32.scalar_type(), torch::kFloat32);
+    ExpectClose(proj32, reference.to(torch::kFloat32), 1e-5);
+    ExpectClose(proj32.sum(1), torch::ones({b}), 1e-5);
+  }
+  nn::SetFastPaths(true);
 }
 
 TEST(Losses, ProjectionRejectsBadSupport) {

@@ -118,10 +118,14 @@ UpdateLoss PackedAgent::ComputeLoss(const SampledBatch& stacked) {
       next_online = fold(online_->forward(stacked.next_obs));
     }
   }
+  nn::TakenOutput taken;
+  taken.q = SelectActions(out.q, stacked.actions);
+  if (out.logits.defined()) {
+    taken.logits = SelectActions(out.logits, stacked.actions);
+  }
   UpdateLoss l;
-  l.terms =
-      ComputeTdTerms(options_, out, next_target, next_online, stacked.actions,
-                     stacked.returns, stacked.discounts, support_);
+  l.terms = ComputeTdTerms(options_, taken, next_target, next_online,
+                           stacked.returns, stacked.discounts, support_);
   l.loss = (stacked.weights * l.terms.per_sample).view({k, b}).mean(1);
   return l;
 }

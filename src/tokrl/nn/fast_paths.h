@@ -1,5 +1,6 @@
 // A process-wide switch for tokrl's hand-written CPU fast paths (the fused
-// SoftMoE routing kernel, FusedAdam's one-pass gradient norm). They compute
+// SoftMoE routing kernel and token normalization, a C51 head evaluated at
+// the taken actions only, FusedAdam's one-pass gradient norm). They compute
 // the same values as the plain LibTorch ops within float rounding; the switch
 // exists so that benchmarks can measure both in one process (bench_agent's
 // "plain" rows) and tests can compare them. On by default.

@@ -4,10 +4,12 @@
 
 #include <array>
 #include <string>
+#include <vector>
 
 #include "tokrl/core/check.h"
 #include "tokrl/nn/baselines.h"
 #include "tokrl/nn/enum_names.h"
+#include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/noisy_linear.h"
 
 namespace tokrl::nn {
@@ -18,6 +20,88 @@ constexpr std::array<EnumName<HeadType>, 3> kHeadNames = {{
     {"c51", HeadType::kC51},
     {"distributional", HeadType::kC51},
 }};
+
+// y [B, N] with y[b] = W_a z[b] + bias_a for a = actions[b], where W_a and
+// bias_a are rows [a N, (a + 1) N) of a linear layer's weight [A N, F] and
+// bias: the layer at the taken actions only. Why: a C51 update needs the
+// online head at the taken actions alone, and the full layer is a sixth of
+// a MinAtar SoftMoE-4 Rainbow-lite update (1600 -> 6 x 51). The rows are
+// grouped by action (a counting sort on the host) so that each group is one
+// GEMM with W_a, forward and backward; W's rows of absent actions get a
+// zero gradient, as in the full layer.
+struct TakenActionsLinear : torch::autograd::Function<TakenActionsLinear> {
+  static torch::autograd::variable_list forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& z,
+      const at::Tensor& weight, const at::Tensor& bias,
+      const at::Tensor& actions, int64_t atoms) {
+    const int64_t b = z.size(0);
+    const int64_t num_actions = weight.size(0) / atoms;
+    const at::Tensor a = actions.to(torch::kCPU, torch::kLong).contiguous();
+    const int64_t* ap = a.data_ptr<int64_t>();
+    std::vector<int64_t> offsets(static_cast<size_t>(num_actions) + 1, 0);
+    for (int64_t i = 0; i < b; ++i) {
+      TOKRL_CHECK(ap[i] >= 0 && ap[i] < num_actions)
+          << "action " << ap[i] << " out of range [0, " << num_actions << ")";
+      ++offsets[static_cast<size_t>(ap[i]) + 1];
+    }
+    for (int64_t i = 0; i < num_actions; ++i) offsets[i + 1] += offsets[i];
+    at::Tensor order = at::empty({b}, a.options());
+    {
+      std::vector<int64_t> next(offsets.begin(), offsets.end() - 1);
+      int64_t* op = order.data_ptr<int64_t>();
+      for (int64_t i = 0; i < b; ++i) {
+        op[next[static_cast<size_t>(ap[i])]++] = i;
+      }
+    }
+    const at::Tensor zs = z.index_select(0, order);  // grouped by action
+    at::Tensor ys = at::empty({b, atoms}, z.options());
+    for (int64_t act = 0; act < num_actions; ++act) {
+      const int64_t start = offsets[act], count = offsets[act + 1] - start;
+      if (count == 0) continue;
+      at::Tensor out = ys.narrow(0, start, count);
+      at::addmm_out(out, bias.narrow(0, act * atoms, atoms),
+                    zs.narrow(0, start, count),
+                    weight.narrow(0, act * atoms, atoms).t());
+    }
+    ctx->save_for_backward({zs, weight, order});
+    ctx->saved_data["offsets"] = offsets;
+    return {at::empty_like(ys).index_copy_(0, order, ys)};
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx,
+      torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& zs = saved[0];
+    const at::Tensor& weight = saved[1];
+    const at::Tensor& order = saved[2];
+    const std::vector<int64_t> offsets =
+        ctx->saved_data["offsets"].toIntVector();
+    const int64_t atoms = grads[0].size(1);
+    const at::Tensor gs = grads[0].index_select(0, order);
+    at::Tensor dzs = at::empty_like(zs);
+    at::Tensor dw = at::empty_like(weight);
+    at::Tensor db = at::empty({weight.size(0)}, weight.options());
+    for (size_t act = 0; act + 1 < offsets.size(); ++act) {
+      const int64_t rows = static_cast<int64_t>(act) * atoms;
+      const int64_t start = offsets[act], count = offsets[act + 1] - start;
+      at::Tensor dw_a = dw.narrow(0, rows, atoms);
+      at::Tensor db_a = db.narrow(0, rows, atoms);
+      if (count == 0) {
+        dw_a.zero_();
+        db_a.zero_();
+        continue;
+      }
+      const at::Tensor g_a = gs.narrow(0, start, count);
+      at::Tensor dz_a = dzs.narrow(0, start, count);
+      at::mm_out(dz_a, g_a, weight.narrow(0, rows, atoms));
+      at::mm_out(dw_a, g_a.t(), zs.narrow(0, start, count));
+      at::sum_out(db_a, g_a, {0});
+    }
+    return {at::empty_like(dzs).index_copy_(0, order, dzs), dw, db,
+            at::Tensor(), at::Tensor()};
+  }
+};
 
 }  // namespace
 
@@ -107,6 +191,32 @@ HeadOutput QHeadImpl::forward(const at::Tensor& z) {
     result.q = C51QValues(out, support);
   } else {
     result.q = out.squeeze(-1);
+  }
+  return result;
+}
+
+TakenOutput QHeadImpl::forward_taken(const at::Tensor& z,
+                                     const at::Tensor& actions) {
+  TOKRL_CHECK(actions.dim() == 1 && actions.size(0) == z.size(0))
+      << "expected actions [" << z.size(0) << "], got " << actions.sizes();
+  TakenOutput result;
+  if (options.type() == HeadType::kC51 && !options.dueling() &&
+      !options.noisy() && FastPathsEnabled() && z.device().is_cpu() &&
+      z.scalar_type() == at::kFloat && z.dim() == 2 &&
+      z.size(1) == options.in_features()) {
+    auto* layer = advantage.ptr()->as<torch::nn::LinearImpl>();
+    result.logits = TakenActionsLinear::apply(z, layer->weight, layer->bias,
+                                              actions, atoms())[0];
+    result.q = (torch::softmax(result.logits, -1) * support).sum(-1);
+    return result;
+  }
+  const HeadOutput full = forward(z);
+  const at::Tensor index = actions.to(z.device(), torch::kLong);
+  result.q = full.q.gather(1, index.unsqueeze(1)).squeeze(1);
+  if (full.logits.defined()) {
+    result.logits =
+        full.logits.gather(1, index.view({-1, 1, 1}).expand({-1, 1, atoms()}))
+            .squeeze(1);
   }
   return result;
 }

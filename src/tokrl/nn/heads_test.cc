@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <vector>
+
 #include "tokrl/core/check.h"
+#include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/noisy_linear.h"
 #include "tokrl/nn/testing.h"
 
@@ -128,6 +131,86 @@ TEST(HeadsTest, GradientsCloneAndSaveLoad) {
   EXPECT_TRUE(torch::equal(copy->forward(z).q, before));
   testing::ExpectDeepClone(*head, *copy);
   EXPECT_TRUE(torch::equal(copy->forward(z).q, before));
+}
+
+// forward_taken against forward + gather, outputs and every gradient
+// (head and input), with fast paths on and off: for a plain C51 head (the
+// grouped fast path; a batch where some actions are absent, and a batch of
+// one) and for the heads that take the fallback (linear, dueling, noisy).
+TEST(HeadsTest, ForwardTakenEqualsForwardAtTheTakenActions) {
+  struct Case {
+    const char* name;
+    QHeadOptions options;
+  };
+  const auto c51 = [] {
+    return QHeadOptions(40, 5).type(HeadType::kC51).num_atoms(7);
+  };
+  const std::vector<Case> cases = {
+      {"c51", c51()},
+      {"linear", QHeadOptions(40, 5)},
+      {"c51 dueling", c51().dueling(true)},
+      {"c51 noisy", c51().noisy(true)},
+  };
+  for (const bool fast : {true, false}) {
+    SetFastPaths(fast);
+    for (const Case& c : cases) {
+      for (const std::vector<int64_t>& acts :
+           {std::vector<int64_t>{3, 0, 3, 4, 0, 0, 3, 1},
+            std::vector<int64_t>{2}}) {
+        SCOPED_TRACE(::testing::Message()
+                     << c.name << " fast " << fast << " batch " << acts.size());
+        torch::manual_seed(4);
+        QHead head(c.options);
+        if (c.options.noisy()) head->eval();  // the same weights both ways
+        const auto n = static_cast<int64_t>(acts.size());
+        const at::Tensor actions = torch::tensor(acts, torch::kLong);
+        const at::Tensor z = torch::randn({n, 40}).requires_grad_(true);
+        const at::Tensor w = torch::randn({n, head->atoms()});
+        // Of every parameter (undefined where unused: a noisy head's sigmas
+        // in eval mode) and of z.
+        const auto grads_of = [&](const at::Tensor& l) {
+          std::vector<at::Tensor> inputs = head->parameters();
+          inputs.push_back(z);
+          return torch::autograd::grad({l}, inputs, {}, /*retain_graph=*/{},
+                                       /*create_graph=*/false,
+                                       /*allow_unused=*/true);
+        };
+
+        const TakenOutput taken = head->forward_taken(z, actions);
+        ASSERT_EQ(taken.q.sizes(), (std::vector<int64_t>{n}));
+        const at::Tensor out =
+            taken.logits.defined() ? taken.logits : taken.q.unsqueeze(1);
+        const at::Tensor loss = (out * w).sum() + taken.q.sum();
+        const auto grads = grads_of(loss);
+
+        const HeadOutput full = head->forward(z);
+        const at::Tensor rows = torch::arange(n);
+        const at::Tensor q = full.q.index({rows, actions});
+        const at::Tensor ref = full.logits.defined()
+                                   ? full.logits.index({rows, actions})
+                                   : q.unsqueeze(1);
+        const at::Tensor ref_loss = (ref * w).sum() + q.sum();
+        const auto ref_grads = grads_of(ref_loss);
+        EXPECT_TRUE(torch::allclose(taken.q, q, 1e-5, 1e-5));
+        EXPECT_TRUE(torch::allclose(out, ref, 1e-5, 1e-5));
+        ASSERT_EQ(grads.size(), ref_grads.size());
+        for (size_t i = 0; i < grads.size(); ++i) {
+          ASSERT_EQ(grads[i].defined(), ref_grads[i].defined()) << i;
+          if (!grads[i].defined()) continue;
+          EXPECT_TRUE(torch::allclose(grads[i], ref_grads[i], 1e-5, 1e-5))
+              << "gradient " << i << " of " << grads.size();
+        }
+      }
+    }
+  }
+  SetFastPaths(true);
+  QHead head(c51());
+  EXPECT_THROW(head->forward_taken(torch::zeros({2, 40}),
+                                   torch::tensor({0, 5}, torch::kLong)),
+               tokrl::Error);
+  EXPECT_THROW(head->forward_taken(torch::zeros({2, 40}),
+                                   torch::tensor({0}, torch::kLong)),
+               tokrl::Error);
 }
 
 TEST(HeadsTest, BadOptionsThrow) {

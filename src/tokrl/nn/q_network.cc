@@ -319,6 +319,12 @@ QOutput QNetworkImpl::forward(const at::Tensor& obs) {
   return out;
 }
 
+TakenOutput QNetworkImpl::forward_taken(const at::Tensor& obs,
+                                        const at::Tensor& actions,
+                                        at::Tensor* aux_loss) {
+  return head->forward_taken(head_input(obs, aux_loss), actions);
+}
+
 void QNetworkImpl::reset_noise() {
   for (const auto& module : modules(/*include_self=*/false)) {
     if (auto* noisy = module->as<NoisyLinearImpl>()) noisy->reset_noise();

@@ -200,6 +200,10 @@ class QNetworkImpl : public torch::nn::Cloneable<QNetworkImpl> {
   void pretty_print(std::ostream& stream) const override;
   /// obs [B, C, H, W] -> QOutput.
   QOutput forward(const at::Tensor& obs);
+  /// forward(obs) at actions [B] only (QHeadImpl::forward_taken); the MoE
+  /// auxiliary loss goes to *aux_loss when given.
+  TakenOutput forward_taken(const at::Tensor& obs, const at::Tensor& actions,
+                            at::Tensor* aux_loss = nullptr);
   /// Encoder output E [B, d, h, w].
   at::Tensor encode(const at::Tensor& obs);
   /// z [B, F], the head's input (forward without the head); the MoE
