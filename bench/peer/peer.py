@@ -16,6 +16,11 @@ Modes:
           random play (the same protocol as tokrl's bench_agent BM_Update).
   train:  the whole training loop; prints env steps/s after min_replay.
 Prints one JSON object on stdout.
+
+--check-network FILE instead checks that this file's network is tokrl's:
+FILE (written by src/tokrl/agents/peer_network_test.cc) holds a tokrl
+online network, observations and its outputs on them; the peer's network
+with the same parameters must give the same outputs (exit 1 otherwise).
 """
 import argparse
 import ctypes
@@ -102,12 +107,13 @@ class SoftMoE(nn.Module):
 
     def forward(self, x):  # x: [B, m, d]
         b, m, d = x.shape
-        phi = self.phi
-        if self.normalize:
-            x = x / (x.norm(dim=-1, keepdim=True) + 1e-6)
+        phi, xn = self.phi, x
+        if self.normalize:  # for the logits only; slots mix the raw tokens
+            xn = x / (x.norm(dim=-1, keepdim=True) + 1e-6)
             phi = phi / (phi.norm(dim=0, keepdim=True) + 1e-6) * self.scale
         n, p = phi.shape[1], phi.shape[2]
-        logits = (x.reshape(b * m, d) @ phi.reshape(d, n * p)).view(b, m, n * p)
+        logits = (xn.reshape(b * m, d) @ phi.reshape(d, n * p)).view(b, m,
+                                                                      n * p)
         dispatch = torch.softmax(logits, dim=1)
         combine = torch.softmax(logits, dim=2)
         slots = dispatch.transpose(1, 2) @ x  # [B, n*p, d]
@@ -306,6 +312,44 @@ class Agent:
         self.target.load_state_dict(self.online.state_dict())
 
 
+# tokrl parameter name prefixes -> the peer's (first match wins).
+TOKRL_NAMES = {"encoder.conv.conv.": "conv.", "penultimate.dense.": "dense.",
+               "penultimate.experts.": "softmoe.", "penultimate.": "softmoe.",
+               "head.advantage.": "head."}
+
+
+def check_network(cfg, path, tolerance=1e-5):
+    saved = torch.jit.load(path)
+    obs, want_q = saved.obs, saved.q
+    state = {}
+    for name, value in saved.online.named_parameters():
+        prefix = next((p for p in TOKRL_NAMES if name.startswith(p)), None)
+        if prefix is None:
+            raise SystemExit(f"peer: tokrl parameter {name} has no "
+                             "counterpart in the peer's network")
+        state[TOKRL_NAMES[prefix] + name[len(prefix):]] = value.detach()
+    a = cfg["agent"]
+    c51 = a["type"] == "rainbow"
+    net = QNetwork(tuple(obs.shape[1:]), want_q.shape[1], cfg["network"],
+                   a["num_atoms"] if c51 else 1)
+    net.load_state_dict(state, strict=True)  # every peer parameter set
+    with torch.no_grad():
+        out = net(obs)
+        diffs = []
+        if c51:
+            support = torch.linspace(a["v_min"], a["v_max"], a["num_atoms"])
+            diffs.append((out - saved.logits).abs().max())
+            q = (torch.softmax(out, -1) * support).sum(-1)
+        else:
+            q = out.squeeze(-1)
+        diffs.append((q - want_q).abs().max())
+    worst = float(max(diffs))
+    print(json.dumps({"max_abs_diff": worst, "tolerance": tolerance}))
+    if not worst <= tolerance:
+        raise SystemExit(f"peer: the network differs from tokrl's (max abs "
+                         f"difference {worst:.3g} > {tolerance})")
+
+
 def fill_random(env, replay, steps, rng):
     obs = env.reset().copy()
     for _ in range(steps):
@@ -320,7 +364,11 @@ def main():
     ap.add_argument("--config", required=True,
                     help="tokrl's resolved config, the TOML that "
                     "`tokrl train --print-config` prints")
-    ap.add_argument("--lib", required=True, help="path to libtokrl_env_c.so")
+    ap.add_argument("--lib", help="path to libtokrl_env_c.so (update, "
+                    "train)")
+    ap.add_argument("--check-network", metavar="FILE",
+                    help="compare FILE's tokrl network with the peer's "
+                    "(see the module docstring) and exit")
     ap.add_argument("--mode", choices=["update", "train"], default="update")
     ap.add_argument("--updates", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1)
@@ -329,6 +377,11 @@ def main():
     torch.set_num_threads(args.threads)
     with open(args.config, "rb") as f:
         cfg = tomllib.load(f)
+    if args.check_network:
+        check_network(cfg, args.check_network)
+        return
+    if not args.lib:
+        ap.error("--lib is required for --mode update and train")
     seed = cfg["train"]["seed"]
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
