@@ -74,11 +74,10 @@ TEST(PeerNetwork, PeerComputesTokrlsOutputs) {
 
       const std::filesystem::path log = dir.path() / "peer.log";
       std::filesystem::remove(log);
-      const int status =
-          RunProcess({kPython, (SourceDir() / "bench/peer/peer.py").string(),
-                      "--config", toml.string(), "--check-network",
-                      file.string()},
-                     OutputTo(log));
+      const int status = RunProcess(
+          {kPython, (SourceDir() / "bench/peer/peer.py").string(), "--config",
+           toml.string(), "--check-network", file.string()},
+          OutputTo(log));
       std::ifstream in(log);
       const std::string said((std::istreambuf_iterator<char>(in)),
                              std::istreambuf_iterator<char>());
