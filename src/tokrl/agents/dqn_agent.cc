@@ -190,10 +190,7 @@ TdTerms ComputeTdTerms(const AgentOptions& options,
 
 SampledBatch ToDevice(const SampledBatch& batch, torch::Device device) {
   SampledBatch out = batch;
-  for (torch::Tensor* t : {&out.obs, &out.actions, &out.returns, &out.discounts,
-                           &out.next_obs, &out.weights}) {
-    *t = t->to(device);
-  }
+  for (torch::Tensor* t : out.update_fields()) *t = t->to(device);
   return out;
 }
 

@@ -10,17 +10,15 @@ namespace {
 
 // SampledBatch's tensors as GraphedStep inputs, and back.
 std::vector<torch::Tensor> Fields(const SampledBatch& b) {
-  return {b.obs, b.actions, b.returns, b.discounts, b.next_obs, b.weights};
+  std::vector<torch::Tensor> fields;
+  for (const torch::Tensor* t : b.update_fields()) fields.push_back(*t);
+  return fields;
 }
 
-SampledBatch FromFields(const std::vector<torch::Tensor>& f) {
+SampledBatch FromFields(const std::vector<torch::Tensor>& fields) {
   SampledBatch b;
-  b.obs = f[0];
-  b.actions = f[1];
-  b.returns = f[2];
-  b.discounts = f[3];
-  b.next_obs = f[4];
-  b.weights = f[5];
+  const auto slots = b.update_fields();
+  for (size_t i = 0; i < slots.size(); ++i) *slots[i] = fields[i];
   return b;
 }
 

@@ -82,18 +82,14 @@ std::vector<std::vector<int32_t>> PackedAgent::Act(
 }
 
 SampledBatch PackedAgent::Stack(const std::vector<SampledBatch>& batches) {
-  const auto gather = [&](torch::Tensor SampledBatch::*field, bool stack) {
-    std::vector<torch::Tensor> parts;
-    for (const auto& b : batches) parts.push_back(b.*field);
-    return stack ? torch::stack(parts) : torch::cat(parts);
-  };
   SampledBatch out;
-  out.obs = gather(&SampledBatch::obs, true);
-  out.next_obs = gather(&SampledBatch::next_obs, true);
-  out.actions = gather(&SampledBatch::actions, false);
-  out.returns = gather(&SampledBatch::returns, false);
-  out.discounts = gather(&SampledBatch::discounts, false);
-  out.weights = gather(&SampledBatch::weights, false);
+  const auto fields = out.update_fields();
+  for (size_t i = 0; i < fields.size(); ++i) {
+    std::vector<torch::Tensor> parts;
+    for (const auto& b : batches) parts.push_back(*b.update_fields()[i]);
+    // Observations [K, B, ...]; the per-sample vectors [K*B], member-major.
+    *fields[i] = parts[0].dim() > 1 ? torch::stack(parts) : torch::cat(parts);
+  }
   return out;
 }
 

@@ -28,8 +28,8 @@ int64_t DefaultSlotsPerExpert(int64_t num_tokens, int64_t num_experts,
 
 namespace {
 
-// Tokens per parallel task of the normalization: a sample is m * d (~10^3)
-// elements.
+// Samples per parallel task of the normalization: a sample is m * d
+// (~10^3) elements.
 constexpr int64_t kNormGrain = 8;
 
 // x / (||x|| + eps) over the last dim of tokens [B, m, d] as one kernel

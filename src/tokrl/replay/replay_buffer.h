@@ -72,6 +72,7 @@
 
 #include <torch/torch.h>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -128,6 +129,15 @@ struct SampledBatch {
   torch::Tensor next_obs;   // uint8 [B, C*F, H, W]
   torch::Tensor indices;    // int64 [B], slots (for UpdatePriorities)
   torch::Tensor weights;    // float [B], importance weights (max = 1)
+
+  // The six fields an update reads (all but `indices`) in a fixed order:
+  // what ToDevice moves and what a graphed update takes as static inputs.
+  std::array<torch::Tensor*, 6> update_fields() {
+    return {&obs, &actions, &returns, &discounts, &next_obs, &weights};
+  }
+  std::array<const torch::Tensor*, 6> update_fields() const {
+    return {&obs, &actions, &returns, &discounts, &next_obs, &weights};
+  }
 };
 
 class ReplayBuffer {
