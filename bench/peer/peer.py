@@ -235,6 +235,11 @@ class Replay:
 # ---- agent ------------------------------------------------------------------------
 
 
+def c51_q(logits, support):
+    """Expected values [B, A] of C51 logits [B, A, atoms]."""
+    return (torch.softmax(logits, -1) * support).sum(-1)
+
+
 class Agent:
     def __init__(self, cfg, obs_shape, num_actions, device):
         a = cfg["agent"]
@@ -259,7 +264,7 @@ class Agent:
     def q(self, net, obs):
         out = net(obs)
         if self.c51:
-            return (torch.softmax(out, -1) * self.support).sum(-1), out
+            return c51_q(out, self.support), out
         return out.squeeze(-1), out
 
     def act(self, obs, epsilon, rng):
@@ -339,7 +344,7 @@ def check_network(cfg, path, tolerance=1e-5):
         if c51:
             support = torch.linspace(a["v_min"], a["v_max"], a["num_atoms"])
             diffs.append((out - saved.logits).abs().max())
-            q = (torch.softmax(out, -1) * support).sum(-1)
+            q = c51_q(out, support)
         else:
             q = out.squeeze(-1)
         diffs.append((q - want_q).abs().max())

@@ -46,14 +46,9 @@ TEST(PeerNetwork, PeerComputesTokrlsOutputs) {
     for (const std::string network :
          {"flatten", "softmoe4", "softmoe1_scaled4"}) {
       SCOPED_TRACE(agent + "/" + network);
-      Config config = MakeTrainConfig();
-      config.LoadTomlFile(SourceDir() / "configs" / (agent + "_minatar.toml"));
-      config.LoadTomlFile(SourceDir() / "configs" / "networks" /
-                          (network + ".toml"));
-      const auto env = MakeEnv(config.GetString("env.id"));
-      const ResolvedConfig r = Resolve(config, env->spec());
+      const ResolvedConfig r = testing::MakeSetup(agent, network).resolved;
       const std::filesystem::path toml = dir.path() / "config.toml";
-      std::ofstream(toml) << config.ToToml();
+      std::ofstream(toml) << testing::MakePresetConfig(agent, network).ToToml();
 
       torch::manual_seed(7);
       nn::QNetwork net(r.network);

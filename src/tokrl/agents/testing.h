@@ -21,13 +21,21 @@ struct AgentSetup {
   EnvSpec spec;
 };
 
-// configs/<agent>_minatar.toml with configs/networks/<network>.toml.
-inline AgentSetup MakeSetup(const std::string& agent,
-                            const std::string& network) {
+// The training Config of configs/<agent>_minatar.toml with
+// configs/networks/<network>.toml.
+inline Config MakePresetConfig(const std::string& agent,
+                               const std::string& network) {
   Config config = MakeTrainConfig();
   config.LoadTomlFile(SourceDir() / "configs" / (agent + "_minatar.toml"));
   config.LoadTomlFile(SourceDir() / "configs" / "networks" /
                       (network + ".toml"));
+  return config;
+}
+
+// MakePresetConfig(agent, network), resolved for its env.
+inline AgentSetup MakeSetup(const std::string& agent,
+                            const std::string& network) {
+  const Config config = MakePresetConfig(agent, network);
   auto env = MakeEnv(config.GetString("env.id"));
   return {Resolve(config, env->spec()), env->spec()};
 }

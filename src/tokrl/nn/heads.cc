@@ -207,7 +207,7 @@ TakenOutput QHeadImpl::forward_taken(const at::Tensor& z,
     auto* layer = advantage.ptr()->as<torch::nn::LinearImpl>();
     result.logits = TakenActionsLinear::apply(z, layer->weight, layer->bias,
                                               actions, atoms())[0];
-    result.q = (torch::softmax(result.logits, -1) * support).sum(-1);
+    result.q = C51QValues(result.logits.unsqueeze(1), support).squeeze(1);
     return result;
   }
   const HeadOutput full = forward(z);
