@@ -1,8 +1,9 @@
 // Agent throughput on MinAtar: gradient updates/s (batch 32), acting forward
 // passes/s and whole-loop env steps/s, for DQN, Rainbow-lite and DER with
 // the flatten baseline, SoftMoE-4 and the scaled single expert (SoftMoE-1
-// x4). Baselines in the same run: flatten for the variants, and for updates
-// the plain LibTorch ops ("plain" rows) for tokrl's fast paths.
+// x4); and the updates/s of DQN with the Nature CNN on synthetic frames.
+// Baselines in the same run: flatten for the variants, and for updates the
+// plain LibTorch ops ("plain" rows) for tokrl's fast paths.
 //
 //   ./build/bench_agent --benchmark_counters_tabular=true
 //   TOKRL_TRACE=DIR ./build/bench_agent --benchmark_filter=BM_Update
@@ -20,6 +21,7 @@
 #include "tokrl/agents/dqn_agent.h"
 #include "tokrl/agents/packed_agent.h"
 #include "tokrl/agents/packed_trainer.h"
+#include "tokrl/agents/testing.h"
 #include "tokrl/agents/trainer.h"
 #include "tokrl/core/allocator.h"
 #include "tokrl/core/testing.h"
@@ -126,6 +128,24 @@ void FillRandom(const std::string& env_id, ReplayBuffer& replay, Rng& rng) {
   }
 }
 
+// Fills `replay` with synthetic transitions: frame i filled with the value
+// i (mod 256), action 1, reward 1, an episode end every 97 steps.
+void FillSynthetic(ReplayBuffer& replay) {
+  const ReplayOptions& o = replay.options();
+  const auto frame =
+      static_cast<size_t>(o.obs_shape[0] * o.obs_shape[1] * o.obs_shape[2]);
+  std::vector<uint8_t> obs(frame), next_obs(frame);
+  const int32_t action[1] = {1};
+  const float reward[1] = {1.0f};
+  const uint8_t no[1] = {0};
+  for (int64_t i = 0; i < o.capacity; ++i) {
+    std::fill(obs.begin(), obs.end(), static_cast<uint8_t>(i));
+    std::fill(next_obs.begin(), next_obs.end(), static_cast<uint8_t>(i + 1));
+    const uint8_t end[1] = {static_cast<uint8_t>(i % 97 == 96)};
+    replay.Add(obs, action, reward, end, no, next_obs);
+  }
+}
+
 // Replay sampling, batch 32, delivered on BenchDevice(): the host's
 // stacking and a copy to the device (arg 1 = 0, the baseline), against
 // frames mirrored on the device and gathered there (arg 1 = 1,
@@ -143,18 +163,7 @@ void BM_Sample(benchmark::State& state) {
   o.frame_stack = atari ? 4 : 1;
   o.n_step = 3;
   ReplayBuffer replay(o);
-  const auto frame =
-      static_cast<size_t>(o.obs_shape[0] * o.obs_shape[1] * o.obs_shape[2]);
-  std::vector<uint8_t> obs(frame), next_obs(frame);
-  const int32_t action[1] = {1};
-  const float reward[1] = {1.0f};
-  const uint8_t no[1] = {0};
-  for (int i = 0; i < o.capacity; ++i) {
-    std::fill(obs.begin(), obs.end(), static_cast<uint8_t>(i));
-    std::fill(next_obs.begin(), next_obs.end(), static_cast<uint8_t>(i + 1));
-    const uint8_t end[1] = {static_cast<uint8_t>(i % 97 == 96)};
-    replay.Add(obs, action, reward, end, no, next_obs);
-  }
+  FillSynthetic(replay);
   if (state.range(1) == 1) replay.MirrorFrames(device);
   Rng rng(0);
   for (auto _ : state) {
@@ -225,6 +234,37 @@ void BM_Update(benchmark::State& state) {
 BENCHMARK(BM_Update)
     ->ArgsProduct({{0, 1, 2}, {0, 1, 2}, {0, 1}})
     ->Unit(benchmark::kMillisecond);
+
+// DQN with the Nature CNN (configs/dqn_atari.toml: 4 stacked 84x84 frames,
+// dense 512, MSE, 1-step), the GPU yardstick, on synthetic frames
+// (no ALE needed; 20k transitions). Arg: as BM_Update's last one.
+void BM_UpdateAtari(benchmark::State& state) {
+  TuneAllocator();
+  torch::set_num_threads(1);
+  const bool fast = state.range(0) == 1;
+  nn::SetFastPaths(fast);
+  Config c = MakeTrainConfig();
+  c.LoadTomlFile(SourceDir() / "configs" / "dqn_atari.toml");
+  c.Set("train.device", BenchDevice().str());
+  c.Set("agent.cuda_graphs", BenchCudaGraphs() && fast ? "true" : "false");
+  c.Set("replay.capacity", "20000");
+  const ResolvedConfig r = Resolve(c, testing::SyntheticAtariSpec());
+  DqnAgent agent(r.agent, r.network, BenchDevice());
+  ReplayBuffer replay(r.replay);
+  FillSynthetic(replay);
+  if (fast && agent.device().is_cuda()) replay.MirrorFrames(agent.device());
+  Rng rng(0);
+  const auto update = [&] { agent.Update(replay.Sample(32, rng)); };
+  MaybeTrace("dqn/nature", update);
+  for (auto _ : state) update();
+  nn::SetFastPaths(true);
+  state.SetLabel(std::string("dqn/nature") + (agent.graphed() ? " graph"
+                                              : fast          ? ""
+                                                              : " plain"));
+  state.counters["updates/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_UpdateAtari)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 // Packed runs (agents/packed_agent.h): K members' updates as one packed
 // update (arg 3 = 1) against K separate DqnAgent updates (arg 3 = 0, the

@@ -2,26 +2,33 @@
 # The GPU check of issue 14, as one command for the device machine: builds
 # tokrl against the CUDA LibTorch inside the machine's PyTorch, runs the
 # CUDA tests (CPU/CUDA agreement, CUDA-graph updates against eager ones,
-# packed networks and agents), the update benchmarks (unpacked as a CUDA
-# graph and eager, and packed K = 1, 4, 16), a packed K=16 SoftMoE-4
-# Rainbow-lite training run, and the PyTorch-eager peer on the same GPU,
-# then prints one table (and writes it to $OUT/gpu_check.md).
+# replay frames mirrored on the device, packed agents), the update benchmarks (unpacked as a CUDA
+# graph and eager, DQN's Nature CNN, packed K = 1, 4, 16), a packed K=16
+# SoftMoE-4 Rainbow-lite training run, and the PyTorch-eager peer on the
+# same GPU, then prints one table.
 #
 # Before the device run, here: bash scripts/gpu_deps.sh (stages the Debian
 # dependencies the GPU image lacks into .gpu_deps/), then run on the device
-#   bash scripts/gpu_check.sh        with carry [".gpu_deps"]
-# It is written to end within ~8 minutes on one H100/H200 with 16 cores.
+#   bash scripts/gpu_check.sh        with carry [".gpu_deps"], timeout 600
+# It ends within --budget seconds (default 540): every step runs under a
+# time limit, a step that fails or runs out of time is reported and the
+# next one runs (only a failed build stops it), and the peer starts no new
+# row late. It leaves in $OUT (the device tool returns at most 8 files):
+#   gpu_check.md  the table, with every step's status
+#   logs.tgz      every log, the benchmarks' and the peer's JSON, the
+#                 packed run's metrics
 #
 # Without a GPU (how the test suite checks this script): --device cpu runs
 # every step on the CPU; --quick shrinks the measurements; --no-build uses
 # an existing build folder (--build DIR) as it is.
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")/.."
-device=cuda quick=0 build_it=1 build=build-gpu
+device=cuda quick=0 build_it=1 build=build-gpu budget=540
 while [ $# -gt 0 ]; do
   case $1 in
     --device) device=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
+    --budget) budget=$2; shift 2 ;;
     --quick) quick=1; shift ;;
     --no-build) build_it=0; shift ;;
     *) echo "gpu_check: unknown argument $1" >&2; exit 2 ;;
@@ -29,15 +36,141 @@ while [ $# -gt 0 ]; do
 done
 out=${OUT:-/tmp/tokrl_gpu_check}
 mkdir -p "$out"
-rm -f "$out/graphs_off.txt"
+rm -f "$out/gpu_check.md" "$out/logs.tgz"
+work=$(mktemp -d "${TMPDIR:-/tmp}/tokrl_gpu_check.XXXXXX")
 python=${PYTHON:-python3}
-log() { echo "[gpu_check $(date +%T)] $*"; }
-fail() { echo "gpu_check: FAILED: $*" >&2; exit 1; }
+start=$SECONDS
+log() { echo "[gpu_check $(date +%T) +$((SECONDS - start))s] $*"; }
+left() { echo $((budget - (SECONDS - start))); }
+note() { echo "$*" | tee -a "$work/status.txt"; }
 
+# step NAME SECONDS CMD...: runs CMD with its output in $work/NAME.log,
+# for at most SECONDS (and never past the budget, less 20 s for the table);
+# notes "NAME: ok|FAILED|TIMED OUT|SKIPPED" and returns CMD's status.
+step() {
+  local name=$1 limit=$2; shift 2
+  local avail=$(($(left) - 20))
+  [ "$limit" -gt "$avail" ] && limit=$avail
+  if [ "$limit" -lt 5 ]; then
+    note "$name: SKIPPED (out of time)"
+    return 124
+  fi
+  log "$name (limit ${limit} s)"
+  local t0=$SECONDS rc=0
+  timeout --kill-after=5 "$limit" "$@" > "$work/$name.log" 2>&1 || rc=$?
+  local took=$((SECONDS - t0))
+  case $rc in
+    0) note "$name: ok (${took} s)" ;;
+    124 | 137) note "$name: TIMED OUT after ${took} s" ;;
+    *) note "$name: FAILED (exit $rc, ${took} s; $name.log)"
+       tail -15 "$work/$name.log" ;;
+  esac
+  return $rc
+}
+
+# The table (and $OUT's files) whatever happened before: also on a fatal
+# error, and when the budget runs out.
+finish() {
+  log "table"
+  "$python" - "$work" "$device" <<'EOF' > "$work/gpu_check.md" 2>&1
+import json, pathlib, sys
+work, device = pathlib.Path(sys.argv[1]), sys.argv[2]
+def read(name):
+    p = work / name
+    return p.read_text() if p.exists() else ""
+print(f"# tokrl GPU check ({device})\n")
+print("```\n" + read("machine.txt") + read("status.txt") + "```\n")
+bench = []
+for f in sorted(work.glob("bench_*.json")):
+    try:
+        bench += json.loads(f.read_text())["benchmarks"]
+    except (ValueError, KeyError):
+        print(f"({f.name}: no JSON, the step did not finish)\n")
+if bench:
+    print("| benchmark | label | rate |\n|---|---|---:|")
+    for b in bench:
+        unit = next((u for u in ("updates/s", "member_updates/s", "batches/s")
+                     if u in b), None)
+        if unit:
+            print(f"| {b['name']} | {b.get('label', '')} | {b[unit]:.0f} "
+                  f"{unit.replace('_', ' ')} |")
+    def ratios(prefix, key, what):
+        """Rows named <prefix>.../1 against their .../0 baseline."""
+        rates = {b["name"]: b[key] for b in bench
+                 if b["name"].startswith(prefix) and key in b}
+        for name, rate in rates.items():
+            base = rates.get(name[:-1] + "0")
+            if name.endswith("/1") and base:
+                print(f"| {name[:-2]} {what} | | {rate / base:.2f}x |")
+    # Replay batches gathered from frames mirrored on the device against the
+    # host's stacking plus a copy; the CUDA graph (or CPU fast paths)
+    # against eager launches (plain ops); packed against separate members.
+    ratios("BM_Sample/", "batches/s", "mirrored / host")
+    ratios("BM_Update", "updates/s", "fast / eager")
+    ratios("BM_PackedUpdate/", "member_updates/s", "packed / separate")
+# Packed training: each member's train/sps after warm-up, summed.
+members = sorted((work / "pack16").glob("seed*"))
+if members:
+    min_replay = int(read("pack16_min_replay.txt") or 0)
+    total, counted = 0.0, 0
+    for member in members:
+        try:
+            rows = [json.loads(l) for l in open(member / "metrics.jsonl")]
+        except (OSError, ValueError):
+            continue
+        sps = [r["train/sps"] for r in rows
+               if "train/sps" in r and r["step"] > min_replay]
+        if sps:
+            total += sps[-1]
+            counted += 1
+    print(f"\npacked K=16 SoftMoE-4 Rainbow-lite: {total:.0f} aggregate env "
+          f"steps/s ({counted} of {len(members)} members measured; issue "
+          "target on one H100/H200: >= 20000)\n")
+try:
+    rows = json.loads(read("peer.json") or "[]")
+except ValueError:
+    rows = []
+def cell(v, fmt=".0f"):
+    return "-" if v is None else f"{v:{fmt}}"
+def ratio(r, key):
+    t, p = r.get(f"tokrl_{key}"), r.get(f"peer_{key}")
+    return f"{t / p:.2f}x" if t is not None and p else "-"
+if rows:
+    print("| agent / network | updates/s tokrl | peer | ratio | "
+          "env steps/s tokrl | peer | ratio | note |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+for r in rows:
+    print(f"| {r['agent']} {r['network']} | "
+          f"{cell(r.get('tokrl_updates_per_s'))} | "
+          f"{cell(r.get('peer_updates_per_s'))} | "
+          f"{ratio(r, 'updates_per_s')} | "
+          f"{cell(r.get('tokrl_env_steps_per_s'))} | "
+          f"{cell(r.get('peer_env_steps_per_s'))} | "
+          f"{ratio(r, 'env_steps_per_s')} | {r.get('error', '')} |")
+EOF
+  cat "$work/gpu_check.md"
+  cp "$work/gpu_check.md" "$out/gpu_check.md"
+  # Run folders without checkpoints, and the logs.
+  tar czf "$out/logs.tgz" -C "$work" --exclude='*.pt' --exclude='checkpoint*' . ||
+    log "could not pack the logs"
+  rm -rf "$work"
+  log "done: $out/gpu_check.md, $out/logs.tgz"
+}
+trap finish EXIT
+fatal() { note "FATAL: $*"; exit 1; }
+
+{
+  echo "device $device, budget ${budget} s, $(nproc) cores, $(uname -m)"
+  "$python" -c 'import torch; print("torch", torch.__version__, "cuda",
+torch.version.cuda, torch.cuda.get_device_name(0) if torch.cuda.is_available()
+else "no GPU")' 2>&1
+  [ "$device" = cuda ] && nvidia-smi --query-gpu=name,driver_version,memory.total \
+    --format=csv,noheader 2>&1
+} > "$work/machine.txt"
+cat "$work/machine.txt"
 if [ "$device" = cuda ]; then
   "$python" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' ||
-    fail "PyTorch ($python) sees no CUDA device"
-  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+    fatal "PyTorch ($python) sees no CUDA device"
 fi
 
 if [ $build_it = 1 ]; then
@@ -46,121 +179,81 @@ if [ $build_it = 1 ]; then
     prefix=$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')
   fi
   [ -d .gpu_deps/usr ] && prefix="$prefix;$PWD/.gpu_deps/usr"
-  log "configure $build ($device)"
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTOKRL_WITH_ALE=OFF \
-    -DCMAKE_PREFIX_PATH="${prefix#;}" > "$out/configure.log" 2>&1 ||
-    { tail -40 "$out/configure.log"; fail "configure (log: $out/configure.log)"; }
-  log "build"
-  targets=(tokrl tokrl_nn_tests tokrl_agent_tests bench_agent tokrl_env_c)
-  if ! cmake --build "$build" -j "$(nproc)" --target "${targets[@]}" > "$out/build.log" 2>&1; then
+  configure=(cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
+    -DTOKRL_WITH_ALE=OFF -DCMAKE_PREFIX_PATH="${prefix#;}")
+  step configure 120 "${configure[@]}" || fatal "configure (configure.log)"
+  note "$(grep -m1 "tokrl: CUDA graphs" "$work/configure.log")"
+  build_targets=(cmake --build "$build" -j "$(nproc)" --target tokrl
+    tokrl_agent_tests bench_agent tokrl_env_c)
+  if ! step build $(($(left) - 120)) "${build_targets[@]}"; then
+    grep -m 20 -A 8 -E "error|Error" "$work/build.log"
     # The CUDA-graph code is compiled only here: if it is what fails, keep
     # the rest of the check (eager CUDA) and report it.
-    grep -m 20 -A 8 -E "error|Error" "$out/build.log"
-    grep -q "cuda_graph" "$out/build.log" || fail "build (log: $out/build.log)"
-    log "CUDA-graph code failed to build: retrying with TOKRL_CUDA_GRAPHS=OFF"
-    echo "CUDA graphs: BUILD FAILED (see build.log), measured without" > "$out/graphs_off.txt"
-    cp "$out/build.log" "$out/build_graphs.log"
-    cmake -S . -B "$build" -DTOKRL_CUDA_GRAPHS=OFF >> "$out/configure.log" 2>&1
-    cmake --build "$build" -j "$(nproc)" --target "${targets[@]}" > "$out/build.log" 2>&1 ||
-      { grep -m 20 -A 8 -E "error|Error" "$out/build.log"; fail "build (log: $out/build.log)"; }
+    grep -q "cuda_graph" "$work/build.log" || fatal "build (build.log)"
+    note "CUDA graphs: BUILD FAILED (build.log); retrying with TOKRL_CUDA_GRAPHS=OFF"
+    mv "$work/build.log" "$work/build_graphs.log"
+    step configure_nographs 60 "${configure[@]}" -DTOKRL_CUDA_GRAPHS=OFF &&
+      step build_nographs $(($(left) - 100)) "${build_targets[@]}" ||
+      fatal "build without CUDA graphs (build_nographs.log)"
+    touch "$work/graphs_off"
   fi
-  grep "tokrl: CUDA graphs" "$out/configure.log" || true
 fi
-for f in tokrl tokrl_nn_tests tokrl_agent_tests bench_agent libtokrl_env_c.so; do
-  [ -e "$build/$f" ] || fail "$build/$f missing"
+for f in tokrl tokrl_agent_tests bench_agent libtokrl_env_c.so; do
+  [ -e "$build/$f" ] || fatal "$build/$f missing"
 done
 
-log "tests"
-"$build/tokrl_nn_tests" --gtest_brief=1 --gtest_filter='*Packed*:*QNetwork*:*SoftMoE*' \
-  > "$out/nn_tests.log" 2>&1 || { tail -30 "$out/nn_tests.log"; fail "nn tests"; }
-"$build/tokrl_agent_tests" --gtest_brief=1 \
-  --gtest_filter='*CudaAgreement*:*Packed*:DqnAgent*' > "$out/agent_tests.log" 2>&1 ||
-  { tail -30 "$out/agent_tests.log"; fail "agent tests"; }
-skipped=$(grep -c "SKIPPED \]" "$out/agent_tests.log" || true)
-if [ "$device" = cuda ] && [ "$skipped" != 0 ]; then
-  fail "the CUDA tests were skipped: LibTorch sees no GPU ($out/agent_tests.log)"
+step agent_tests 120 "$build/tokrl_agent_tests" --gtest_brief=1 \
+  --gtest_filter='*CudaAgreement*:*Packed*:DqnAgent*:*Mirror*'
+if [ "$device" = cuda ] && grep -q "SKIPPED \]" "$work/agent_tests.log"; then
+  note "agent_tests: CUDA tests SKIPPED: LibTorch sees no GPU"
 fi
-# CUDA graphs (never run on a GPU before this script): if their tests fail,
-# say so and measure the rest eagerly instead of stopping.
+# CUDA graphs: if their tests fail, measure the rest eagerly.
+if ! step graph_tests 120 "$build/tokrl_agent_tests" --gtest_brief=1 \
+    --gtest_filter='*Graphed*'; then
+  note "CUDA graphs: tests did not pass, measuring eager"
+  touch "$work/graphs_off"
+fi
 graphs=1
-if ! "$build/tokrl_agent_tests" --gtest_brief=1 --gtest_filter='*Graphed*' \
-    > "$out/graph_tests.log" 2>&1; then
-  tail -30 "$out/graph_tests.log"
-  log "CUDA graph tests FAILED: measuring without graphs"
-  echo "CUDA graphs: TESTS FAILED (graph_tests.log), measured eager" >> "$out/graphs_off.txt"
-  graphs=0
-fi
-[ -f "$out/graphs_off.txt" ] && graphs=0
+[ -f "$work/graphs_off" ] && graphs=0
 export TOKRL_BENCH_CUDA_GRAPHS=$graphs
-train_graphs=(); peer_graphs=()
+train_graphs=() peer_graphs=()
 [ $graphs = 0 ] && train_graphs=(--set agent.cuda_graphs=false) && peer_graphs=(--eager)
 
-log "update benchmarks"
-min_time=1; [ $quick = 1 ] && min_time=0.05
+min_time=0.5; [ $quick = 1 ] && min_time=0.05
+bench() {  # bench NAME LIMIT FILTER
+  step "bench_$1" "$2" env TOKRL_BENCH_DEVICE="$device" "$build/bench_agent" \
+    --benchmark_min_time=$min_time --benchmark_filter="$3" \
+    --benchmark_out="$work/bench_$1.json" --benchmark_out_format=json
+}
 # On CUDA the last BM_Update argument is the CUDA graph (1) or eager (0).
 update_args='1'; [ "$device" = cuda ] && update_args='[01]'
 [ "$device" = cuda ] && [ $graphs = 0 ] && update_args='0'
-TOKRL_BENCH_DEVICE=$device "$build/bench_agent" --benchmark_format=json \
-  --benchmark_min_time=$min_time \
-  --benchmark_filter="^BM_Update/[01]/[012]/$update_args\$|^BM_PackedUpdate/1/1/(1|4|16)/[01]\$|^BM_Sample/" \
-  > "$out/bench.json" 2> "$out/bench.log" || { tail -20 "$out/bench.log"; fail "bench_agent"; }
+bench update 120 "^BM_Update/[01]/[012]/$update_args\$|^BM_UpdateAtari/$update_args\$"
 
-log "packed training (K=16 SoftMoE-4 Rainbow-lite)"
 steps=12000 min_replay=2000
 [ $quick = 1 ] && steps=700 min_replay=300
-rm -rf "$out/pack16"
-"$build/tokrl" train -c configs/rainbow_lite_minatar.toml configs/networks/softmoe4.toml \
+echo $min_replay > "$work/pack16_min_replay.txt"
+step pack16 90 "$build/tokrl" train -c configs/rainbow_lite_minatar.toml \
+  -c configs/networks/softmoe4.toml \
   --set train.device="$device" --set train.total_steps=$steps \
   --set agent.min_replay=$min_replay --set train.log_every=$min_replay \
   --set train.eval_every=0 --set train.tensorboard=false \
-  --set train.checkpoint_every=0 "${train_graphs[@]}" --pack 16 --run-dir "$out/pack16" -q \
-  > "$out/pack16.log" 2>&1 || { tail -20 "$out/pack16.log"; fail "packed training"; }
+  --set train.checkpoint_every=0 "${train_graphs[@]}" --pack 16 \
+  --run-dir "$work/pack16" -q
 
-log "PyTorch-eager peer on $device"
-peer_args=(--build "$build" --device "$device" --json "$out/peer.json" "${peer_graphs[@]}")
-[ $quick = 1 ] && peer_args+=(--quick --agents dqn --networks flatten)
-"$python" bench/peer/compare.py "${peer_args[@]}" > "$out/peer.txt" 2>&1 ||
-  { tail -20 "$out/peer.txt"; fail "peer comparison"; }
+# The peer: what is left but 95 s for the last benchmarks, the issue's
+# rows first.
+rows=dqn/flatten,dqn/nature,rainbow_lite/softmoe4,dqn/softmoe4
+rows+=,rainbow_lite/flatten,rainbow_lite/softmoe1_scaled4,dqn/softmoe1_scaled4
+peer_args=(--build "$build" --device "$device" --json "$work/peer.json"
+  --steps 6000 --min-time 0.5 --rows "$rows" "${peer_graphs[@]}")
+[ $quick = 1 ] && peer_args+=(--quick --rows dqn/flatten,dqn/nature)
+peer_budget=$(($(left) - 140))
+[ $peer_budget -lt 1 ] && peer_budget=1
+step peer $(($(left) - 95)) "$python" bench/peer/compare.py "${peer_args[@]}" \
+  --budget $peer_budget
 
-"$python" - "$out" "$device" "$min_replay" <<'EOF' | tee "$out/gpu_check.md"
-import json, pathlib, sys
-out, device, min_replay = pathlib.Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-print(f"# tokrl GPU check ({device})\n")
-if (out / "graphs_off.txt").exists():
-    print((out / "graphs_off.txt").read_text())
-bench = json.loads((out / "bench.json").read_text())["benchmarks"]
-print("| benchmark | label | rate |\n|---|---|---:|")
-for b in bench:
-    unit = next(u for u in ("updates/s", "member_updates/s", "batches/s") if u in b)
-    print(f"| {b['name']} | {b.get('label', '')} | {b[unit]:.0f} {unit.replace('_', ' ')} |")
-def ratios(prefix, key, what):
-    """Rows named <prefix>.../1 against their .../0 baseline, as 'what'."""
-    rates = {b["name"]: b[key] for b in bench
-             if b["name"].startswith(prefix) and key in b}
-    for name, rate in rates.items():
-        base = rates.get(name[:-1] + "0")
-        if name.endswith("/1") and base:
-            print(f"| {name[:-2]} {what} | | {rate / base:.2f}x |")
-# Replay batches gathered from frames mirrored on the device against the
-# host's stacking plus a copy; the CUDA graph against eager launches.
-ratios("BM_Sample/", "batches/s", "mirrored / host")
-ratios("BM_Update/", "updates/s", "graph / eager")
-# Packed training: each member's train/sps after warm-up, summed.
-total = 0.0
-for member in sorted((out / "pack16").glob("seed*")):
-    rows = [json.loads(l) for l in open(member / "metrics.jsonl")]
-    sps = [r["train/sps"] for r in rows if "train/sps" in r and r["step"] > min_replay]
-    total += sps[-1] if sps else 0.0
-print(f"\npacked K=16 SoftMoE-4 Rainbow-lite: {total:.0f} aggregate env steps/s "
-      "(issue target on one H100/H200: >= 20000)\n")
-rows = json.loads((out / "peer.json").read_text())
-print("| agent / network | updates/s tokrl | peer | ratio | env steps/s tokrl | peer | ratio |")
-print("|---|---:|---:|---:|---:|---:|---:|")
-for r in rows:
-    u = r["tokrl_updates_per_s"] / r["peer_updates_per_s"]
-    e = r["tokrl_env_steps_per_s"] / r["peer_env_steps_per_s"]
-    print(f"| {r['agent']} {r['network']} | {r['tokrl_updates_per_s']:.0f} | "
-          f"{r['peer_updates_per_s']:.0f} | {u:.2f}x | {r['tokrl_env_steps_per_s']:.0f} | "
-          f"{r['peer_env_steps_per_s']:.0f} | {e:.2f}x |")
-EOF
-log "done: $out/gpu_check.md"
+bench packed 40 "^BM_PackedUpdate/1/1/(1|4|16)/[01]\$"
+bench sample 30 "^BM_Sample/"
+# The exit status: 0 when every step passed.
+! grep -qE "FAILED|TIMED OUT|SKIPPED|FATAL" "$work/status.txt"

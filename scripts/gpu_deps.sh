@@ -5,8 +5,9 @@
 # a device run carries (`carry: [".gpu_deps"]`) and scripts/gpu_check.sh
 # adds to CMAKE_PREFIX_PATH:
 #   header-only: CLI11, toml++, nlohmann-json (headers and CMake configs);
-#   compiled: GoogleTest / GoogleMock (static) and Google Benchmark
-#   (x86-64, built by Debian against glibc 2.36, which newer glibcs run).
+#   compiled: GoogleTest / GoogleMock (static), Google Benchmark and
+#   toml++ (shared: Debian builds toml++ as a library, which tokrl links;
+#   x86-64, built by Debian against glibc 2.36, which newer glibcs run).
 # Run it here, on the Debian development machine, after scripts/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,10 +24,11 @@ for p in include/CLI include/toml++ include/nlohmann include/gtest \
   [ -e "/usr/$p" ] || { echo "gpu_deps: /usr/$p missing (run scripts/setup.sh)" >&2; exit 1; }
   copy "$p"
 done
-# Debian ships Google Benchmark as a shared library: it travels too (the
-# build's RPATH finds it there). The CMake configs locate everything relative
+# Debian ships Google Benchmark and toml++ as shared libraries: they travel
+# too (the build's RPATH finds them there). The CMake configs locate everything relative
 # to themselves once they are not at their original /usr place.
-for f in /usr/$arch/libgtest*.a /usr/$arch/libgmock*.a /usr/$arch/libbenchmark*; do
+for f in /usr/$arch/libgtest*.a /usr/$arch/libgmock*.a /usr/$arch/libbenchmark* \
+  /usr/$arch/libtomlplusplus*; do
   copy "${f#/usr/}"
 done
 grep -qx '/.gpu_deps/' .git/info/exclude 2>/dev/null || echo '/.gpu_deps/' >> .git/info/exclude

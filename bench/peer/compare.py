@@ -12,7 +12,12 @@ thread count on both sides:
                metrics.jsonl) against peer.py --mode train;
   max RSS      of the `tokrl train` and `peer.py --mode train` processes.
 Both sides read the same resolved config (`tokrl train --print-config`)
-and play tokrl's MinAtar (the peer through libtokrl_env_c.so).
+and play tokrl's MinAtar (the peer through libtokrl_env_c.so). The network
+"nature" (DQN only) is configs/dqn_atari.toml's Nature CNN: updates/s on
+synthetic 84x84 frames (bench_agent BM_UpdateAtari), no env steps.
+
+A row that fails is reported and the next one runs; --budget S starts no
+new row after S seconds; --json is rewritten after every row.
 
   bench/peer/compare.py --build build            # the full table
   bench/peer/compare.py --build build --agents dqn --networks flatten --quick
@@ -25,31 +30,37 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 AGENTS = {"dqn": 0, "rainbow_lite": 1}
-NETWORKS = {"flatten": 0, "softmoe4": 1, "softmoe1_scaled4": 2}
+NETWORKS = {"flatten": 0, "softmoe4": 1, "softmoe1_scaled4": 2, "nature": 3}
 
 
 def run(cmd):
-    """Runs cmd to completion: (stdout, its max RSS in MiB), or exits."""
+    """Runs cmd to completion: (stdout, its max RSS in MiB), or raises."""
     proc = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE,
                             text=True)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        sys.exit(f"compare.py: {' '.join(map(str, cmd))} failed "
-                 f"(exit {proc.returncode})")
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed "
+                           f"(exit {proc.returncode})")
     return out, usage.ru_maxrss / 1024
 
 
 def resolved_config(tokrl, agent, network, sets, path):
-    cmd = [str(tokrl), "train", "-c", str(ROOT / "configs" /
-                                          f"{agent}_minatar.toml"),
-           "-c", str(ROOT / "configs" / "networks" / f"{network}.toml"),
-           "--print-config"]
+    configs = ROOT / "configs"
+    if network == "nature":
+        files = [configs / f"{agent}_atari.toml"]
+    else:
+        files = [configs / f"{agent}_minatar.toml",
+                 configs / "networks" / f"{network}.toml"]
+    cmd = [str(tokrl), "train", "--print-config"]
+    for f in files:
+        cmd += ["-c", str(f)]
     for s in sets:
         cmd += ["--set", s]
     path.write_text(run(cmd)[0])
@@ -58,10 +69,12 @@ def resolved_config(tokrl, agent, network, sets, path):
 def tokrl_updates(build, agent, network, min_time, fast):
     # bench_agent runs on TOKRL_BENCH_DEVICE (set from --device in main);
     # its last argument: 1 = fast paths (CPU) or CUDA graphs, 0 = without.
+    name = f"BM_Update/{AGENTS[agent]}/{NETWORKS[network]}"
+    if network == "nature":
+        name = "BM_UpdateAtari"
     out, _ = run([
         build / "bench_agent",
-        f"--benchmark_filter=^BM_Update/{AGENTS[agent]}/{NETWORKS[network]}/"
-        f"{1 if fast else 0}$",
+        f"--benchmark_filter=^{name}/{1 if fast else 0}$",
         f"--benchmark_min_time={min_time}", "--benchmark_format=json"])
     return json.loads(out)["benchmarks"][0]["updates/s"]
 
@@ -97,15 +110,22 @@ def main():
                     "libtokrl_env_c.so)")
     ap.add_argument("--agents", default="dqn,rainbow_lite")
     ap.add_argument("--networks", default="flatten,softmoe4,softmoe1_scaled4")
+    ap.add_argument("--rows", help="agent/network pairs in this order, e.g. "
+                    "dqn/nature,rainbow_lite/softmoe4 (instead of --agents "
+                    "x --networks)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=8000,
                     help="env steps per training run (first 2000: warm-up)")
     ap.add_argument("--updates", type=int, default=200)
+    ap.add_argument("--min-time", type=float, default=2.0,
+                    help="bench_agent's --benchmark_min_time (seconds)")
     ap.add_argument("--quick", action="store_true",
                     help="tiny sizes, for the test suite")
     ap.add_argument("--json", type=pathlib.Path, help="also write rows here")
     ap.add_argument("--device", default="cpu",
                     help="cpu | cuda: where both sides train")
+    ap.add_argument("--budget", type=float, default=0,
+                    help="start no new row after this many seconds (0: none)")
     ap.add_argument("--eager", action="store_true",
                     help="cuda: tokrl without CUDA graphs "
                          "(agent.cuda_graphs=false)")
@@ -116,7 +136,8 @@ def main():
         if not f.exists():
             sys.exit(f"compare.py: {f} not found (build tokrl with "
                      "-DTOKRL_BUILD_BENCH=ON)")
-    steps, min_replay, updates, min_time = args.steps, 2000, args.updates, 2.0
+    steps, min_replay, updates, min_time = (args.steps, 2000, args.updates,
+                                            args.min_time)
     if args.quick:
         steps, min_replay, updates, min_time = 600, 300, 5, 0.05
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
@@ -128,51 +149,74 @@ def main():
             f"train.device={args.device}"]
     if args.eager:
         sets.append("agent.cuda_graphs=false")
+    fast = not (args.eager and args.device != "cpu")
+    pairs = [(a, n) for a in args.agents.split(",")
+             for n in args.networks.split(",") if n != "nature" or a == "dqn"]
+    if args.rows:
+        pairs = [tuple(r.split("/")) for r in args.rows.split(",")]
+    for pair in pairs:
+        if len(pair) != 2 or pair[0] not in AGENTS or pair[1] not in NETWORKS \
+                or (pair[1] == "nature" and pair[0] != "dqn"):
+            ap.error(f"unknown row {'/'.join(pair)!r} (agents: "
+                     f"{', '.join(AGENTS)}; networks: {', '.join(NETWORKS)}, "
+                     "nature with dqn only)")
     rows = []
+    start = time.monotonic()
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="tokrl_peer_"))
     try:
-        for agent in args.agents.split(","):
-            for network in args.networks.split(","):
+        for agent, network in pairs:
+            row = dict(agent=agent, network=network)
+            rows.append(row)
+            if args.budget and time.monotonic() - start > args.budget:
+                row["error"] = f"not run: past the {args.budget:.0f} s budget"
+                continue
+            try:
                 config = tmp / f"{agent}_{network}.toml"
                 resolved_config(build / "tokrl", agent, network, sets, config)
-                t_upd = tokrl_updates(build, agent, network, min_time,
-                                      fast=not (args.eager and
-                                                args.device != "cpu"))
-                p_upd, _ = peer(lib, config, "update", updates, args.threads,
-                                args.device)
-                t_sps, t_rss = tokrl_train(build, config,
-                                           tmp / f"run_{agent}_{network}",
-                                           min_replay)
-                p_train, p_rss = peer(lib, config, "train", updates,
-                                      args.threads, args.device)
-                row = dict(agent=agent, network=network,
-                           tokrl_updates_per_s=t_upd,
-                           peer_updates_per_s=p_upd["updates_per_s"],
-                           tokrl_env_steps_per_s=t_sps,
-                           peer_env_steps_per_s=p_train["env_steps_per_s"],
-                           tokrl_max_rss_mib=t_rss, peer_max_rss_mib=p_rss)
-                rows.append(row)
-                print(f"{agent}/{network}: updates/s {t_upd:.1f} vs "
-                      f"{row['peer_updates_per_s']:.1f}, env steps/s "
-                      f"{t_sps:.0f} vs {row['peer_env_steps_per_s']:.0f}",
-                      file=sys.stderr)
+                row["tokrl_updates_per_s"] = tokrl_updates(
+                    build, agent, network, min_time, fast)
+                row["peer_updates_per_s"] = peer(
+                    lib, config, "update", updates, args.threads,
+                    args.device)[0]["updates_per_s"]
+                if network != "nature":
+                    row["tokrl_env_steps_per_s"], row["tokrl_max_rss_mib"] = \
+                        tokrl_train(build, config,
+                                    tmp / f"run_{agent}_{network}",
+                                    min_replay)
+                    p_train, row["peer_max_rss_mib"] = peer(
+                        lib, config, "train", updates, args.threads,
+                        args.device)
+                    row["peer_env_steps_per_s"] = p_train["env_steps_per_s"]
+            except (RuntimeError, KeyError, ValueError) as e:
+                row["error"] = str(e)
+            print(f"{agent}/{network}: {row}", file=sys.stderr, flush=True)
+            if args.json:
+                args.json.write_text(json.dumps(rows, indent=1))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"threads {args.threads}, {steps} env steps per training run "
-          f"({min_replay} warm-up), {updates} peer updates")
+          f"({min_replay} warm-up), {updates} peer updates, {args.device}")
     print(f"{'agent/network':32} {'updates/s tokrl peer ratio':>28} "
           f"{'env steps/s tokrl peer ratio':>30} {'max RSS MiB tokrl peer':>24}")
     for r in rows:
         print(f"{r['agent'] + '/' + r['network']:32} "
-              f"{r['tokrl_updates_per_s']:9.1f} {r['peer_updates_per_s']:7.1f} "
-              f"{r['tokrl_updates_per_s'] / r['peer_updates_per_s']:5.2f}x   "
-              f"{r['tokrl_env_steps_per_s']:9.0f} "
-              f"{r['peer_env_steps_per_s']:7.0f} "
-              f"{r['tokrl_env_steps_per_s'] / r['peer_env_steps_per_s']:5.2f}x   "
-              f"{r['tokrl_max_rss_mib']:9.0f} {r['peer_max_rss_mib']:6.0f}")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+              f"{cells(r, 'updates_per_s', '9.1f')}   "
+              f"{cells(r, 'env_steps_per_s', '9.0f')}   "
+              f"{cells(r, 'max_rss_mib', '9.0f', ratio=False)}"
+              + (f"   {r['error']}" if "error" in r else ""))
+    if any("error" in r for r in rows):
+        sys.exit("compare.py: some rows failed (above)")
 
+
+def cells(row, key, fmt, ratio=True):
+    """'tokrl peer [ratio]' for row's tokrl_<key> and peer_<key>, '-' where
+    missing."""
+    t, p = row.get(f"tokrl_{key}"), row.get(f"peer_{key}")
+    text = (f"{t:{fmt}}" if t is not None else f"{'-':>9}") + " " + (
+        f"{p:{fmt.replace('9', '7')}}" if p is not None else f"{'-':>7}")
+    if ratio:
+        text += f" {t / p:5.2f}x" if t is not None and p else f" {'-':>6}"
+    return text
 
 if __name__ == "__main__":
     main()

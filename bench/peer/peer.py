@@ -9,7 +9,9 @@ hyperparameters (read from tokrl's resolved config, `tokrl train
 --print-config`), numpy replay (uniform, or proportional prioritized with
 n-step returns), Adam, epsilon-greedy. The environment is tokrl's own MinAtar
 through the C ABI in libtokrl_env_c.so (src/tokrl/capi/env_c.h), so both
-sides play the same game code.
+sides play the same game code. For an Atari config (env id "ale/...", the
+Nature CNN of configs/dqn_atari.toml) --mode update runs on synthetic frames
+instead, as bench_agent's BM_UpdateAtari does.
 
 Modes:
   update: gradient updates/s on batches sampled from a replay filled with
@@ -83,7 +85,32 @@ class Env:
                 bool(self._truncated.value))
 
 
+class SyntheticAtari:
+    """Atari-shaped frames without the ALE (frame_stack x 84 x 84, Pong's 6
+    actions): frame t is filled with t mod 256, an episode ends every 97
+    steps, as in bench_agent's FillSynthetic."""
+
+    def __init__(self, frame_stack):
+        self.obs_shape = (frame_stack, 84, 84)
+        self.num_actions = 6
+        self.t = 0
+
+    def reset(self):
+        return np.full(self.obs_shape, self.t % 256, np.uint8)
+
+    def step(self, action):
+        self.t += 1
+        return self.reset(), 1.0, self.t % 97 == 0, False
+
+
 # ---- networks: the same shapes and ops as tokrl's QNetwork --------------------
+
+
+def same_padding(size, kernel, stride):
+    """TensorFlow's SAME padding (before, after) of one spatial dimension."""
+    out = (size + stride - 1) // stride
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
 
 
 class SoftMoE(nn.Module):
@@ -125,11 +152,27 @@ class SoftMoE(nn.Module):
 
 
 class QNetwork(nn.Module):
+    # The Nature CNN's convs: (out channels, kernel, stride).
+    NATURE = ((32, 8, 4), (64, 4, 2), (64, 3, 1))
+
     def __init__(self, obs_shape, num_actions, net, num_atoms):
         super().__init__()
         c, h, w = obs_shape
-        channels = net.get("minatar_channels", 16)
-        self.conv = nn.Conv2d(c, channels, 3, padding=1)
+        self.encoder = net["encoder"]
+        if self.encoder == "minatar":
+            channels = net.get("minatar_channels", 16)
+            self.conv = nn.Conv2d(c, channels, 3, padding=1)
+        elif self.encoder == "nature" and net["padding"] == "same":
+            self.pads = []
+            for i, (channels, k, stride) in enumerate(self.NATURE):
+                setattr(self, f"conv{i + 1}", nn.Conv2d(c, channels, k, stride))
+                self.pads.append(same_padding(w, k, stride) +
+                                 same_padding(h, k, stride))
+                c, h, w = channels, (h + stride - 1) // stride, \
+                    (w + stride - 1) // stride
+        else:
+            raise SystemExit(f"peer: encoder {self.encoder!r} (padding "
+                             f"{net['padding']!r}) not implemented")
         hidden = net["hidden"] * net["scale"]
         self.penultimate = net["penultimate"]
         m = h * w
@@ -148,7 +191,12 @@ class QNetwork(nn.Module):
         self.head = nn.Linear(width, num_actions * num_atoms)
 
     def forward(self, obs):  # uint8 [B, C, H, W]
-        x = torch.relu(self.conv(obs.float()))
+        if self.encoder == "minatar":
+            x = torch.relu(self.conv(obs.float()))
+        else:
+            x = obs.float() * (1 / 255)
+            for i, pad in enumerate(self.pads):
+                x = torch.relu(getattr(self, f"conv{i + 1}")(F.pad(x, pad)))
         tokens = x.flatten(2).transpose(1, 2)  # PerConv: [B, h*w, d]
         if self.penultimate == "dense":
             z = torch.relu(self.dense(tokens.reshape(tokens.shape[0], -1)))
@@ -318,7 +366,9 @@ class Agent:
 
 
 # tokrl parameter name prefixes -> the peer's (first match wins).
-TOKRL_NAMES = {"encoder.conv.conv.": "conv.", "penultimate.dense.": "dense.",
+TOKRL_NAMES = {"encoder.conv.conv.": "conv.", "encoder.conv1.conv.": "conv1.",
+               "encoder.conv2.conv.": "conv2.", "encoder.conv3.conv.": "conv3.",
+               "penultimate.dense.": "dense.",
                "penultimate.experts.": "softmoe.", "penultimate.": "softmoe.",
                "head.advantage.": "head."}
 
@@ -390,9 +440,17 @@ def main():
     seed = cfg["train"]["seed"]
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    env = Env(args.lib, cfg["env"]["id"], seed)
     a, r = cfg["agent"], cfg["replay"]
-    replay = Replay(r["capacity"], env.obs_shape, a["n_step"], a["gamma"],
+    capacity = r["capacity"]
+    if cfg["env"]["id"].startswith("ale/"):
+        if args.mode != "update":
+            raise SystemExit("peer: Atari configs run --mode update only "
+                             "(synthetic frames)")
+        env = SyntheticAtari(a["frame_stack"])
+        capacity = min(capacity, 20000)  # as BM_UpdateAtari
+    else:
+        env = Env(args.lib, cfg["env"]["id"], seed)
+    replay = Replay(capacity, env.obs_shape, a["n_step"], a["gamma"],
                     r["prioritized"], r["alpha"], r["beta"], r["priority_eps"],
                     rng)
     agent = Agent(cfg, env.obs_shape, env.num_actions,

@@ -40,6 +40,16 @@ inline AgentSetup MakeSetup(const std::string& agent,
   return {Resolve(config, env->spec()), env->spec()};
 }
 
+// An Atari game's spec (84x84 grayscale frames, Pong's 6 actions) without
+// the ALE: for Atari networks and updates on synthetic frames.
+inline EnvSpec SyntheticAtariSpec() {
+  EnvSpec spec;
+  spec.id = "ale/pong";
+  spec.obs_shape = {1, 84, 84};
+  spec.num_actions = 6;
+  return spec;
+}
+
 // b transitions of random binary observations (from torch's generator),
 // random actions and returns, discount 0.97, importance weights in
 // [0.5, 1.5).
