@@ -100,13 +100,18 @@ Config MakeConfig(int agent, int network) {
   return c;
 }
 
-// TOKRL_TRACE=DIR: a LibTorch op trace of 20 calls of `update` (after 5
-// untraced ones) in DIR/<label>.trace, to read with bench/trace_summary.py.
+// Five untimed calls of `update` before a benchmark's loop: the first ones
+// pay one-off costs (on CUDA: the context's libraries, the allocator's
+// first blocks, the graph capture) that a benchmark whose first iteration
+// exceeds its minimum time would report as its rate. Then, with
+// TOKRL_TRACE=DIR, a LibTorch op trace of 20 calls in DIR/<label>.trace, to
+// read with bench/trace_summary.py.
 template <typename F>
-void MaybeTrace(std::string label, F update) {
+void WarmUp(std::string label, F update) {
+  for (int i = 0; i < 5; ++i) update();
+  if (torch::cuda::is_available()) torch::cuda::synchronize();
   const char* dir = std::getenv("TOKRL_TRACE");
   if (dir == nullptr) return;
-  for (int i = 0; i < 5; ++i) update();
   std::replace(label.begin(), label.end(), '/', '_');
   std::replace(label.begin(), label.end(), ' ', '_');
   torch::autograd::profiler::RecordProfile guard(
@@ -207,7 +212,7 @@ void BM_Update(benchmark::State& state) {
   };
   const std::string label =
       std::string(kAgents[state.range(0)]) + "/" + kNetworks[state.range(1)];
-  MaybeTrace(label, update);
+  WarmUp(label, update);
   for (auto _ : state) update();
   nn::SetFastPaths(true);
   // An update: online forward and backward (~2 forwards) on s, target
@@ -255,7 +260,7 @@ void BM_UpdateAtari(benchmark::State& state) {
   if (fast && agent.device().is_cuda()) replay.MirrorFrames(agent.device());
   Rng rng(0);
   const auto update = [&] { agent.Update(replay.Sample(32, rng)); };
-  MaybeTrace("dqn/nature", update);
+  WarmUp("dqn/nature", update);
   for (auto _ : state) update();
   nn::SetFastPaths(true);
   state.SetLabel(std::string("dqn/nature") + (agent.graphed() ? " graph"
@@ -307,7 +312,7 @@ void BM_PackedUpdate(benchmark::State& state) {
   const std::string label =
       std::string(kAgents[state.range(0)]) + "/" + kNetworks[state.range(1)] +
       " K=" + std::to_string(k) + (packed ? " packed" : " separate");
-  MaybeTrace(label, update);
+  WarmUp(label, update);
   for (auto _ : state) update();
   state.SetLabel(label);
   state.counters["member_updates/s"] = benchmark::Counter(

@@ -124,6 +124,8 @@ def main():
     ap.add_argument("--json", type=pathlib.Path, help="also write rows here")
     ap.add_argument("--device", default="cpu",
                     help="cpu | cuda: where both sides train")
+    ap.add_argument("--updates-only", action="store_true",
+                    help="measure updates/s only (no training runs)")
     ap.add_argument("--budget", type=float, default=0,
                     help="start no new row after this many seconds (0: none)")
     ap.add_argument("--eager", action="store_true",
@@ -178,7 +180,7 @@ def main():
                 row["peer_updates_per_s"] = peer(
                     lib, config, "update", updates, args.threads,
                     args.device)[0]["updates_per_s"]
-                if network != "nature":
+                if network != "nature" and not args.updates_only:
                     row["tokrl_env_steps_per_s"], row["tokrl_max_rss_mib"] = \
                         tokrl_train(build, config,
                                     tmp / f"run_{agent}_{network}",
