@@ -202,6 +202,16 @@ for f in tokrl tokrl_agent_tests bench_agent libtokrl_env_c.so; do
   [ -e "$build/$f" ] || fatal "$build/$f missing"
 done
 
+# PyTorch's libtorch.so exports its own copies of libstdc++ functions, which
+# crashed when tokrl bound to them (docs/speed.md, GPU results): CMake links
+# libstdc++ first; should a toolchain not keep that order, preload it.
+first=$(readelf -d "$build/tokrl_agent_tests" 2>/dev/null |
+  grep -oE '\[(libstdc\+\+|libtorch)[^]]*\]' | head -1)
+if [ "$first" != "[libstdc++.so.6]" ]; then
+  export LD_PRELOAD=$(g++ -print-file-name=libstdc++.so.6)
+  note "libstdc++ not before libtorch in the needed libraries (${first:-none}): preloading $LD_PRELOAD"
+fi
+
 step agent_tests 120 "$build/tokrl_agent_tests" --gtest_brief=1 \
   --gtest_filter='*CudaAgreement*:*Packed*:DqnAgent*:*Mirror*'
 if [ "$device" = cuda ] && grep -q "SKIPPED \]" "$work/agent_tests.log"; then

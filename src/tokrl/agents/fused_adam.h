@@ -12,7 +12,10 @@
 // formula as tensor operations.
 //
 // Parameters without a gradient are skipped, as in torch. State (m, v, t) is
-// saved and loaded with the archive functions.
+// saved and loaded with the archive functions. The moments of parameters
+// that share dtype and device are views of one buffer each (for MaskedStep
+// and GradNormTensor, which then run a fixed number of tensor operations
+// whatever the number of parameters).
 #ifndef TOKRL_AGENTS_FUSED_ADAM_H_
 #define TOKRL_AGENTS_FUSED_ADAM_H_
 
@@ -66,8 +69,15 @@ class FusedAdam {
   void Load(torch::serialize::InputArchive& archive);
 
  private:
+  // Whether every parameter has a gradient and the moments are flat.
+  bool AllGradsFlat() const;
+  // The parameters (or their gradients) flattened and concatenated, in the
+  // order of the flat moments.
+  torch::Tensor Flat(bool grads) const;
+
   std::vector<torch::Tensor> params_;
-  std::vector<torch::Tensor> m_, v_;
+  std::vector<torch::Tensor> m_, v_;  // views of m_flat_, v_flat_ if defined
+  torch::Tensor m_flat_, v_flat_;
   FusedAdamOptions options_;
   int64_t step_ = 0;
 };

@@ -54,6 +54,62 @@ TEST(FusedAdam, GradNormIsClipGradNormsMeasure) {
   EXPECT_NEAR(adam.GradNorm(), expected, 1e-6 * expected);
 }
 
+// The device form (for CUDA graphs) equals Step() where `apply` is true and
+// changes nothing where it is false; GradNormTensor equals GradNorm. Both
+// with every parameter's gradient (the moments as one buffer) and with one
+// parameter without a gradient (skipped, as Step skips it).
+TEST(FusedAdam, MaskedStepIsStepWhereApplied) {
+  for (const bool all_grads : {true, false}) {
+    SCOPED_TRACE(all_grads ? "every gradient" : "one missing");
+    const auto make = [] {
+      torch::manual_seed(5);
+      return torch::nn::Sequential(torch::nn::Linear(6, 9), torch::nn::ReLU(),
+                                   torch::nn::Linear(9, 2));
+    };
+    auto a = make(), b = make();
+    const FusedAdamOptions o{
+        .lr = 1e-2, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-6};
+    FusedAdam eager(a->parameters(), o), masked(b->parameters(), o);
+    const auto pa = a->parameters(), pb = b->parameters();
+    const auto x = torch::randn({16, 6});
+    for (int step = 1; step <= 6; ++step) {
+      const bool apply = step != 4;  // step 4: a diverged update
+      eager.ZeroGrad();
+      masked.ZeroGrad();
+      a->forward(x).square().mean().backward();
+      b->forward(x).square().mean().backward();
+      if (!all_grads) {
+        pa[1].mutable_grad() = torch::Tensor();
+        pb[1].mutable_grad() = torch::Tensor();
+      }
+      EXPECT_NEAR(masked.GradNormTensor().item<double>(), eager.GradNorm(),
+                  1e-6 * eager.GradNorm());
+      const auto before = b->parameters()[0].clone();
+      const auto m_before = masked.exp_avg(0).clone();
+      if (apply) eager.Step();
+      masked.MaskedStep(torch::tensor(apply),
+                        torch::tensor(static_cast<double>(eager.step_count() +
+                                                          (apply ? 0 : 1))));
+      if (apply) {
+        masked.set_step_count(masked.step_count() + 1);
+      } else {
+        EXPECT_TRUE(torch::equal(pb[0], before));
+        EXPECT_TRUE(torch::equal(masked.exp_avg(0), m_before));
+      }
+      for (size_t i = 0; i < pa.size(); ++i) {
+        EXPECT_TRUE(torch::allclose(pa[i], pb[i], 1e-5, 1e-7))
+            << "step " << step << ", parameter " << i;
+        EXPECT_TRUE(torch::allclose(eager.exp_avg_sq(i), masked.exp_avg_sq(i),
+                                    1e-5, 1e-9))
+            << "step " << step << ", parameter " << i;
+      }
+    }
+    if (!all_grads) {  // never stepped: zero moments
+      EXPECT_EQ(masked.exp_avg(1).abs().sum().item<double>(), 0.0);
+    }
+  }
+}
+
 TEST(FusedAdam, StateRoundTrips) {
   auto net = torch::nn::Linear(4, 2);
   FusedAdam adam(net->parameters(),

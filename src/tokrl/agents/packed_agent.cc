@@ -6,6 +6,7 @@
 #include "tokrl/agents/fused_adam_kernel.h"
 #include "tokrl/agents/losses.h"
 #include "tokrl/core/check.h"
+#include "tokrl/nn/fast_paths.h"
 
 namespace tokrl {
 
@@ -129,6 +130,17 @@ UpdateLoss PackedAgent::ComputeLoss(const SampledBatch& stacked) {
 torch::Tensor PackedAgent::MemberGradNorms() const {
   torch::NoGradGuard no_grad;
   const int64_t k = members_;
+  if (!device_.is_cpu() || !nn::FastPathsEnabled()) {
+    // All member rows side by side, [K, sum of sizes]: a few kernels in all
+    // (on a GPU) instead of a few per parameter.
+    std::vector<torch::Tensor> rows;
+    for (const auto& p : online_->packed_parameters()) {
+      if (p.grad().defined()) rows.push_back(nn::PackedView(p.grad(), k));
+    }
+    if (!rows.empty()) {
+      return torch::cat(rows, 1).to(torch::kDouble).square().sum(1).sqrt();
+    }
+  }
   torch::Tensor squares = torch::zeros(
       {k}, torch::TensorOptions().dtype(torch::kDouble).device(device_));
   for (const auto& p : online_->packed_parameters()) {

@@ -9,6 +9,7 @@
 
 #include "tokrl/agents/testing.h"
 #include "tokrl/core/gtest_helpers.h"
+#include "tokrl/nn/fast_paths.h"
 
 namespace tokrl {
 namespace {
@@ -78,6 +79,18 @@ TEST_P(PackedAgentTest, UpdateEqualsEachMembersUpdate) {
             << "step " << step << " member " << k << " parameter " << i;
       }
     }
+  }
+  // The last step's (clipped) gradients: each member's norm, by the CPU
+  // loop (fast paths) and by the tensor form the GPU uses (plain).
+  const torch::Tensor norms = packed.MemberGradNorms();
+  nn::SetFastPaths(false);
+  const torch::Tensor plain = packed.MemberGradNorms();
+  nn::SetFastPaths(true);
+  for (int64_t k = 0; k < kMembers; ++k) {
+    const double want = members[k]->optimizer().GradNorm();
+    EXPECT_NEAR(norms[k].item<double>(), want, 1e-5 * std::max(1.0, want));
+    EXPECT_NEAR(plain[k].item<double>(), norms[k].item<double>(),
+                1e-9 * std::max(1.0, want));
   }
   packed.SyncTarget();
   for (int64_t k = 0; k < kMembers; ++k) {

@@ -505,19 +505,22 @@ void Trainer::Log() {
   if (progress_ != nullptr) {
     const double remaining =
         static_cast<double>(train_options_.total_steps - env_steps_) / sps;
-    char line[256];
+    // Before the first update of a window there is no loss to show.
+    char learning[64] = "loss -  q -";
+    if (loss_count_ > 0) {
+      std::snprintf(learning, sizeof(learning), "loss %.4g  q %.3g",
+                    loss_sum_ / count, q_sum_ / count);
+    }
+    char line[320];
     std::snprintf(line, sizeof(line),
                   "step %lld/%lld (%.1f%%)  sps %.0f  return %.2f (%zu ep)  "
-                  "eps %.3f  loss %.4g  "
-                  "q %.3g  eta %s\n",
+                  "eps %.3f  %s  eta %s\n",
                   static_cast<long long>(env_steps_),
                   static_cast<long long>(train_options_.total_steps),
                   100.0 * static_cast<double>(env_steps_) /
                       static_cast<double>(train_options_.total_steps),
                   sps, Mean(recent_returns_), recent_returns_.size(), epsilon,
-                  loss_count_ > 0 ? loss_sum_ / count : std::nan(""),
-                  loss_count_ > 0 ? q_sum_ / count : std::nan(""),
-                  FormatDuration(remaining).c_str());
+                  learning, FormatDuration(remaining).c_str());
     *progress_ << line << std::flush;
   }
   loss_sum_ = aux_sum_ = q_sum_ = grad_norm_sum_ = 0;

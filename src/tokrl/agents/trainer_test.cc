@@ -176,6 +176,29 @@ TEST(Trainer, WritesRunFiles) {
   fs::remove_all(dir);
 }
 
+// The progress line of a window without updates shows no loss (it showed
+// "loss nan  q nan"), later ones show the window's numbers.
+TEST(Trainer, ProgressShowsNoLossBeforeTheFirstUpdate) {
+  const fs::path dir = FreshDir("progress");
+  Config c = TinyConfig();
+  c.Set("agent.min_replay", "150");
+  c.Set("train.total_steps", "300");
+  c.Set("train.eval_every", "0");
+  std::ostringstream progress;
+  Trainer(c, dir, false, {}, &progress).Run();
+  std::string first, last;
+  std::istringstream lines(progress.str());
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("step 100/300", 0) == 0) first = line;
+    if (line.rfind("step 300/300", 0) == 0) last = line;
+  }
+  EXPECT_TRUE(Contains(first, "  loss -  q -  ")) << progress.str();
+  EXPECT_FALSE(Contains(last, "loss -")) << progress.str();
+  EXPECT_TRUE(Contains(last, "  loss ")) << progress.str();
+  EXPECT_FALSE(Contains(progress.str(), "nan")) << progress.str();
+  fs::remove_all(dir);
+}
+
 // Catch whose every reward is multiplied by 5 (a test env).
 class BigRewardCatch final : public Env {
  public:
