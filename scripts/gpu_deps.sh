@@ -25,8 +25,9 @@ for p in include/CLI include/toml++ include/nlohmann include/gtest \
   copy "$p"
 done
 # Debian ships Google Benchmark and toml++ as shared libraries: they travel
-# too (the build's RPATH finds them there). The CMake configs locate everything relative
-# to themselves once they are not at their original /usr place.
+# too (the build's RPATH finds them there). The CMake configs locate
+# everything relative to themselves once they are not at their original
+# /usr place.
 for f in /usr/$arch/libgtest*.a /usr/$arch/libgmock*.a /usr/$arch/libbenchmark* \
   /usr/$arch/libtomlplusplus*; do
   copy "${f#/usr/}"
