@@ -107,6 +107,7 @@ void FusedAdam::Step() {
 double FusedAdam::GradNorm() const {
   torch::NoGradGuard no_grad;
   double total = 0.0;
+  torch::Tensor rest;  // the other gradients' sum of squares, read once
   for (const auto& p : params_) {
     const torch::Tensor& g = p.grad();
     if (!g.defined()) continue;
@@ -114,9 +115,11 @@ double FusedAdam::GradNorm() const {
         g.is_contiguous()) {
       total += internal::SumOfSquares(g.data_ptr<float>(), g.numel());
     } else {
-      total += g.to(torch::kDouble).square().sum().item<double>();
+      const torch::Tensor sq = g.to(torch::kDouble).square().sum();
+      rest = rest.defined() ? rest.add_(sq) : sq;
     }
   }
+  if (rest.defined()) total += rest.item<double>();  // one device read
   return std::sqrt(total);
 }
 

@@ -39,19 +39,27 @@ TEST(FusedAdam, MatchesTorchAdam) {
   EXPECT_EQ(fused.step_count(), 25);
 }
 
+// Float CPU gradients (the one-pass kernel) and others (double here, as
+// CUDA ones: tensor operations, read once).
 TEST(FusedAdam, GradNormIsClipGradNormsMeasure) {
-  torch::manual_seed(3);
-  // 1000 elements: the kernel's 64-wide blocks and a tail.
-  torch::nn::Sequential net(torch::nn::Linear(40, 25), torch::nn::ReLU(),
-                            torch::nn::Linear(25, 3));
-  FusedAdam adam(net->parameters(), {});
-  EXPECT_EQ(adam.GradNorm(), 0.0);  // no gradients yet
-  torch::mse_loss(net->forward(torch::randn({8, 40})), torch::randn({8, 3}))
-      .backward();
-  const double expected = torch::nn::utils::clip_grad_norm_(
-      net->parameters(), std::numeric_limits<double>::infinity());
-  EXPECT_GT(expected, 0.0);
-  EXPECT_NEAR(adam.GradNorm(), expected, 1e-6 * expected);
+  for (const auto dtype : {torch::kFloat, torch::kDouble}) {
+    torch::manual_seed(3);
+    // 1000 elements: the kernel's 64-wide blocks and a tail.
+    torch::nn::Sequential net(torch::nn::Linear(40, 25), torch::nn::ReLU(),
+                              torch::nn::Linear(25, 3));
+    net->to(dtype);
+    FusedAdam adam(net->parameters(), {});
+    EXPECT_EQ(adam.GradNorm(), 0.0);  // no gradients yet
+    torch::mse_loss(net->forward(torch::randn({8, 40}, dtype)),
+                    torch::randn({8, 3}, dtype))
+        .backward();
+    const double expected = torch::nn::utils::clip_grad_norm_(
+        net->parameters(), std::numeric_limits<double>::infinity());
+    EXPECT_GT(expected, 0.0);
+    EXPECT_NEAR(adam.GradNorm(), expected, 1e-6 * expected);
+    EXPECT_NEAR(adam.GradNormTensor().item<double>(), expected,
+                1e-6 * expected);
+  }
 }
 
 // The device form (for CUDA graphs) equals Step() where `apply` is true and
