@@ -61,9 +61,10 @@ torch::Tensor FusedAdam::Flat(bool grads) const {
   std::vector<torch::Tensor> parts;
   parts.reserve(params_.size());
   for (const auto& p : params_) {
-    parts.push_back((grads ? p.grad() : p).reshape({-1}));
+    const torch::Tensor& t = grads ? p.grad() : p;
+    if (t.defined()) parts.push_back(t.reshape({-1}));
   }
-  return torch::cat(parts);
+  return parts.empty() ? torch::Tensor() : torch::cat(parts);
 }
 
 void FusedAdam::ZeroGrad() {
@@ -107,36 +108,25 @@ void FusedAdam::Step() {
 double FusedAdam::GradNorm() const {
   torch::NoGradGuard no_grad;
   double total = 0.0;
-  torch::Tensor rest;  // the other gradients' sum of squares, read once
   for (const auto& p : params_) {
     const torch::Tensor& g = p.grad();
     if (!g.defined()) continue;
-    if (g.device().is_cpu() && g.scalar_type() == torch::kFloat &&
-        g.is_contiguous()) {
-      total += internal::SumOfSquares(g.data_ptr<float>(), g.numel());
-    } else {
-      const torch::Tensor sq = g.to(torch::kDouble).square().sum();
-      rest = rest.defined() ? rest.add_(sq) : sq;
+    if (!g.device().is_cpu() || g.scalar_type() != torch::kFloat ||
+        !g.is_contiguous()) {
+      // CUDA (or double) gradients: tensor operations, one device read.
+      return GradNormTensor().item<double>();
     }
+    total += internal::SumOfSquares(g.data_ptr<float>(), g.numel());
   }
-  if (rest.defined()) total += rest.item<double>();  // one device read
   return std::sqrt(total);
 }
 
 torch::Tensor FusedAdam::GradNormTensor() const {
   torch::NoGradGuard no_grad;
-  if (AllGradsFlat()) return Flat(/*grads=*/true).to(torch::kDouble).norm();
-  torch::Tensor total;
-  for (const auto& p : params_) {
-    const torch::Tensor& g = p.grad();
-    if (!g.defined()) continue;
-    const torch::Tensor sq = g.to(torch::kDouble).square().sum();
-    total = total.defined() ? total.add_(sq) : sq;
-  }
-  if (!total.defined()) {
-    return torch::zeros({}, params_.front().options().dtype(torch::kDouble));
-  }
-  return total.sqrt_();
+  const torch::Tensor g = Flat(/*grads=*/true);
+  return g.defined() ? g.to(torch::kDouble).norm()
+                     : torch::zeros(
+                           {}, params_.front().options().dtype(torch::kDouble));
 }
 
 void FusedAdam::MaskedStep(const torch::Tensor& apply, const torch::Tensor& t) {

@@ -42,7 +42,7 @@ class FusedAdam {
   void Step();
   /// The global L2 norm of the parameters' gradients (undefined ones count
   /// as 0), as torch::nn::utils::clip_grad_norm_ measures it: one pass per
-  /// CPU float tensor, no LibTorch ops.
+  /// CPU float tensor, no LibTorch ops; otherwise GradNormTensor, read once.
   double GradNorm() const;
   /// The same norm as a 0-dim double tensor on the parameters' device,
   /// without a host synchronization (for graphed_update.h).
@@ -71,8 +71,8 @@ class FusedAdam {
  private:
   // Whether every parameter has a gradient and the moments are flat.
   bool AllGradsFlat() const;
-  // The parameters (or their gradients) flattened and concatenated, in the
-  // order of the flat moments.
+  // The parameters (or their defined gradients) flattened and concatenated,
+  // in the order of the flat moments; undefined without any.
   torch::Tensor Flat(bool grads) const;
 
   std::vector<torch::Tensor> params_;
