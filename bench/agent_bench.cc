@@ -89,15 +89,20 @@ bool BenchCudaGraphs() {
   return value == nullptr || std::string(value) != "0";
 }
 
-Config MakeConfig(int agent, int network) {
-  const std::filesystem::path dir = SourceDir() / "configs";
+// The presets configs/<files...> on BenchDevice(), graphed unless
+// TOKRL_BENCH_CUDA_GRAPHS=0.
+Config PresetConfig(const std::vector<std::string>& files) {
   Config c = MakeTrainConfig();
-  c.LoadTomlFile(dir / (std::string(kAgents[agent]) + "_minatar.toml"));
-  c.LoadTomlFile(dir / "networks" /
-                 (std::string(kNetworks[network]) + ".toml"));
+  for (const auto& f : files) c.LoadTomlFile(SourceDir() / "configs" / f);
   c.Set("train.device", BenchDevice().str());
   c.Set("agent.cuda_graphs", BenchCudaGraphs() ? "true" : "false");
   return c;
+}
+
+Config MakeConfig(int agent, int network) {
+  return PresetConfig(
+      {std::string(kAgents[agent]) + "_minatar.toml",
+       "networks/" + std::string(kNetworks[network]) + ".toml"});
 }
 
 // Five untimed calls of `update` before a benchmark's loop: the first ones
@@ -185,6 +190,27 @@ BENCHMARK(BM_Sample)
     ->ArgsProduct({{0, 1}, {0, 1}})
     ->Unit(benchmark::kMicrosecond);
 
+// Times `agent`'s updates on batch-32 samples of `replay` (priorities
+// written back when prioritized) after WarmUp, with `fast` as BM_Update's
+// last argument (on CUDA it also mirrors the frames on the device); labels
+// the row and counts updates/s. The fast paths are on again afterwards.
+void TimeUpdates(benchmark::State& state, DqnAgent& agent, ReplayBuffer& replay,
+                 Rng& rng, const std::string& label, bool fast) {
+  if (fast && agent.device().is_cuda()) replay.MirrorFrames(agent.device());
+  const auto update = [&] {
+    const SampledBatch batch = replay.Sample(32, rng);
+    const UpdateMetrics m = agent.Update(batch);
+    if (replay.options().prioritized)
+      replay.UpdatePriorities(batch.indices, m.priorities);
+  };
+  WarmUp(label, update);
+  for (auto _ : state) update();
+  nn::SetFastPaths(true);
+  state.SetLabel(label + (agent.graphed() ? " graph" : fast ? "" : " plain"));
+  state.counters["updates/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
 // Arg 2: 1 = tokrl's fast paths (CPU: nn/fast_paths.h; CUDA: the update as
 // a CUDA graph, graphed_update.h, and the frames mirrored on the device as
 // the trainer does), 0 = the plain LibTorch ops / eager launches and host
@@ -192,29 +218,21 @@ BENCHMARK(BM_Sample)
 void BM_Update(benchmark::State& state) {
   TuneAllocator();  // as the trainer does
   torch::set_num_threads(1);
-  nn::SetFastPaths(state.range(2) == 1);
+  const bool fast = state.range(2) == 1;
+  nn::SetFastPaths(fast);
   const Config c = MakeConfig(static_cast<int>(state.range(0)),
                               static_cast<int>(state.range(1)));
   auto env = MakeEnv(c.GetString("env.id"));
   ResolvedConfig r = Resolve(c, env->spec());
-  r.agent.cuda_graphs = r.agent.cuda_graphs && state.range(2) == 1;
+  r.agent.cuda_graphs = r.agent.cuda_graphs && fast;
   DqnAgent agent(r.agent, r.network, BenchDevice());
   ReplayBuffer replay(r.replay);
   Rng rng(0);
   FillRandom(c.GetString("env.id"), replay, rng);
-  if (state.range(2) == 1 && agent.device().is_cuda())
-    replay.MirrorFrames(agent.device());
-  const auto update = [&] {
-    const SampledBatch batch = replay.Sample(32, rng);
-    const UpdateMetrics m = agent.Update(batch);
-    if (replay.options().prioritized)
-      replay.UpdatePriorities(batch.indices, m.priorities);
-  };
-  const std::string label =
-      std::string(kAgents[state.range(0)]) + "/" + kNetworks[state.range(1)];
-  WarmUp(label, update);
-  for (auto _ : state) update();
-  nn::SetFastPaths(true);
+  TimeUpdates(
+      state, agent, replay, rng,
+      std::string(kAgents[state.range(0)]) + "/" + kNetworks[state.range(1)],
+      fast);
   // An update: online forward and backward (~2 forwards) on s, target
   // forward on s' (and the online one under double Q): (4 + double_q)
   // forwards of the batch, approximately. The same count for both rows: a
@@ -230,11 +248,6 @@ void BM_Update(benchmark::State& state) {
         static_cast<double>(state.iterations()) * flops / 1e9 / peak * 100,
         benchmark::Counter::kIsRate);
   }
-  state.SetLabel(label + (agent.graphed()       ? " graph"
-                          : state.range(2) == 1 ? ""
-                                                : " plain"));
-  state.counters["updates/s"] = benchmark::Counter(
-      static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Update)
     ->ArgsProduct({{0, 1, 2}, {0, 1, 2}, {0, 1}})
@@ -248,26 +261,15 @@ void BM_UpdateAtari(benchmark::State& state) {
   torch::set_num_threads(1);
   const bool fast = state.range(0) == 1;
   nn::SetFastPaths(fast);
-  Config c = MakeTrainConfig();
-  c.LoadTomlFile(SourceDir() / "configs" / "dqn_atari.toml");
-  c.Set("train.device", BenchDevice().str());
-  c.Set("agent.cuda_graphs", BenchCudaGraphs() && fast ? "true" : "false");
+  Config c = PresetConfig({"dqn_atari.toml"});
   c.Set("replay.capacity", "20000");
-  const ResolvedConfig r = Resolve(c, testing::SyntheticAtariSpec());
+  ResolvedConfig r = Resolve(c, testing::SyntheticAtariSpec());
+  r.agent.cuda_graphs = r.agent.cuda_graphs && fast;
   DqnAgent agent(r.agent, r.network, BenchDevice());
   ReplayBuffer replay(r.replay);
   FillSynthetic(replay);
-  if (fast && agent.device().is_cuda()) replay.MirrorFrames(agent.device());
   Rng rng(0);
-  const auto update = [&] { agent.Update(replay.Sample(32, rng)); };
-  WarmUp("dqn/nature", update);
-  for (auto _ : state) update();
-  nn::SetFastPaths(true);
-  state.SetLabel(std::string("dqn/nature") + (agent.graphed() ? " graph"
-                                              : fast          ? ""
-                                                              : " plain"));
-  state.counters["updates/s"] = benchmark::Counter(
-      static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  TimeUpdates(state, agent, replay, rng, "dqn/nature", fast);
 }
 BENCHMARK(BM_UpdateAtari)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
