@@ -220,5 +220,6 @@ def cells(row, key, fmt, ratio=True):
         text += f" {t / p:5.2f}x" if t is not None and p else f" {'-':>6}"
     return text
 
+
 if __name__ == "__main__":
     main()
