@@ -106,7 +106,9 @@ UpdateLoss PackedAgent::ComputeLoss(const SampledBatch& stacked) {
     }
     return f;
   };
-  const nn::QOutput out = fold(online_->forward(stacked.obs));
+  // stacked.actions is [K*B], member-major, as forward_taken takes them.
+  const nn::TakenOutput taken =
+      online_->forward_taken(stacked.obs, stacked.actions);
   nn::QOutput next_target, next_online;
   {
     torch::NoGradGuard no_grad;
@@ -114,11 +116,6 @@ UpdateLoss PackedAgent::ComputeLoss(const SampledBatch& stacked) {
     if (options_.double_q) {
       next_online = fold(online_->forward(stacked.next_obs));
     }
-  }
-  nn::TakenOutput taken;
-  taken.q = SelectActions(out.q, stacked.actions);
-  if (out.logits.defined()) {
-    taken.logits = SelectActions(out.logits, stacked.actions);
   }
   UpdateLoss l;
   l.terms = ComputeTdTerms(options_, taken, next_target, next_online,

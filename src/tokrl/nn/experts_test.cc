@@ -67,6 +67,35 @@ TEST(ExpertsTest, ApplyExpertsWithOneHotRoutingRunsEachTokenThroughItsExpert) {
   EXPECT_TRUE(torch::allclose(y[0][1], 2.0 * f[0][1], 1e-12, 1e-12));
 }
 
+// DispatchTokens' hand-written backward against autograd's through einsum,
+// with PerConv-like tokens (a transposed view) and either input alone
+// requiring a gradient.
+TEST(ExpertsTest, DispatchTokensGradientsEqualEinsums) {
+  torch::manual_seed(4);
+  const auto opts = torch::TensorOptions().dtype(torch::kDouble);
+  const at::Tensor tokens =
+      torch::randn({3, 4, 6}, opts).transpose(1, 2).requires_grad_(true);
+  const at::Tensor dispatch =
+      torch::softmax(torch::randn({3, 6, 2, 5}, opts), 1).requires_grad_(true);
+  const at::Tensor g = torch::randn({3, 2, 5, 4}, opts);
+  const at::Tensor want = torch::einsum("bmnp,bmd->bnpd", {dispatch, tokens});
+  const at::Tensor got = DispatchTokens(tokens, dispatch);
+  EXPECT_TRUE(torch::allclose(got, want, 1e-12, 1e-12));
+  const auto dw = torch::autograd::grad({want}, {dispatch, tokens}, {g});
+  const auto dg = torch::autograd::grad({got}, {dispatch, tokens}, {g});
+  EXPECT_TRUE(torch::allclose(dg[0], dw[0], 1e-12, 1e-12));
+  EXPECT_TRUE(torch::allclose(dg[1], dw[1], 1e-12, 1e-12));
+  EXPECT_TRUE(dg[0].is_contiguous());  // in the routing's layout
+  const at::Tensor d_only = dispatch.detach().requires_grad_(true);
+  const auto g1 = torch::autograd::grad(
+      {DispatchTokens(tokens.detach(), d_only)}, {d_only}, {g});
+  EXPECT_TRUE(torch::allclose(g1[0], dw[0], 1e-12, 1e-12));
+  const at::Tensor t_only = tokens.detach().requires_grad_(true);
+  const auto g2 = torch::autograd::grad(
+      {DispatchTokens(t_only, dispatch.detach())}, {t_only}, {g});
+  EXPECT_TRUE(torch::allclose(g2[0], dw[1], 1e-12, 1e-12));
+}
+
 TEST(ExpertsTest, GradientCloneAndShapeChecks) {
   torch::manual_seed(3);
   Experts experts(ExpertsOptions(2, 3, 4));

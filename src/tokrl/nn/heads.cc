@@ -21,30 +21,28 @@ constexpr std::array<EnumName<HeadType>, 3> kHeadNames = {{
     {"distributional", HeadType::kC51},
 }};
 
-// y [B, N] with y[b] = W_a z[b] + bias_a for a = actions[b], where W_a and
-// bias_a are rows [a N, (a + 1) N) of a linear layer's weight [A N, F] and
-// bias: the layer at the taken actions only. Why: a C51 update needs the
-// online head at the taken actions alone, and the full layer is a sixth of
-// a MinAtar SoftMoE-4 Rainbow-lite update (1600 -> 6 x 51). The rows are
-// grouped by action (a counting sort on the host) so that each group is one
-// GEMM with W_a, forward and backward; W's rows of absent actions get a
+// LinearAtGroups (heads.h) as an autograd function. Why: a C51 update needs
+// the online head at the taken actions alone, and the full layer is a sixth
+// of a MinAtar SoftMoE-4 Rainbow-lite update (1600 -> 6 x 51). The rows are
+// grouped (a counting sort on the host) so that each group is one GEMM with
+// its block of W, forward and backward; W's rows of absent groups get a
 // zero gradient, as in the full layer.
-struct TakenActionsLinear : torch::autograd::Function<TakenActionsLinear> {
+struct GroupedLinear : torch::autograd::Function<GroupedLinear> {
   static torch::autograd::variable_list forward(
       torch::autograd::AutogradContext* ctx, const at::Tensor& z,
       const at::Tensor& weight, const at::Tensor& bias,
-      const at::Tensor& actions, int64_t atoms) {
+      const at::Tensor& groups, int64_t atoms) {
     const int64_t b = z.size(0);
-    const int64_t num_actions = weight.size(0) / atoms;
-    const at::Tensor a = actions.to(torch::kCPU, torch::kLong).contiguous();
+    const int64_t num_groups = weight.size(0) / atoms;
+    const at::Tensor a = groups.to(torch::kCPU, torch::kLong).contiguous();
     const int64_t* ap = a.data_ptr<int64_t>();
-    std::vector<int64_t> offsets(static_cast<size_t>(num_actions) + 1, 0);
+    std::vector<int64_t> offsets(static_cast<size_t>(num_groups) + 1, 0);
     for (int64_t i = 0; i < b; ++i) {
-      TOKRL_CHECK(ap[i] >= 0 && ap[i] < num_actions)
-          << "action " << ap[i] << " out of range [0, " << num_actions << ")";
+      TOKRL_CHECK(ap[i] >= 0 && ap[i] < num_groups)
+          << "group " << ap[i] << " out of range [0, " << num_groups << ")";
       ++offsets[static_cast<size_t>(ap[i]) + 1];
     }
-    for (int64_t i = 0; i < num_actions; ++i) offsets[i + 1] += offsets[i];
+    for (int64_t i = 0; i < num_groups; ++i) offsets[i + 1] += offsets[i];
     at::Tensor order = at::empty({b}, a.options());
     {
       std::vector<int64_t> next(offsets.begin(), offsets.end() - 1);
@@ -53,15 +51,15 @@ struct TakenActionsLinear : torch::autograd::Function<TakenActionsLinear> {
         op[next[static_cast<size_t>(ap[i])]++] = i;
       }
     }
-    const at::Tensor zs = z.index_select(0, order);  // grouped by action
+    const at::Tensor zs = z.index_select(0, order);  // grouped
     at::Tensor ys = at::empty({b, atoms}, z.options());
-    for (int64_t act = 0; act < num_actions; ++act) {
-      const int64_t start = offsets[act], count = offsets[act + 1] - start;
+    for (int64_t g = 0; g < num_groups; ++g) {
+      const int64_t start = offsets[g], count = offsets[g + 1] - start;
       if (count == 0) continue;
       at::Tensor out = ys.narrow(0, start, count);
-      at::addmm_out(out, bias.narrow(0, act * atoms, atoms),
+      at::addmm_out(out, bias.narrow(0, g * atoms, atoms),
                     zs.narrow(0, start, count),
-                    weight.narrow(0, act * atoms, atoms).t());
+                    weight.narrow(0, g * atoms, atoms).t());
     }
     ctx->save_for_backward({zs, weight, order});
     ctx->saved_data["offsets"] = offsets;
@@ -82,9 +80,9 @@ struct TakenActionsLinear : torch::autograd::Function<TakenActionsLinear> {
     at::Tensor dzs = at::empty_like(zs);
     at::Tensor dw = at::empty_like(weight);
     at::Tensor db = at::empty({weight.size(0)}, weight.options());
-    for (size_t act = 0; act + 1 < offsets.size(); ++act) {
-      const int64_t rows = static_cast<int64_t>(act) * atoms;
-      const int64_t start = offsets[act], count = offsets[act + 1] - start;
+    for (size_t g = 0; g + 1 < offsets.size(); ++g) {
+      const int64_t rows = static_cast<int64_t>(g) * atoms;
+      const int64_t start = offsets[g], count = offsets[g + 1] - start;
       at::Tensor dw_a = dw.narrow(0, rows, atoms);
       at::Tensor db_a = db.narrow(0, rows, atoms);
       if (count == 0) {
@@ -104,6 +102,20 @@ struct TakenActionsLinear : torch::autograd::Function<TakenActionsLinear> {
 };
 
 }  // namespace
+
+at::Tensor LinearAtGroups(const at::Tensor& z, const at::Tensor& weight,
+                          const at::Tensor& bias, const at::Tensor& groups,
+                          int64_t n) {
+  TOKRL_CHECK(z.dim() == 2 && weight.dim() == 2 && bias.dim() == 1 &&
+              weight.size(1) == z.size(1) && n > 0 && weight.size(0) % n == 0 &&
+              bias.size(0) == weight.size(0))
+      << "LinearAtGroups: z " << z.sizes() << ", weight " << weight.sizes()
+      << ", bias " << bias.sizes() << ", n " << n;
+  TOKRL_CHECK(groups.dim() == 1 && groups.size(0) == z.size(0))
+      << "LinearAtGroups: expected groups [" << z.size(0) << "], got "
+      << groups.sizes();
+  return GroupedLinear::apply(z, weight, bias, groups, n)[0];
+}
 
 HeadType ParseHeadType(std::string_view name) {
   return ParseEnum<HeadType>("head", name, kHeadNames);
@@ -205,8 +217,8 @@ TakenOutput QHeadImpl::forward_taken(const at::Tensor& z,
       z.scalar_type() == at::kFloat && z.dim() == 2 &&
       z.size(1) == options.in_features()) {
     auto* layer = advantage.ptr()->as<torch::nn::LinearImpl>();
-    result.logits = TakenActionsLinear::apply(z, layer->weight, layer->bias,
-                                              actions, atoms())[0];
+    result.logits =
+        LinearAtGroups(z, layer->weight, layer->bias, actions, atoms());
     result.q = C51QValues(result.logits.unsqueeze(1), support).squeeze(1);
     return result;
   }

@@ -49,6 +49,18 @@ at::Tensor C51Support(int64_t num_atoms, double v_min, double v_max,
 at::Tensor C51QValues(const at::Tensor& logits, const at::Tensor& support);
 /// value [B, 1, ...] + advantage [B, A, ...] - mean over A of advantage.
 at::Tensor DuelingCombine(const at::Tensor& value, const at::Tensor& advantage);
+/// A linear layer at one block of n outputs per row: y [R, n] with
+/// y[r] = W_g z[r] + bias_g for g = groups[r], where W_g and bias_g are rows
+/// [g n, (g + 1) n) of weight [G n, F] and bias [G n]; z [R, F] (CPU);
+/// groups [R] int64 (any device), each in [0, G), else tokrl::Error. Equal
+/// to block g of the full layer to float rounding and differentiable in z,
+/// weight and bias (W's rows of groups that no row has get a zero
+/// gradient), at 1/G of the layer's FLOPs: one GEMM per group. Uses: a C51
+/// head at the taken actions (G = A), or K packed members' C51 heads as one
+/// layer (G = K A).
+at::Tensor LinearAtGroups(const at::Tensor& z, const at::Tensor& weight,
+                          const at::Tensor& bias, const at::Tensor& groups,
+                          int64_t n);
 
 /// Example (Dopamine full Rainbow head):
 ///   QHead head(QHeadOptions(512, 18).type(HeadType::kC51).dueling(true)

@@ -8,6 +8,7 @@
 
 #include "tokrl/core/check.h"
 #include "tokrl/nn/experts.h"
+#include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/heads.h"
 #include "tokrl/nn/softmoe.h"
 
@@ -189,7 +190,7 @@ at::Tensor PackedLinear(const at::Tensor& x, const at::Tensor& weight,
 
 }  // namespace
 
-QOutput PackedQNetworkImpl::forward(const at::Tensor& obs) {
+at::Tensor PackedQNetworkImpl::features(const at::Tensor& obs) {
   const int64_t k = members_;
   const auto& shape = member.obs_shape;
   TOKRL_CHECK(obs.dim() == 5 && obs.size(0) == k && obs.size(2) == shape[0] &&
@@ -267,7 +268,16 @@ QOutput PackedQNetworkImpl::forward(const at::Tensor& obs) {
       TOKRL_FAIL() << "unreachable: CheckPackable refuses MoE";
   }
   if (member.extra_layer) z = torch::relu(linear(z, "extra"));
+  return z;
+}
 
+QOutput PackedQNetworkImpl::forward(const at::Tensor& obs) {
+  const at::Tensor z = features(obs);
+  const int64_t k = members_;
+  const int64_t b = z.size(1);
+  const auto linear = [&](const at::Tensor& x, const std::string& name) {
+    return PackedLinear(x, P(name + ".weight"), P(name + ".bias"));
+  };
   const int64_t a = member.num_actions;
   const bool c51 = member.head == HeadType::kC51;
   const int64_t atoms = c51 ? member.num_atoms : 1;
@@ -282,6 +292,47 @@ QOutput PackedQNetworkImpl::forward(const at::Tensor& obs) {
     result.q = C51QValues(out, support_).view({k, b, a});
   } else {
     result.q = out.view({k, b, a});
+  }
+  return result;
+}
+
+TakenOutput PackedQNetworkImpl::forward_taken(const at::Tensor& obs,
+                                              const at::Tensor& actions) {
+  const int64_t k = members_;
+  TOKRL_CHECK(obs.dim() == 5 && actions.dim() == 1 &&
+              actions.size(0) == k * obs.size(1))
+      << "expected actions [" << k << " * B] for packed obs " << obs.sizes()
+      << ", got " << actions.sizes();
+  const int64_t a = member.num_actions;
+  TakenOutput result;
+  if (member.head == HeadType::kC51 && !member.dueling && FastPathsEnabled() &&
+      obs.device().is_cpu()) {
+    // The K heads as one layer of K*A groups of atoms: member k's action j is
+    // group k*A + j.
+    const at::Tensor z = features(obs);
+    const int64_t b = z.size(1);
+    const int64_t n = member.num_atoms;
+    const at::Tensor taken = actions.to(torch::kCPU, torch::kLong);
+    TOKRL_CHECK(taken.min().item<int64_t>() >= 0 &&
+                taken.max().item<int64_t>() < a)
+        << "actions out of range [0, " << a << ")";
+    const at::Tensor groups =
+        taken + torch::arange(k, taken.options()).repeat_interleave(b) * a;
+    const at::Tensor& weight = P("head.advantage.weight");
+    result.logits = LinearAtGroups(
+        z.reshape({k * b, -1}), weight.view({k * a * n, weight.size(2)}),
+        P("head.advantage.bias").view({k * a * n}), groups, n);
+    result.q = C51QValues(result.logits.unsqueeze(1), support_).squeeze(1);
+    return result;
+  }
+  const QOutput full = forward(obs);
+  const at::Tensor index = actions.to(full.q.device(), torch::kLong);
+  result.q = full.q.reshape({-1, a}).gather(1, index.unsqueeze(1)).squeeze(1);
+  if (full.logits.defined()) {
+    const int64_t n = full.logits.size(3);
+    result.logits = full.logits.reshape({-1, a, n})
+                        .gather(1, index.view({-1, 1, 1}).expand({-1, 1, n}))
+                        .squeeze(1);
   }
   return result;
 }

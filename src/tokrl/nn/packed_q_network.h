@@ -70,6 +70,13 @@ class PackedQNetworkImpl : public torch::nn::Cloneable<PackedQNetworkImpl> {
   /// obs [K, B, C, H, W] (uint8 or float) -> q [K, B, A], logits
   /// [K, B, A, N] for C51 (undefined otherwise); aux_loss undefined.
   QOutput forward(const at::Tensor& obs);
+  /// forward(obs) at actions [K*B] (int64, member-major: row k*B + i is
+  /// member k's sample i; any device) only, folded: q [K*B], logits [K*B, N]
+  /// for C51. Differentiable as forward. A C51 head without dueling on the
+  /// CPU with nn fast paths on computes only the taken actions' rows of
+  /// every member's head (LinearAtGroups: 1/A of its FLOPs, equal within
+  /// float rounding); otherwise forward(obs) then a gather.
+  TakenOutput forward_taken(const at::Tensor& obs, const at::Tensor& actions);
 
   /// Copies member k's parameters in from / out to `network`, which must
   /// have this network's member options. Unpack copies the gradients too
@@ -91,6 +98,8 @@ class PackedQNetworkImpl : public torch::nn::Cloneable<PackedQNetworkImpl> {
   Tokenizer tokenizer{nullptr};
 
  private:
+  // The penultimate representation z [K, B, F] (after extra_layer).
+  at::Tensor features(const at::Tensor& obs);
   // Fills params_ from names_ with the tensors registered now.
   void BindParameters();
   // Packed tensor of the member parameter `name` (e.g.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tokrl/core/gtest_helpers.h"
+#include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/testing.h"
 
 namespace tokrl::nn {
@@ -159,6 +160,71 @@ TEST_P(PackedQNetworkTest, PackUnpackAndCloneAreExact) {
   EXPECT_TRUE(torch::equal(copy->forward(obs).q[0], packed->forward(obs).q[1]));
   copy->Pack(0, *a);
   testing::ExpectDeepClone(*packed, *copy);
+}
+
+// forward_taken equals forward at the actions, values and gradients, with
+// the fast paths on (a C51 head then runs only the taken rows of every
+// member's layer) and off.
+TEST_P(PackedQNetworkTest, ForwardTakenIsForwardAtTheActions) {
+  const QNetworkOptions& o = GetParam().options;
+  const int64_t a = o.num_actions;
+  PackedQNetwork packed(o, kMembers);
+  for (int64_t k = 0; k < kMembers; ++k) {
+    torch::manual_seed(200 + k);
+    QNetwork member(o);
+    packed->Pack(k, *member);
+  }
+  torch::manual_seed(2);
+  const auto& s = o.obs_shape;
+  const at::Tensor obs =
+      torch::randint(0, 2, {kMembers, kBatch, s[0], s[1], s[2]}, torch::kUInt8);
+  // Action 0 of member 0 never occurs: its head rows get a zero gradient.
+  const at::Tensor actions = torch::randint(1, a, {kMembers * kBatch});
+  const bool c51 = o.head == HeadType::kC51;
+  const at::Tensor wq = torch::randn({kMembers * kBatch});
+  const at::Tensor wl = torch::randn({kMembers * kBatch, c51 ? o.num_atoms : 1});
+  // Outputs and gradients of one loss over the taken outputs.
+  const auto run = [&](bool taken_path) {
+    for (auto& p : packed->parameters()) p.mutable_grad().reset();
+    TakenOutput t;
+    if (taken_path) {
+      t = packed->forward_taken(obs, actions);
+    } else {
+      const QOutput full = packed->forward(obs);
+      t.q = full.q.reshape({-1, a}).gather(1, actions.unsqueeze(1)).squeeze(1);
+      if (c51) {
+        t.logits = full.logits.reshape({-1, a, o.num_atoms})
+                       .gather(1, actions.view({-1, 1, 1}).expand(
+                                      {-1, 1, o.num_atoms}))
+                       .squeeze(1);
+      }
+    }
+    at::Tensor loss = (t.q * wq).sum();
+    if (c51) loss = loss + (t.logits * wl).sum();
+    loss.backward();
+    std::vector<at::Tensor> out = {t.q.detach(),
+                                   c51 ? t.logits.detach() : t.q.detach()};
+    for (const auto& p : packed->packed_parameters()) out.push_back(p.grad());
+    return out;
+  };
+  const std::vector<at::Tensor> want = run(false);
+  for (const bool fast : {true, false}) {
+    nn::SetFastPaths(fast);
+    const std::vector<at::Tensor> got = run(true);
+    nn::SetFastPaths(true);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_TRUE(got[i].defined() && want[i].defined()) << i;
+      EXPECT_LT((got[i] - want[i]).abs().max().item<double>(), 1e-5)
+          << "output/gradient " << i << (fast ? " (fast)" : " (plain)");
+    }
+  }
+  if (c51 && !o.dueling) {
+    EXPECT_NE(ErrorText([&] {
+                packed->forward_taken(obs, torch::full({kMembers * kBatch}, a));
+              }).find("out of range"),
+              std::string::npos);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Variants, PackedQNetworkTest,
