@@ -8,13 +8,19 @@
 //   ./build/bench_agent --benchmark_counters_tabular=true
 //   TOKRL_TRACE=DIR ./build/bench_agent --benchmark_filter=BM_Update
 //       (then bench/trace_summary.py DIR/<agent>_<network>.trace --per 20)
+//   TOKRL_BENCH_DEVICE=cuda TOKRL_PROFILE=DIR ./build/bench_agent ...
+//       (what the GPU runs per update: DIR/<row>.gpu.txt)
 #include <benchmark/benchmark.h>
+#include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -105,20 +111,84 @@ Config MakeConfig(int agent, int network) {
        "networks/" + std::string(kNetworks[network]) + ".toml"});
 }
 
+// A KinetoEvent's duration in microseconds (durationUs in LibTorch 1.x,
+// durationNs in 2.x).
+template <typename E>
+double DurationUs(const E& e) {
+  if constexpr (requires { e.durationNs(); }) {
+    return static_cast<double>(e.durationNs()) / 1e3;
+  } else {
+    return static_cast<double>(e.durationUs());
+  }
+}
+
+// What the GPU runs in `calls` calls of `update` (the PyTorch profiler,
+// which also sees the kernels of CUDA-graph replays), written to `path`:
+// per call the wall time, the GPU's busy time (kernels, copies and fills
+// added up) and their count, then those grouped by name, longest first.
+// GPU events need a LibTorch built with Kineto (PyTorch's is; Debian's 1.13
+// is not, and then the counts are 0).
+template <typename F>
+void ProfileGpu(const std::string& path, int calls, F update) {
+  namespace prof = torch::profiler::impl;
+  std::ofstream out(path);
+  const prof::ProfilerConfig config(prof::ProfilerState::KINETO);
+  const std::set<prof::ActivityType> activities = {prof::ActivityType::CPU,
+                                                   prof::ActivityType::CUDA};
+  torch::autograd::profiler::prepareProfiler(config, activities);
+  torch::autograd::profiler::enableProfiler(config, activities);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < calls; ++i) update();
+  torch::cuda::synchronize();
+  const double wall_us = std::chrono::duration<double, std::micro>(
+                             std::chrono::steady_clock::now() - start)
+                             .count();
+  const auto result = torch::autograd::profiler::disableProfiler();
+  std::map<std::string, std::pair<int64_t, double>> by_name;
+  int64_t count = 0;
+  double busy_us = 0.0;
+  for (const auto& e : result->events()) {
+    if (e.deviceType() != c10::DeviceType::CUDA) continue;
+    auto& [n, us] = by_name[e.name()];
+    ++n;
+    us += DurationUs(e);
+    ++count;
+    busy_us += DurationUs(e);
+  }
+  std::vector<std::pair<double, std::string>> rows;
+  for (const auto& [name, v] : by_name) rows.emplace_back(v.second, name);
+  std::sort(rows.rbegin(), rows.rend());
+  out << "per call: wall " << wall_us / calls << " us, GPU busy "
+      << busy_us / calls << " us in " << static_cast<double>(count) / calls
+      << " kernels/copies (" << calls << " calls profiled)\n"
+      << "us/call  n/call  name\n";
+  for (const auto& [us, name] : rows) {
+    out << us / calls << "  "
+        << static_cast<double>(by_name[name].first) / calls << "  " << name
+        << "\n";
+  }
+}
+
 // Five untimed calls of `update` before a benchmark's loop: the first ones
 // pay one-off costs (on CUDA: the context's libraries, the allocator's
 // first blocks, the graph capture) that a benchmark whose first iteration
-// exceeds its minimum time would report as its rate. Then, with
-// TOKRL_TRACE=DIR, a LibTorch op trace of 20 calls in DIR/<label>.trace, to
-// read with bench/trace_summary.py.
+// exceeds its minimum time would report as its rate. Then 20 calls traced
+// where asked, to DIR/<label>.*: with TOKRL_TRACE=DIR a LibTorch op trace
+// (.trace, read with bench/trace_summary.py); on CUDA with
+// TOKRL_PROFILE=DIR what the GPU runs (.gpu.txt, ProfileGpu).
 template <typename F>
 void WarmUp(std::string label, F update) {
   for (int i = 0; i < 5; ++i) update();
   if (torch::cuda::is_available()) torch::cuda::synchronize();
-  const char* dir = std::getenv("TOKRL_TRACE");
-  if (dir == nullptr) return;
   std::replace(label.begin(), label.end(), '/', '_');
   std::replace(label.begin(), label.end(), ' ', '_');
+  if (const char* dir = std::getenv("TOKRL_PROFILE");
+      dir != nullptr && torch::cuda::is_available()) {
+    ProfileGpu((std::filesystem::path(dir) / (label + ".gpu.txt")).string(), 20,
+               update);
+  }
+  const char* dir = std::getenv("TOKRL_TRACE");
+  if (dir == nullptr) return;
   torch::autograd::profiler::RecordProfile guard(
       (std::filesystem::path(dir) / (label + ".trace")).string());
   for (int i = 0; i < 20; ++i) update();
@@ -203,10 +273,12 @@ void TimeUpdates(benchmark::State& state, DqnAgent& agent, ReplayBuffer& replay,
     if (replay.options().prioritized)
       replay.UpdatePriorities(batch.indices, m.priorities);
   };
-  WarmUp(label, update);
+  const std::string row =
+      label + (agent.graphed() ? " graph" : fast ? "" : " plain");
+  WarmUp(row, update);
   for (auto _ : state) update();
   nn::SetFastPaths(true);
-  state.SetLabel(label + (agent.graphed() ? " graph" : fast ? "" : " plain"));
+  state.SetLabel(row);
   state.counters["updates/s"] = benchmark::Counter(
       static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }

@@ -2,8 +2,9 @@
 # The GPU check of issue 14, as one command for the device machine: builds
 # tokrl against the CUDA LibTorch inside the machine's PyTorch, runs the
 # CUDA tests (CPU/CUDA agreement, CUDA-graph updates against eager ones,
-# replay frames mirrored on the device, packed agents), the update benchmarks (unpacked as a CUDA
-# graph and eager, DQN's Nature CNN, packed K = 1, 4, 16), a packed K=16
+# replay frames mirrored on the device, packed agents), the update
+# benchmarks (unpacked as a CUDA graph and eager, DQN's Nature CNN, packed
+# K = 1, 4, 16), a profile of what the GPU runs per update, a packed K=16
 # SoftMoE-4 Rainbow-lite training run, and the PyTorch-eager peer on the
 # same GPU, then prints one table.
 #
@@ -147,6 +148,12 @@ for r in rows:
           f"{cell(r.get('tokrl_env_steps_per_s'))} | "
           f"{cell(r.get('peer_env_steps_per_s'))} | "
           f"{ratio(r, 'env_steps_per_s')} | {r.get('error', '')} |")
+# What the GPU ran per update (bench_agent's TOKRL_PROFILE): the totals and
+# the longest kernels.
+for f in sorted((work / "profile").glob("*.gpu.txt")):
+    lines = f.read_text().splitlines()
+    print(f"\n{f.name[:-len('.gpu.txt')]}: " + (lines[0] if lines else "-"))
+    print("```\n" + "\n".join(lines[1:12]) + "\n```")
 EOF
   cat "$work/gpu_check.md"
   cp "$work/gpu_check.md" "$out/gpu_check.md"
@@ -239,6 +246,15 @@ bench() {  # bench NAME LIMIT FILTER
 update_args='1'; [ "$device" = cuda ] && update_args='[01]'
 [ "$device" = cuda ] && [ $graphs = 0 ] && update_args='0'
 bench update 120 "^BM_Update/[01]/[012]/$update_args\$|^BM_UpdateAtari/$update_args\$"
+# What the GPU runs in a graphed and an eager update (the PyTorch profiler,
+# 20 updates each): kernels per update, their busy time against the wall
+# time, the longest ones.
+if [ "$device" = cuda ]; then
+  mkdir -p "$work/profile"
+  step profile 60 env TOKRL_BENCH_DEVICE=cuda TOKRL_PROFILE="$work/profile" \
+    "$build/bench_agent" --benchmark_min_time=0.01 \
+    --benchmark_filter='^BM_Update/[01]/[01]/[01]$|^BM_UpdateAtari/1$'
+fi
 
 steps=12000 min_replay=2000
 [ $quick = 1 ] && steps=700 min_replay=300
