@@ -123,7 +123,7 @@ double DurationUs(const E& e) {
 }
 
 // What the GPU runs in `calls` calls of `update` (the PyTorch profiler,
-// which also sees the kernels of CUDA-graph replays), written to `path`:
+// whose CUPTI records include the kernels of CUDA-graph replays), to `path`:
 // per call the wall time, the GPU's busy time (kernels, copies and fills
 // added up) and their count, then those grouped by name, longest first.
 // GPU events need a LibTorch built with Kineto (PyTorch's is; Debian's 1.13

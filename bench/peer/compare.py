@@ -17,7 +17,11 @@ and play tokrl's MinAtar (the peer through libtokrl_env_c.so). The network
 synthetic 84x84 frames (bench_agent BM_UpdateAtari), no env steps.
 
 A row that fails is reported and the next one runs; --budget S starts no
-new row after S seconds; --json is rewritten after every row.
+new row after S seconds; --json is rewritten after every row. --repeats N
+measures updates/s N times per side, tokrl and peer alternately: the row
+then holds each side's median and the range of the N paired ratios
+(updates_ratio_min, updates_ratio_max), which shows how far this machine's
+noise moves the ratio.
 
   bench/peer/compare.py --build build            # the full table
   bench/peer/compare.py --build build --agents dqn --networks flatten --quick
@@ -27,6 +31,7 @@ import json
 import os
 import pathlib
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -117,6 +122,9 @@ def main():
     ap.add_argument("--steps", type=int, default=8000,
                     help="env steps per training run (first 2000: warm-up)")
     ap.add_argument("--updates", type=int, default=200)
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="updates/s measured this many times per side, "
+                    "alternately; medians and the paired ratios' range")
     ap.add_argument("--min-time", type=float, default=2.0,
                     help="bench_agent's --benchmark_min_time (seconds)")
     ap.add_argument("--quick", action="store_true",
@@ -175,11 +183,19 @@ def main():
             try:
                 config = tmp / f"{agent}_{network}.toml"
                 resolved_config(build / "tokrl", agent, network, sets, config)
-                row["tokrl_updates_per_s"] = tokrl_updates(
-                    build, agent, network, min_time, fast)
-                row["peer_updates_per_s"] = peer(
-                    lib, config, "update", updates, args.threads,
-                    args.device)[0]["updates_per_s"]
+                pairs_measured = [
+                    (tokrl_updates(build, agent, network, min_time, fast),
+                     peer(lib, config, "update", updates, args.threads,
+                          args.device)[0]["updates_per_s"])
+                    for _ in range(max(args.repeats, 1))]
+                row["tokrl_updates_per_s"] = statistics.median(
+                    t for t, _ in pairs_measured)
+                row["peer_updates_per_s"] = statistics.median(
+                    p for _, p in pairs_measured)
+                if len(pairs_measured) > 1:
+                    ratios = [t / p for t, p in pairs_measured]
+                    row["updates_ratio_min"] = min(ratios)
+                    row["updates_ratio_max"] = max(ratios)
                 if network != "nature" and not args.updates_only:
                     row["tokrl_env_steps_per_s"], row["tokrl_max_rss_mib"] = \
                         tokrl_train(build, config,
@@ -197,7 +213,9 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"threads {args.threads}, {steps} env steps per training run "
-          f"({min_replay} warm-up), {updates} peer updates, {args.device}")
+          f"({min_replay} warm-up), {updates} peer updates, {args.device}"
+          + (f", updates/s: medians of {args.repeats} alternate runs "
+             "(paired ratios' range at the end)" if args.repeats > 1 else ""))
     print(f"{'agent/network':32} {'updates/s tokrl peer ratio':>28} "
           f"{'env steps/s tokrl peer ratio':>30} {'max RSS MiB tokrl peer':>24}")
     for r in rows:
@@ -205,6 +223,9 @@ def main():
               f"{cells(r, 'updates_per_s', '9.1f')}   "
               f"{cells(r, 'env_steps_per_s', '9.0f')}   "
               f"{cells(r, 'max_rss_mib', '9.0f', ratio=False)}"
+              + (f"   {r['updates_ratio_min']:.2f}-"
+                 f"{r['updates_ratio_max']:.2f}x"
+                 if "updates_ratio_min" in r else "")
               + (f"   {r['error']}" if "error" in r else ""))
     if any("error" in r for r in rows):
         sys.exit("compare.py: some rows failed (above)")
