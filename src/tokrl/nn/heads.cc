@@ -117,6 +117,19 @@ at::Tensor LinearAtGroups(const at::Tensor& z, const at::Tensor& weight,
   return GroupedLinear::apply(z, weight, bias, groups, n)[0];
 }
 
+TakenOutput AtActions(const at::Tensor& q, const at::Tensor& logits,
+                      const at::Tensor& actions) {
+  const at::Tensor index = actions.to(q.device(), torch::kLong);
+  TakenOutput result;
+  result.q = q.gather(1, index.unsqueeze(1)).squeeze(1);
+  if (logits.defined()) {
+    result.logits =
+        logits.gather(1, index.view({-1, 1, 1}).expand({-1, 1, logits.size(2)}))
+            .squeeze(1);
+  }
+  return result;
+}
+
 HeadType ParseHeadType(std::string_view name) {
   return ParseEnum<HeadType>("head", name, kHeadNames);
 }
@@ -223,14 +236,7 @@ TakenOutput QHeadImpl::forward_taken(const at::Tensor& z,
     return result;
   }
   const HeadOutput full = forward(z);
-  const at::Tensor index = actions.to(z.device(), torch::kLong);
-  result.q = full.q.gather(1, index.unsqueeze(1)).squeeze(1);
-  if (full.logits.defined()) {
-    result.logits =
-        full.logits.gather(1, index.view({-1, 1, 1}).expand({-1, 1, atoms()}))
-            .squeeze(1);
-  }
-  return result;
+  return AtActions(full.q, full.logits, actions);
 }
 
 }  // namespace tokrl::nn

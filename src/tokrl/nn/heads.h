@@ -100,6 +100,10 @@ struct TakenOutput {
   at::Tensor q;       ///< [B]
   at::Tensor logits;  ///< [B, N] for C51, undefined otherwise
 };
+/// q [B, A] and logits [B, A, N] (or undefined) at actions [B] (int64, any
+/// device): q[b] = q[b, actions[b]], logits likewise.
+TakenOutput AtActions(const at::Tensor& q, const at::Tensor& logits,
+                      const at::Tensor& actions);
 
 class QHeadImpl : public torch::nn::Cloneable<QHeadImpl> {
  public:

@@ -190,6 +190,11 @@ at::Tensor PackedLinear(const at::Tensor& x, const at::Tensor& weight,
 
 }  // namespace
 
+at::Tensor PackedQNetworkImpl::Linear(const at::Tensor& x,
+                                      const std::string& name) const {
+  return PackedLinear(x, P(name + ".weight"), P(name + ".bias"));
+}
+
 at::Tensor PackedQNetworkImpl::features(const at::Tensor& obs) {
   const int64_t k = members_;
   const auto& shape = member.obs_shape;
@@ -198,9 +203,6 @@ at::Tensor PackedQNetworkImpl::features(const at::Tensor& obs) {
       << "packed obs " << obs.sizes() << " is not [" << k << ", B, " << shape[0]
       << ", " << shape[1] << ", " << shape[2] << "]";
   const int64_t b = obs.size(1);
-  const auto linear = [&](const at::Tensor& x, const std::string& name) {
-    return PackedLinear(x, P(name + ".weight"), P(name + ".bias"));
-  };
 
   // [K, B, C, H, W] -> [B, K*C, H, W] for the grouped convs, and the
   // features back to member-major rows [K*B, d, h, w].
@@ -220,15 +222,15 @@ at::Tensor PackedQNetworkImpl::features(const at::Tensor& obs) {
   switch (member.penultimate) {
     case Penultimate::kDense:
       z = torch::relu(
-          linear(tokens.reshape({k, b, m * t}), "penultimate.dense"));
+          Linear(tokens.reshape({k, b, m * t}), "penultimate.dense"));
       break;
     case Penultimate::kGap:
       z = torch::relu(
-          linear(tokens.mean(1).view({k, b, t}), "penultimate.dense"));
+          Linear(tokens.mean(1).view({k, b, t}), "penultimate.dense"));
       break;
     case Penultimate::kTokenizedAvg:
     case Penultimate::kTokenizedSum: {
-      const at::Tensor h = torch::relu(linear(tokens.reshape({k, b * m, t}),
+      const at::Tensor h = torch::relu(Linear(tokens.reshape({k, b * m, t}),
                                               "penultimate.dense"))
                                .reshape({k, b, m, -1});
       z = member.penultimate == Penultimate::kTokenizedAvg ? h.mean(2)
@@ -267,7 +269,7 @@ at::Tensor PackedQNetworkImpl::features(const at::Tensor& obs) {
     case Penultimate::kMoE:
       TOKRL_FAIL() << "unreachable: CheckPackable refuses MoE";
   }
-  if (member.extra_layer) z = torch::relu(linear(z, "extra"));
+  if (member.extra_layer) z = torch::relu(Linear(z, "extra"));
   return z;
 }
 
@@ -275,16 +277,13 @@ QOutput PackedQNetworkImpl::forward(const at::Tensor& obs) {
   const at::Tensor z = features(obs);
   const int64_t k = members_;
   const int64_t b = z.size(1);
-  const auto linear = [&](const at::Tensor& x, const std::string& name) {
-    return PackedLinear(x, P(name + ".weight"), P(name + ".bias"));
-  };
   const int64_t a = member.num_actions;
   const bool c51 = member.head == HeadType::kC51;
   const int64_t atoms = c51 ? member.num_atoms : 1;
-  at::Tensor out = linear(z, "head.advantage").reshape({k * b, a, atoms});
+  at::Tensor out = Linear(z, "head.advantage").reshape({k * b, a, atoms});
   if (member.dueling) {
     out =
-        DuelingCombine(linear(z, "head.value").reshape({k * b, 1, atoms}), out);
+        DuelingCombine(Linear(z, "head.value").reshape({k * b, 1, atoms}), out);
   }
   QOutput result;
   if (c51) {
@@ -326,15 +325,11 @@ TakenOutput PackedQNetworkImpl::forward_taken(const at::Tensor& obs,
     return result;
   }
   const QOutput full = forward(obs);
-  const at::Tensor index = actions.to(full.q.device(), torch::kLong);
-  result.q = full.q.reshape({-1, a}).gather(1, index.unsqueeze(1)).squeeze(1);
-  if (full.logits.defined()) {
-    const int64_t n = full.logits.size(3);
-    result.logits = full.logits.reshape({-1, a, n})
-                        .gather(1, index.view({-1, 1, 1}).expand({-1, 1, n}))
-                        .squeeze(1);
-  }
-  return result;
+  return AtActions(full.q.reshape({-1, a}),
+                   full.logits.defined()
+                       ? full.logits.reshape({-1, a, full.logits.size(3)})
+                       : at::Tensor(),
+                   actions);
 }
 
 }  // namespace tokrl::nn

@@ -105,6 +105,8 @@ class PackedQNetworkImpl : public torch::nn::Cloneable<PackedQNetworkImpl> {
   // Packed tensor of the member parameter `name` (e.g.
   // "head.advantage.weight").
   const at::Tensor& P(const std::string& name) const;
+  // The K members' dense layer `name` on x [K, rows, in] -> [K, rows, out].
+  at::Tensor Linear(const at::Tensor& x, const std::string& name) const;
 
   int64_t members_ = 1;
   std::vector<std::string> names_;  // member parameter names, in order

@@ -178,7 +178,7 @@ TEST_P(PackedQNetworkTest, ForwardTakenIsForwardAtTheActions) {
   const auto& s = o.obs_shape;
   const at::Tensor obs =
       torch::randint(0, 2, {kMembers, kBatch, s[0], s[1], s[2]}, torch::kUInt8);
-  // Action 0 of member 0 never occurs: its head rows get a zero gradient.
+  // Action 0 never occurs: its head rows get a zero gradient.
   const at::Tensor actions = torch::randint(1, a, {kMembers * kBatch});
   const bool c51 = o.head == HeadType::kC51;
   const at::Tensor wq = torch::randn({kMembers * kBatch});
