@@ -19,6 +19,9 @@
 #include <cstdlib>
 #include <string>
 
+#include "tokrl/nn/experts.h"
+#include "tokrl/nn/fast_paths.h"
+#include "tokrl/nn/heads.h"
 #include "tokrl/nn/q_network.h"
 #include "tokrl/nn/softmoe.h"
 
@@ -137,6 +140,72 @@ void BM_Routing(benchmark::State& state) {
 BENCHMARK(BM_Routing)
     ->ArgsProduct({{0, 1}, {0, 1}})
     ->Unit(benchmark::kMicrosecond);
+
+// SoftMoE's dispatch and combine products on MinAtar SoftMoE-4 shapes (32
+// samples, 100 tokens of 16 features, 100 slots), forward and backward:
+// BatchedMatmul's small-matrix kernel (arg 1) against torch::bmm (arg 0).
+void BM_DispatchCombine(benchmark::State& state) {
+  torch::manual_seed(0);
+  const at::Tensor routing =
+      torch::softmax(torch::randn({32, 100, 100}), 1).requires_grad_(true);
+  // PerConv tokens: a transposed view of the encoder's [B, 16, 100].
+  const at::Tensor tokens =
+      torch::randn({32, 16, 100}).transpose(1, 2).requires_grad_(true);
+  const at::Tensor g = torch::randn({32, 100, 16});
+  const bool kernel = state.range(0) == 1;
+  for (auto _ : state) {
+    at::Tensor slots, out;
+    if (kernel) {
+      slots = tokrl::nn::BatchedMatmul(routing, true, tokens, false);
+      out = tokrl::nn::BatchedMatmul(routing, false, slots, false);
+    } else {
+      slots = torch::bmm(routing.transpose(1, 2), tokens);
+      out = torch::bmm(routing, slots);
+    }
+    out.backward(g);
+    routing.mutable_grad().reset();
+    tokens.mutable_grad().reset();
+  }
+  state.SetLabel(kernel ? "small-matrix kernel" : "torch::bmm");
+}
+BENCHMARK(BM_DispatchCombine)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+// SoftMoE-4's experts on MinAtar (4 experts of 16 -> 128 -> 16 on 800
+// slots each), forward and backward: BatchedMatmul's kernel (arg 1, fast
+// paths on) against baddbmm (arg 0, fast paths off).
+void BM_Experts(benchmark::State& state) {
+  torch::manual_seed(0);
+  tokrl::nn::Experts experts(tokrl::nn::ExpertsOptions(4, 16, 128));
+  const at::Tensor x = torch::randn({4, 800, 16}).requires_grad_(true);
+  const at::Tensor g = torch::randn({4, 800, 16});
+  tokrl::nn::SetFastPaths(state.range(0) == 1);
+  for (auto _ : state) {
+    experts->forward(x).backward(g);
+    experts->zero_grad();
+    x.mutable_grad().reset();
+  }
+  tokrl::nn::SetFastPaths(true);
+  state.SetLabel(state.range(0) == 1 ? "small-matrix kernel" : "baddbmm");
+}
+BENCHMARK(BM_Experts)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+// The C51 layer of MinAtar SoftMoE-4 Rainbow-lite (1600 -> 6 actions x 51
+// atoms) at the taken actions of a batch of 32, forward and backward.
+void BM_LinearAtGroups(benchmark::State& state) {
+  torch::manual_seed(0);
+  const at::Tensor z = torch::randn({32, 1600}).requires_grad_(true);
+  const at::Tensor w = (torch::randn({306, 1600}) * 0.02).requires_grad_(true);
+  const at::Tensor bias = torch::zeros({306}).requires_grad_(true);
+  const at::Tensor actions = torch::randint(0, 6, {32}, torch::kLong);
+  const at::Tensor g = torch::randn({32, 51});
+  for (auto _ : state) {
+    tokrl::nn::LinearAtGroups(z, w, bias, actions, 51).backward(g);
+    z.mutable_grad().reset();
+    w.mutable_grad().reset();
+    bias.mutable_grad().reset();
+  }
+}
+BENCHMARK(BM_LinearAtGroups)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

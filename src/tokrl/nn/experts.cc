@@ -1,11 +1,26 @@
 #include "tokrl/nn/experts.h"
 
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "tokrl/core/check.h"
+#include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/init.h"
+#include "tokrl/nn/small_gemm_kernel.h"
 
 namespace tokrl::nn {
+namespace {
+
+// Whether BatchedMatmul runs its small-matrix kernel on x (else torch::bmm).
+bool UseBmmKernel(const at::Tensor& x) {
+  return FastPathsEnabled() && x.device().is_cpu() &&
+         x.scalar_type() == at::kFloat;
+}
+
+}  // namespace
 
 ExpertsImpl::ExpertsImpl(const ExpertsOptions& options_) : options(options_) {
   reset();
@@ -34,16 +49,23 @@ void ExpertsImpl::pretty_print(std::ostream& stream) const {
 }
 
 at::Tensor ExpertsImpl::forward(const at::Tensor& x) {
-  return torch::baddbmm(b2.unsqueeze(1), hidden(x), w2);
+  return BatchedAffine(hidden(x), w2, b2);
 }
 
 at::Tensor ExpertsImpl::hidden(const at::Tensor& x) {
   TOKRL_CHECK(x.dim() == 3 && x.size(0) == options.num_experts() &&
               x.size(2) == options.token_dim())
       << "expected expert input [n, T, d], got " << x.sizes();
-  // In place: baddbmm's backward does not need its output, and ReLU's needs
-  // only its own; this saves one [n, T, H] buffer, the largest in the layer.
-  return torch::baddbmm(b1.unsqueeze(1), x, w1).relu_();
+  // In place: the affine map's backward does not need its output, and
+  // ReLU's needs only its own; this saves one [n, T, H] buffer, the largest
+  // in the layer.
+  return BatchedAffine(x, w1, b1).relu_();
+}
+
+at::Tensor BatchedAffine(const at::Tensor& x, const at::Tensor& weight,
+                         const at::Tensor& bias) {
+  if (!UseBmmKernel(x)) return torch::baddbmm(bias.unsqueeze(1), x, weight);
+  return BatchedMatmul(x, false, weight, false).add_(bias.unsqueeze(1));
 }
 
 int64_t ExpertParameterCount(int64_t num_experts, int64_t token_dim,
@@ -53,34 +75,114 @@ int64_t ExpertParameterCount(int64_t num_experts, int64_t token_dim,
 
 namespace {
 
-// slots [B, np, d] = D^T X per sample, for D [B, m, np] and X [B, m, d].
-// Why by hand: autograd's bmm backward yields D's gradient as the transpose
-// of G X^T, a strided view that the routing backward then copies into D's
-// layout (a transposition of every sample's m x np gradient: ~3% of a
-// packed K=16 SoftMoE-4 update); X G^T computes it in D's layout directly.
-struct DispatchMatmul : torch::autograd::Function<DispatchMatmul> {
+// Samples per parallel task: a MinAtar sample's product is ~0.3 MFLOP.
+constexpr int64_t kBmmGrain = 4;
+
+at::Tensor Transposed(const at::Tensor& x, bool transpose) {
+  return transpose ? x.transpose(1, 2) : x;
+}
+
+// op(a) op(b) per sample, with internal::SmallGemm on CPU floats (see
+// small_gemm_kernel.cc for why) and torch::bmm elsewhere.
+at::Tensor Bmm(const at::Tensor& a, bool transpose_a, const at::Tensor& b,
+               bool transpose_b) {
+  const at::Tensor x = Transposed(a, transpose_a);
+  const at::Tensor y = Transposed(b, transpose_b);
+  TOKRL_CHECK(x.dim() == 3 && y.dim() == 3 && x.size(0) == y.size(0) &&
+              x.size(2) == y.size(1))
+      << "batched matmul of " << x.sizes() << " and " << y.sizes();
+  if (!UseBmmKernel(x) || y.scalar_type() != at::kFloat || x.numel() == 0 ||
+      y.numel() == 0) {
+    return torch::bmm(x, y);
+  }
+  const int64_t batch = x.size(0), rows = x.size(1), k = x.size(2),
+                cols = y.size(2);
+  constexpr int64_t kLanes = internal::kSmallGemmLanes;
+  const int64_t padded = (cols + kLanes - 1) / kLanes * kLanes;
+  // y's rows go to the kernel as they are when contiguous and whole
+  // vectors wide, else packed (a few KB per sample).
+  const bool direct = y.stride(2) == 1 && cols == padded;
+  at::Tensor out = at::empty({batch, rows, cols}, x.options());
+  const float* xp = x.data_ptr<float>();
+  const float* yp = y.data_ptr<float>();
+  float* op = out.data_ptr<float>();
+  at::parallel_for(0, batch, kBmmGrain, [&](int64_t begin, int64_t end) {
+    // Columns past cols stay 0.
+    std::vector<float> packed(direct ? 0 : static_cast<size_t>(k * padded));
+    for (int64_t s = begin; s < end; ++s) {
+      const float* ys = yp + s * y.stride(0);
+      const float* bp = ys;
+      int64_t ldb = y.stride(1);
+      if (!direct) {
+        const int64_t s1 = y.stride(1), s2 = y.stride(2);
+        if (s2 == 1) {  // rows contiguous, then padded
+          for (int64_t j = 0; j < k; ++j) {
+            std::copy(ys + j * s1, ys + j * s1 + cols,
+                      packed.data() + j * padded);
+          }
+        } else if (s1 == 1) {  // a transposed view: columns contiguous
+          for (int64_t c = 0; c < cols; ++c) {
+            for (int64_t j = 0; j < k; ++j) {
+              packed[static_cast<size_t>(j * padded + c)] = ys[c * s2 + j];
+            }
+          }
+        } else {
+          for (int64_t j = 0; j < k; ++j) {
+            for (int64_t c = 0; c < cols; ++c) {
+              packed[static_cast<size_t>(j * padded + c)] = ys[j * s1 + c * s2];
+            }
+          }
+        }
+        bp = packed.data();
+        ldb = padded;
+      }
+      internal::SmallGemm(xp + s * x.stride(0), x.stride(1), x.stride(2), rows,
+                          k, bp, ldb, cols, op + s * rows * cols, cols);
+    }
+  });
+  return out;
+}
+
+// The gradients come back in each input's own layout (op(a) = a^T gives
+// a's gradient as op(b) g^T, not the transpose of g op(b)^T): the routing
+// backward reads the dispatch gradient in its layout, and a transposed view
+// would cost a strided copy of every sample's m x np gradient.
+struct BatchedMatmulFn : torch::autograd::Function<BatchedMatmulFn> {
   static torch::autograd::variable_list forward(
-      torch::autograd::AutogradContext* ctx, const at::Tensor& dispatch,
-      const at::Tensor& tokens) {
-    ctx->save_for_backward({dispatch, tokens});
-    return {torch::bmm(dispatch.transpose(1, 2), tokens)};
+      torch::autograd::AutogradContext* ctx, const at::Tensor& a,
+      const at::Tensor& b, bool transpose_a, bool transpose_b) {
+    ctx->save_for_backward({a, b});
+    ctx->saved_data["ta"] = transpose_a;
+    ctx->saved_data["tb"] = transpose_b;
+    return {Bmm(a, transpose_a, b, transpose_b)};
   }
 
   static torch::autograd::variable_list backward(
       torch::autograd::AutogradContext* ctx,
       torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const at::Tensor& g = grads[0];  // [B, np, d]
-    at::Tensor grad_dispatch, grad_tokens;
-    if (ctx->needs_input_grad(0))
-      grad_dispatch = torch::bmm(saved[1], g.transpose(1, 2));  // [B, m, np]
-    if (ctx->needs_input_grad(1))
-      grad_tokens = torch::bmm(saved[0], g);  // [B, m, d]
-    return {grad_dispatch, grad_tokens};
+    const at::Tensor& a = saved[0];
+    const at::Tensor& b = saved[1];
+    const bool ta = ctx->saved_data["ta"].toBool();
+    const bool tb = ctx->saved_data["tb"].toBool();
+    const at::Tensor& g = grads[0];
+    at::Tensor grad_a, grad_b;
+    if (ctx->needs_input_grad(0)) {
+      grad_a = ta ? Bmm(b, tb, g, true) : Bmm(g, false, b, !tb);
+    }
+    if (ctx->needs_input_grad(1)) {
+      grad_b = tb ? Bmm(g, true, a, ta) : Bmm(a, !ta, g, false);
+    }
+    return {grad_a, grad_b, at::Tensor(), at::Tensor()};
   }
 };
 
 }  // namespace
+
+at::Tensor BatchedMatmul(const at::Tensor& a, bool transpose_a,
+                         const at::Tensor& b, bool transpose_b) {
+  return BatchedMatmulFn::apply(a, b, transpose_a, transpose_b)[0];
+}
 
 at::Tensor DispatchTokens(const at::Tensor& tokens,
                           const at::Tensor& dispatch) {
@@ -91,7 +193,7 @@ at::Tensor DispatchTokens(const at::Tensor& tokens,
   TOKRL_CHECK(tokens.dim() == 3 && tokens.size(0) == b && tokens.size(1) == m)
       << "tokens " << tokens.sizes() << " vs dispatch " << dispatch.sizes();
   // [B, m, n*p]^T @ [B, m, d] -> [B, n*p, d].
-  return DispatchMatmul::apply(dispatch.reshape({b, m, n * p}), tokens)[0]
+  return BatchedMatmul(dispatch.reshape({b, m, n * p}), true, tokens, false)
       .view({b, n, p, tokens.size(2)});
 }
 
@@ -101,8 +203,9 @@ at::Tensor CombineSlots(const at::Tensor& combine,
   const int64_t m = combine.size(1);
   const int64_t np = combine.size(2) * combine.size(3);
   // [B, m, n*p] @ [B, n*p, d] -> [B, m, d].
-  return torch::bmm(combine.reshape({b, m, np}),
-                    slot_outputs.reshape({b, np, slot_outputs.size(-1)}));
+  return BatchedMatmul(combine.reshape({b, m, np}), false,
+                       slot_outputs.reshape({b, np, slot_outputs.size(-1)}),
+                       false);
 }
 
 at::Tensor ApplyExperts(const at::Tensor& tokens, const at::Tensor& dispatch,

@@ -75,6 +75,19 @@ TORCH_MODULE(Experts);
 int64_t ExpertParameterCount(int64_t num_experts, int64_t token_dim,
                              int64_t hidden);
 
+/// op(a) @ op(b) for each sample of a [S, ., .] and b [S, ., .], where op
+/// transposes the last two dimensions when asked (no copy); differentiable,
+/// each gradient in its input's layout. Float CPU tensors with the fast
+/// paths on (fast_paths.h) use a kernel for small matrices
+/// (small_gemm_kernel.h), the rest torch::bmm.
+at::Tensor BatchedMatmul(const at::Tensor& a, bool transpose_a,
+                         const at::Tensor& b, bool transpose_b);
+
+/// x [n, T, i] -> [n, T, o]: x[e] weight[e] + bias[e] for weight [n, i, o]
+/// and bias [n, o] (baddbmm; BatchedMatmul's kernel where it applies).
+at::Tensor BatchedAffine(const at::Tensor& x, const at::Tensor& weight,
+                         const at::Tensor& bias);
+
 /// Slot inputs: [B, n, p, d] = einsum("bmnp,bmd->bnpd", dispatch, tokens).
 at::Tensor DispatchTokens(const at::Tensor& tokens, const at::Tensor& dispatch);
 

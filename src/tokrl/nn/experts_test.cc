@@ -96,6 +96,51 @@ TEST(ExpertsTest, DispatchTokensGradientsEqualEinsums) {
   EXPECT_TRUE(torch::allclose(g2[0], dw[1], 1e-12, 1e-12));
 }
 
+// The small-matrix kernel (float, CPU) against torch::bmm for every pair of
+// transposes, with shapes that leave partial register blocks (rows not a
+// multiple of 6, columns not a multiple of 8 or 16), operands that are
+// strided views, and the gradients of both inputs.
+TEST(ExpertsTest, BatchedMatmulEqualsBmm) {
+  torch::manual_seed(5);
+  const struct {
+    int64_t s, rows, k, cols;
+  } shapes[] = {{3, 7, 5, 13}, {2, 100, 100, 16}, {2, 13, 16, 100},
+                {1, 1, 1, 1},  {2, 6, 3, 24},     {2, 11, 9, 8}};
+  for (const auto& sh : shapes) {
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = (t & 1) != 0, tb = (t & 2) != 0;
+      SCOPED_TRACE(::testing::Message()
+                   << sh.rows << "x" << sh.k << "x" << sh.cols << " ta=" << ta
+                   << " tb=" << tb);
+      // a as stored: [s, rows, k] or [s, k, rows]; made a strided view by
+      // slicing a wider tensor.
+      const at::Tensor a_wide = ta ? torch::randn({sh.s, sh.k, sh.rows + 2})
+                                   : torch::randn({sh.s, sh.rows, sh.k + 2});
+      const at::Tensor a = a_wide.narrow(2, 1, ta ? sh.rows : sh.k);
+      const at::Tensor b = tb ? torch::randn({sh.s, sh.k, sh.cols})
+                                    .transpose(1, 2)  // [s, cols, k] view
+                              : torch::randn({sh.s, sh.k, sh.cols});
+      const at::Tensor ar = a.detach().requires_grad_(true);
+      const at::Tensor br = b.detach().requires_grad_(true);
+      const at::Tensor want = torch::bmm(ta ? ar.transpose(1, 2) : ar,
+                                         tb ? br.transpose(1, 2) : br);
+      const at::Tensor ag = a.detach().requires_grad_(true);
+      const at::Tensor bg = b.detach().requires_grad_(true);
+      const at::Tensor got = BatchedMatmul(ag, ta, bg, tb);
+      ASSERT_EQ(got.sizes(), want.sizes());
+      EXPECT_TRUE(torch::allclose(got, want, 1e-5, 1e-5));
+      const at::Tensor g = torch::randn(want.sizes());
+      const auto dw = torch::autograd::grad({want}, {ar, br}, {g});
+      const auto dg = torch::autograd::grad({got}, {ag, bg}, {g});
+      EXPECT_TRUE(torch::allclose(dg[0], dw[0], 1e-5, 1e-5));
+      EXPECT_TRUE(torch::allclose(dg[1], dw[1], 1e-5, 1e-5));
+    }
+  }
+  EXPECT_THROW(BatchedMatmul(torch::zeros({2, 3, 4}), false,
+                             torch::zeros({2, 5, 6}), false),
+               std::exception);
+}
+
 TEST(ExpertsTest, GradientCloneAndShapeChecks) {
   torch::manual_seed(3);
   Experts experts(ExpertsOptions(2, 3, 4));

@@ -142,11 +142,12 @@ TEST(HeadsTest, ForwardTakenEqualsForwardAtTheTakenActions) {
     const char* name;
     QHeadOptions options;
   };
-  const auto c51 = [] {
-    return QHeadOptions(40, 5).type(HeadType::kC51).num_atoms(7);
+  const auto c51 = [](int64_t in = 40) {
+    return QHeadOptions(in, 5).type(HeadType::kC51).num_atoms(7);
   };
   const std::vector<Case> cases = {
       {"c51", c51()},
+      {"c51, inputs not a multiple of 8 (no small-matrix kernel)", c51(41)},
       {"linear", QHeadOptions(40, 5)},
       {"c51 dueling", c51().dueling(true)},
       {"c51 noisy", c51().noisy(true)},
@@ -164,7 +165,8 @@ TEST(HeadsTest, ForwardTakenEqualsForwardAtTheTakenActions) {
         if (c.options.noisy()) head->eval();  // the same weights both ways
         const auto n = static_cast<int64_t>(acts.size());
         const at::Tensor actions = torch::tensor(acts, torch::kLong);
-        const at::Tensor z = torch::randn({n, 40}).requires_grad_(true);
+        const at::Tensor z =
+            torch::randn({n, c.options.in_features()}).requires_grad_(true);
         const at::Tensor w = torch::randn({n, head->atoms()});
         // Of every parameter (undefined where unused: a noisy head's sigmas
         // in eval mode) and of z.

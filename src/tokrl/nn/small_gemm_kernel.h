@@ -1,0 +1,38 @@
+// A matrix product for the small per-sample matrices of SoftMoE's dispatch
+// and combine (100 x 100 routing weights against 100 x 16 tokens on
+// MinAtar), free of LibTorch so that its .cc builds with its own flags (see
+// CMakeLists.txt). BatchedMatmul (experts.h) wraps it for tensors.
+//
+//   out[i, c] = sum_{j < k} a[i * a_row + j * a_col] * b[j * ldb + c]
+//   for i < rows, c < cols.
+//
+// a is read at any element strides (so A or A^T without a copy); b's rows
+// are contiguous and must be readable up to cols rounded up to a multiple
+// of 8 (ldb >= that): callers pad it. out is row-major with leading
+// dimension ldo >= cols. The sum over j runs in order for every element, the
+// same on every CPU target (no fused multiply-add: core/cpu_clones.h).
+#ifndef TOKRL_NN_SMALL_GEMM_KERNEL_H_
+#define TOKRL_NN_SMALL_GEMM_KERNEL_H_
+
+#include <cstdint>
+
+namespace tokrl::internal {
+
+/// Columns of b a call may read: cols rounded up to a multiple of this.
+inline constexpr int64_t kSmallGemmLanes = 8;
+
+void SmallGemm(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
+               int64_t k, const float* b, int64_t ldb, int64_t cols, float* out,
+               int64_t ldo);
+
+/// out[i, c] = sum_{j < k} a[i * lda + j] * b[c * ldb + j] for i < rows,
+/// c < cols: both operands' rows contiguous (a product with B^T where B is
+/// stored row-major, as a Linear layer's weight), k a multiple of 8. Each
+/// sum runs over 8 lanes of j, then adds the lanes in a fixed order.
+void SmallGemmRowsByRows(const float* a, int64_t lda, int64_t rows,
+                         const float* b, int64_t ldb, int64_t cols, int64_t k,
+                         float* out, int64_t ldo);
+
+}  // namespace tokrl::internal
+
+#endif  // TOKRL_NN_SMALL_GEMM_KERNEL_H_
