@@ -12,15 +12,6 @@
 #include "tokrl/nn/small_gemm_kernel.h"
 
 namespace tokrl::nn {
-namespace {
-
-// Whether BatchedMatmul runs its small-matrix kernel on x (else torch::bmm).
-bool UseBmmKernel(const at::Tensor& x) {
-  return FastPathsEnabled() && x.device().is_cpu() &&
-         x.scalar_type() == at::kFloat;
-}
-
-}  // namespace
 
 ExpertsImpl::ExpertsImpl(const ExpertsOptions& options_) : options(options_) {
   reset();
@@ -64,7 +55,7 @@ at::Tensor ExpertsImpl::hidden(const at::Tensor& x) {
 
 at::Tensor BatchedAffine(const at::Tensor& x, const at::Tensor& weight,
                          const at::Tensor& bias) {
-  if (!UseBmmKernel(x)) return torch::baddbmm(bias.unsqueeze(1), x, weight);
+  if (!FastPathApplies(x)) return torch::baddbmm(bias.unsqueeze(1), x, weight);
   return BatchedMatmul(x, false, weight, false).add_(bias.unsqueeze(1));
 }
 
@@ -91,7 +82,7 @@ at::Tensor Bmm(const at::Tensor& a, bool transpose_a, const at::Tensor& b,
   TOKRL_CHECK(x.dim() == 3 && y.dim() == 3 && x.size(0) == y.size(0) &&
               x.size(2) == y.size(1))
       << "batched matmul of " << x.sizes() << " and " << y.sizes();
-  if (!UseBmmKernel(x) || y.scalar_type() != at::kFloat || x.numel() == 0 ||
+  if (!FastPathApplies(x) || !FastPathApplies(y) || x.numel() == 0 ||
       y.numel() == 0) {
     return torch::bmm(x, y);
   }

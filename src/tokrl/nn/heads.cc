@@ -37,9 +37,7 @@ constexpr std::array<EnumName<HeadType>, 3> kHeadNames = {{
 struct GroupedLinear : torch::autograd::Function<GroupedLinear> {
   // Float CPU rows, contiguous, whole vectors of 8 wide.
   static bool UseKernel(const at::Tensor& zs, const at::Tensor& weight) {
-    return FastPathsEnabled() && weight.device().is_cpu() &&
-           weight.scalar_type() == at::kFloat &&
-           zs.scalar_type() == at::kFloat &&
+    return FastPathApplies(zs) && FastPathApplies(weight) &&
            weight.size(1) % tokrl::internal::kSmallGemmLanes == 0 &&
            weight.is_contiguous() && zs.is_contiguous();
   }
@@ -106,8 +104,7 @@ struct GroupedLinear : torch::autograd::Function<GroupedLinear> {
     at::Tensor dzs = at::empty_like(zs);
     at::Tensor dw = at::empty_like(weight);
     const int64_t in = weight.size(1);
-    const bool kernel = UseKernel(zs, weight) &&
-                        gs.scalar_type() == at::kFloat && gs.is_contiguous();
+    const bool kernel = UseKernel(zs, weight);  // gs: zs's type, contiguous
     at::Tensor db = at::empty({weight.size(0)}, weight.options());
     for (size_t g = 0; g + 1 < offsets.size(); ++g) {
       const int64_t rows = static_cast<int64_t>(g) * atoms;
@@ -267,8 +264,7 @@ TakenOutput QHeadImpl::forward_taken(const at::Tensor& z,
       << "expected actions [" << z.size(0) << "], got " << actions.sizes();
   TakenOutput result;
   if (options.type() == HeadType::kC51 && !options.dueling() &&
-      !options.noisy() && FastPathsEnabled() && z.device().is_cpu() &&
-      z.scalar_type() == at::kFloat && z.dim() == 2 &&
+      !options.noisy() && FastPathApplies(z) && z.dim() == 2 &&
       z.size(1) == options.in_features()) {
     auto* layer = advantage.ptr()->as<torch::nn::LinearImpl>();
     result.logits =

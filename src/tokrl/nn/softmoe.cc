@@ -82,8 +82,7 @@ struct FusedTokenNorm : torch::autograd::Function<FusedTokenNorm> {
 at::Tensor NormalizeTokens(const at::Tensor& tokens) {
   TOKRL_CHECK(tokens.dim() == 3)
       << "tokens must be [B, m, d], got " << tokens.sizes();
-  if (!FastPathsEnabled() || !tokens.device().is_cpu() ||
-      tokens.scalar_type() != at::kFloat || tokens.numel() == 0) {
+  if (!FastPathApplies(tokens) || tokens.numel() == 0) {
     return tokens / (tokens.norm(2, {-1}, /*keepdim=*/true) + kNormEps);
   }
   return FusedTokenNorm::apply(tokens)[0];
@@ -184,8 +183,7 @@ struct FusedRouting : torch::autograd::Function<FusedRouting> {
 SoftMoERouting SoftMoERoutingWeights(const at::Tensor& logits) {
   TOKRL_CHECK(logits.dim() == 4)
       << "logits must be [B, m, n, p], got " << logits.sizes();
-  if (!FastPathsEnabled() || !logits.device().is_cpu() ||
-      logits.scalar_type() != at::kFloat || logits.numel() == 0) {
+  if (!FastPathApplies(logits) || logits.numel() == 0) {
     return {SoftMoEDispatchWeights(logits), SoftMoECombineWeights(logits)};
   }
   const torch::autograd::variable_list out = FusedRouting::apply(logits);
