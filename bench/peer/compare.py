@@ -18,10 +18,11 @@ synthetic 84x84 frames (bench_agent BM_UpdateAtari), no env steps.
 
 A row that fails is reported and the next one runs; --budget S starts no
 new row after S seconds; --json is rewritten after every row. --repeats N
-measures updates/s N times per side, tokrl and peer alternately: the row
-then holds each side's median and the range of the N paired ratios
-(updates_ratio_min, updates_ratio_max), which shows how far this machine's
-noise moves the ratio.
+measures each row N times, tokrl and peer alternately (updates/s, then the
+two training runs): the row then holds each side's median of every column
+and the range of the N paired ratios (updates_ratio_min/max,
+env_steps_ratio_min/max), which shows how far this machine's noise moves
+the ratio.
 
   bench/peer/compare.py --build build            # the full table
   bench/peer/compare.py --build build --agents dqn --networks flatten --quick
@@ -108,6 +109,39 @@ def peer(lib, config, mode, updates, threads, device):
     return json.loads(out), rss
 
 
+def measure_round(build, lib, config, agent, network, tmp, min_replay,
+                  updates, min_time, fast, train, args):
+    """One measurement of a row, each side in turn: a dict of its columns."""
+    m = dict(tokrl_updates_per_s=tokrl_updates(build, agent, network,
+                                               min_time, fast),
+             peer_updates_per_s=peer(lib, config, "update", updates,
+                                     args.threads, args.device)[0][
+                                         "updates_per_s"])
+    if train:
+        run_dir = tmp / f"run_{agent}_{network}"
+        shutil.rmtree(run_dir, ignore_errors=True)
+        m["tokrl_env_steps_per_s"], m["tokrl_max_rss_mib"] = tokrl_train(
+            build, config, run_dir, min_replay)
+        p_train, m["peer_max_rss_mib"] = peer(lib, config, "train", updates,
+                                              args.threads, args.device)
+        m["peer_env_steps_per_s"] = p_train["env_steps_per_s"]
+    return m
+
+
+def summarize(rounds):
+    """Each column's median over the rounds; with several rounds, also the
+    range of the paired tokrl/peer ratios of updates/s and env steps/s."""
+    row = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+    if len(rounds) > 1:
+        for key, name in (("updates_per_s", "updates"),
+                          ("env_steps_per_s", "env_steps")):
+            if f"tokrl_{key}" in rounds[0]:
+                ratios = [r[f"tokrl_{key}"] / r[f"peer_{key}"] for r in rounds]
+                row[f"{name}_ratio_min"] = min(ratios)
+                row[f"{name}_ratio_max"] = max(ratios)
+    return row
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", type=pathlib.Path, default=ROOT / "build",
@@ -123,8 +157,8 @@ def main():
                     help="env steps per training run (first 2000: warm-up)")
     ap.add_argument("--updates", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=1,
-                    help="updates/s measured this many times per side, "
-                    "alternately; medians and the paired ratios' range")
+                    help="measure each row this many times, tokrl and "
+                    "peer alternately; medians and the paired ratios' range")
     ap.add_argument("--min-time", type=float, default=2.0,
                     help="bench_agent's --benchmark_min_time (seconds)")
     ap.add_argument("--quick", action="store_true",
@@ -183,28 +217,12 @@ def main():
             try:
                 config = tmp / f"{agent}_{network}.toml"
                 resolved_config(build / "tokrl", agent, network, sets, config)
-                pairs_measured = [
-                    (tokrl_updates(build, agent, network, min_time, fast),
-                     peer(lib, config, "update", updates, args.threads,
-                          args.device)[0]["updates_per_s"])
-                    for _ in range(max(args.repeats, 1))]
-                row["tokrl_updates_per_s"] = statistics.median(
-                    t for t, _ in pairs_measured)
-                row["peer_updates_per_s"] = statistics.median(
-                    p for _, p in pairs_measured)
-                if len(pairs_measured) > 1:
-                    ratios = [t / p for t, p in pairs_measured]
-                    row["updates_ratio_min"] = min(ratios)
-                    row["updates_ratio_max"] = max(ratios)
-                if network != "nature" and not args.updates_only:
-                    row["tokrl_env_steps_per_s"], row["tokrl_max_rss_mib"] = \
-                        tokrl_train(build, config,
-                                    tmp / f"run_{agent}_{network}",
-                                    min_replay)
-                    p_train, row["peer_max_rss_mib"] = peer(
-                        lib, config, "train", updates, args.threads,
-                        args.device)
-                    row["peer_env_steps_per_s"] = p_train["env_steps_per_s"]
+                train = network != "nature" and not args.updates_only
+                rounds = [measure_round(build, lib, config, agent, network,
+                                        tmp, min_replay, updates, min_time,
+                                        fast, train, args)
+                          for _ in range(max(args.repeats, 1))]
+                row.update(summarize(rounds))
             except (RuntimeError, KeyError, ValueError) as e:
                 row["error"] = str(e)
             print(f"{agent}/{network}: {row}", file=sys.stderr, flush=True)
@@ -214,8 +232,9 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"threads {args.threads}, {steps} env steps per training run "
           f"({min_replay} warm-up), {updates} peer updates, {args.device}"
-          + (f", updates/s: medians of {args.repeats} alternate runs "
-             "(paired ratios' range at the end)" if args.repeats > 1 else ""))
+          + (f"; medians of {args.repeats} alternate runs (paired "
+             "ratios' ranges at the end: updates/s, env steps/s)"
+             if args.repeats > 1 else ""))
     print(f"{'agent/network':32} {'updates/s tokrl peer ratio':>28} "
           f"{'env steps/s tokrl peer ratio':>30} {'max RSS MiB tokrl peer':>24}")
     for r in rows:
@@ -223,9 +242,10 @@ def main():
               f"{cells(r, 'updates_per_s', '9.1f')}   "
               f"{cells(r, 'env_steps_per_s', '9.0f')}   "
               f"{cells(r, 'max_rss_mib', '9.0f', ratio=False)}"
-              + (f"   {r['updates_ratio_min']:.2f}-"
-                 f"{r['updates_ratio_max']:.2f}x"
-                 if "updates_ratio_min" in r else "")
+              + "".join(f"   {r[name + '_ratio_min']:.2f}-"
+                        f"{r[name + '_ratio_max']:.2f}x"
+                        for name in ("updates", "env_steps")
+                        if name + "_ratio_min" in r)
               + (f"   {r['error']}" if "error" in r else ""))
     if any("error" in r for r in rows):
         sys.exit("compare.py: some rows failed (above)")

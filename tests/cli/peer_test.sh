@@ -28,3 +28,10 @@ echo "$out"
 for agent in dqn rainbow_lite; do
   grep -Eq "^$agent/softmoe4 .*[0-9.]+x .*[0-9.]+x +[0-9]+ +[0-9]+$" <<<"$out"
 done
+# --repeats: medians, then the paired ratios' ranges of updates/s and env
+# steps/s, each "lo-hi" with lo <= hi.
+out=$($py "$root/bench/peer/compare.py" --build "$build" --quick \
+  --rows dqn/flatten --repeats 2)
+echo "$out"
+grep -E "^dqn/flatten " <<<"$out" | grep -Eo "[0-9.]+-[0-9.]+x" | tr -d x \
+  | awk -F- '$1 > 0 && $1 <= $2 { n++ } END { exit n != 2 }'
