@@ -22,6 +22,7 @@
 #include "tokrl/nn/experts.h"
 #include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/heads.h"
+#include "tokrl/nn/linear.h"
 #include "tokrl/nn/q_network.h"
 #include "tokrl/nn/softmoe.h"
 
@@ -206,6 +207,27 @@ void BM_LinearAtGroups(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_LinearAtGroups)->Unit(benchmark::kMicrosecond);
+
+// The flatten baseline's dense layer (1600 -> 128 on MinAtar) without
+// gradient on a few rows, as in acting: LinearForward's kernel (arg 1, fast
+// paths on) against torch::linear (arg 0), for 1, 8 and 16 rows (16 is
+// past kSmallLinearRows: both are torch::linear there).
+void BM_SmallLinear(benchmark::State& state) {
+  torch::manual_seed(0);
+  const at::Tensor x = torch::randn({state.range(1), 1600});
+  const at::Tensor w = torch::randn({128, 1600}) * 0.02;
+  const at::Tensor bias = torch::zeros({128});
+  torch::NoGradGuard no_grad;
+  tokrl::nn::SetFastPaths(state.range(0) == 1);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(tokrl::nn::LinearForward(x, w, bias));
+  }
+  tokrl::nn::SetFastPaths(true);
+  state.SetLabel(state.range(0) == 1 ? "small-matrix kernel" : "torch::linear");
+}
+BENCHMARK(BM_SmallLinear)
+    ->ArgsProduct({{0, 1}, {1, 8, 16}})
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

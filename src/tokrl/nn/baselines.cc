@@ -7,6 +7,7 @@
 #include "tokrl/core/check.h"
 #include "tokrl/nn/enum_names.h"
 #include "tokrl/nn/init.h"
+#include "tokrl/nn/linear.h"
 
 namespace tokrl::nn {
 namespace {
@@ -55,7 +56,7 @@ void DenseBaselineImpl::pretty_print(std::ostream& stream) const {
 }
 
 at::Tensor DenseBaselineImpl::forward(const at::Tensor& x) {
-  return torch::relu(dense->forward(x.flatten(1)));
+  return torch::relu(LinearForward(x.flatten(1), dense->weight, dense->bias));
 }
 
 // ---- TokenizedAggregate -----------------------------------------------------

@@ -10,6 +10,7 @@
 #include "tokrl/nn/baselines.h"
 #include "tokrl/nn/enum_names.h"
 #include "tokrl/nn/fast_paths.h"
+#include "tokrl/nn/linear.h"
 #include "tokrl/nn/noisy_linear.h"
 #include "tokrl/nn/small_gemm_kernel.h"
 
@@ -193,6 +194,19 @@ at::Tensor DuelingCombine(const at::Tensor& value,
   return value + advantage - advantage.mean(1, /*keepdim=*/true);
 }
 
+namespace {
+
+// A head layer on z: a plain Linear through LinearForward (acting's
+// few-row products), a NoisyLinear through its own forward.
+at::Tensor Apply(torch::nn::AnyModule& layer, const at::Tensor& z) {
+  if (auto* linear = layer.ptr()->as<torch::nn::LinearImpl>()) {
+    return LinearForward(z, linear->weight, linear->bias);
+  }
+  return layer.forward<at::Tensor>(z);
+}
+
+}  // namespace
+
 QHeadImpl::QHeadImpl(const QHeadOptions& options_) : options(options_) {
   reset();
 }
@@ -243,10 +257,9 @@ HeadOutput QHeadImpl::forward(const at::Tensor& z) {
       << z.sizes();
   const int64_t b = z.size(0);
   const int64_t n = atoms();
-  at::Tensor out =
-      advantage.forward<at::Tensor>(z).view({b, options.num_actions(), n});
+  at::Tensor out = Apply(advantage, z).view({b, options.num_actions(), n});
   if (options.dueling()) {
-    out = DuelingCombine(value.forward<at::Tensor>(z).view({b, 1, n}), out);
+    out = DuelingCombine(Apply(value, z).view({b, 1, n}), out);
   }
   HeadOutput result;
   if (options.type() == HeadType::kC51) {

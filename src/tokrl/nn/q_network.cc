@@ -8,6 +8,7 @@
 
 #include "tokrl/core/check.h"
 #include "tokrl/nn/enum_names.h"
+#include "tokrl/nn/linear.h"
 #include "tokrl/nn/noisy_linear.h"
 
 namespace tokrl::nn {
@@ -307,7 +308,7 @@ at::Tensor QNetworkImpl::head_input(const at::Tensor& obs,
   } else {
     z = tokenized->forward(tokens);
   }
-  if (extra) z = torch::relu(extra->forward(z));
+  if (extra) z = torch::relu(LinearForward(z, extra->weight, extra->bias));
   return z;
 }
 

@@ -1,0 +1,62 @@
+#include "tokrl/nn/linear.h"
+
+#include <torch/torch.h>
+
+#include "tokrl/core/check.h"
+#include "tokrl/nn/fast_paths.h"
+#include "tokrl/nn/small_gemm_kernel.h"
+
+namespace tokrl::nn {
+
+// Why: a 1-row product against a 128 x 1600 weight (the flatten baseline's
+// dense layer, run at every greedy acting step) costs OpenBLAS's sgemm 47 us
+// on a Zen 5 core, most of it packing the weight; the kernel reads the
+// weight once: 7.8 us (BM_SmallLinear in bench_nn). There the kernel still
+// led at 32 rows (107 against 128 us) and drew level at 64, but it runs
+// without FMA (core/cpu_clones.h), which on other cores halves its rate
+// against OpenBLAS's FMA loop; 8 rows (34 against 56 us) keep a margin.
+bool SmallLinearApplies(const at::Tensor& x, const at::Tensor& weight,
+                        const at::Tensor& bias) {
+  if (at::GradMode::is_enabled() &&
+      (x.requires_grad() || weight.requires_grad() || bias.requires_grad())) {
+    return false;
+  }
+  return FastPathApplies(x) && FastPathApplies(weight) &&
+         FastPathApplies(bias) && x.dim() == 3 && weight.dim() == 3 &&
+         bias.dim() == 2 && x.size(0) == weight.size(0) &&
+         bias.size(0) == weight.size(0) && bias.size(1) == weight.size(1) &&
+         x.size(2) == weight.size(2) && x.size(1) >= 1 &&
+         x.size(1) <= kSmallLinearRows &&
+         x.size(2) % internal::kSmallGemmLanes == 0;
+}
+
+at::Tensor SmallLinear(const at::Tensor& x, const at::Tensor& weight,
+                       const at::Tensor& bias) {
+  TOKRL_CHECK(SmallLinearApplies(x, weight, bias))
+      << "SmallLinear of x " << x.sizes() << ", weight " << weight.sizes()
+      << ", bias " << bias.sizes();
+  const at::Tensor a = x.contiguous();
+  const at::Tensor w = weight.contiguous();
+  const int64_t members = a.size(0), rows = a.size(1), in = a.size(2),
+                out_features = w.size(1);
+  at::Tensor out = at::empty({members, rows, out_features}, a.options());
+  for (int64_t k = 0; k < members; ++k) {
+    internal::SmallGemmRowsByRows(
+        a.data_ptr<float>() + k * rows * in, in, rows,
+        w.data_ptr<float>() + k * out_features * in, in, out_features, in,
+        out.data_ptr<float>() + k * rows * out_features, out_features);
+  }
+  return out.add_(bias.unsqueeze(1));
+}
+
+at::Tensor LinearForward(const at::Tensor& x, const at::Tensor& weight,
+                         const at::Tensor& bias) {
+  if (x.dim() == 2 && weight.dim() == 2 && bias.dim() == 1) {
+    const at::Tensor x1 = x.unsqueeze(0), w1 = weight.unsqueeze(0),
+                     b1 = bias.unsqueeze(0);
+    if (SmallLinearApplies(x1, w1, b1)) return SmallLinear(x1, w1, b1)[0];
+  }
+  return torch::linear(x, weight, bias);
+}
+
+}  // namespace tokrl::nn

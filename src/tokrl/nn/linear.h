@@ -1,0 +1,43 @@
+// Dense layers' y = x W^T + b with the products of a few rows that need no
+// gradient (acting on one env's observation per run, evaluation) through
+// the small-matrix kernel (small_gemm_kernel.h) instead of a BLAS GEMM.
+//
+// Contract
+//   * LinearForward(x [B, in], weight [out, in], bias [out]) -> [B, out]
+//     equals torch::linear(x, weight, bias) within float rounding (the sums
+//     run in another order); so does SmallLinear for each member k of
+//     x [K, R, in], weight [K, out, in], bias [K, out] -> [K, R, out] (a
+//     packed network's layers, packed_q_network.h).
+//   * The kernel takes the operands when SmallLinearApplies: the fast paths
+//     apply to all three (fast_paths.h), R <= kSmallLinearRows, in is a
+//     multiple of 8, the shapes agree, and no gradient is recorded (grad
+//     mode off, or no operand requires one). LinearForward is torch::linear
+//     otherwise, so gradients flow as usual.
+#ifndef TOKRL_NN_LINEAR_H_
+#define TOKRL_NN_LINEAR_H_
+
+#include <cstdint>
+
+namespace at {
+class Tensor;
+}  // namespace at
+
+namespace tokrl::nn {
+
+/// The most rows (per member) the small-matrix kernel computes.
+inline constexpr int64_t kSmallLinearRows = 8;
+
+at::Tensor LinearForward(const at::Tensor& x, const at::Tensor& weight,
+                         const at::Tensor& bias);
+
+/// Whether SmallLinear takes x [K, R, in], weight [K, out, in], bias [K, out].
+bool SmallLinearApplies(const at::Tensor& x, const at::Tensor& weight,
+                        const at::Tensor& bias);
+
+/// Requires SmallLinearApplies(x, weight, bias).
+at::Tensor SmallLinear(const at::Tensor& x, const at::Tensor& weight,
+                       const at::Tensor& bias);
+
+}  // namespace tokrl::nn
+
+#endif  // TOKRL_NN_LINEAR_H_
