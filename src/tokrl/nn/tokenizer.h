@@ -70,6 +70,12 @@ std::string_view ToString(PatchEmbedding embedding);
 
 // ---- pure functions: features [B, d, h, w] -> tokens [B, m, t] --------------
 
+/// x.flatten(1) for x [B, ...]. When x is a strided view (PerConv tokens are a
+/// transposed view of the features), its gradient comes back in x's memory
+/// layout, so the encoder below sees a contiguous gradient. The flattening
+/// tokenizers (Flatten, PerSamp, Shuffled) use it.
+at::Tensor FlattenSamples(const at::Tensor& x);
+
 /// [B, 1, h*w*d], (h, w, d) order. Same values as PerSampTokens.
 at::Tensor FlattenTokens(const at::Tensor& features);
 /// [B, h*w, d].

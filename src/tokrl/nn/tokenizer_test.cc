@@ -42,6 +42,36 @@ TEST(TokenizerTest, PerSampAndFlattenAreTheRowMajorHwdFlattening) {
   EXPECT_TRUE(torch::equal(s.reshape({2, 4, 5, 3}), f.permute({0, 2, 3, 1})));
 }
 
+TEST(TokenizerTest, FlattenSamplesGivesGradientsInTheInputsLayout) {
+  torch::manual_seed(4);
+  const at::Tensor y = torch::randn({3, 5, 4}, torch::requires_grad());
+  const at::Tensor g = torch::randn({3, 20});
+  // y * 1 is not a leaf: its gradient is what the layers below receive.
+  const at::Tensor below = y * 1;
+  at::Tensor seen;
+  below.register_hook([&seen](const at::Tensor& grad) { seen = grad; });
+  const at::Tensor x = below.transpose(1, 2);  // [3, 4, 5], strided
+  const at::Tensor out = FlattenSamples(x);
+  EXPECT_TRUE(torch::equal(out, x.flatten(1)));
+  out.backward(g);
+  ASSERT_TRUE(seen.defined());
+  EXPECT_TRUE(seen.is_contiguous());
+  EXPECT_TRUE(torch::equal(y.grad(), g.view({3, 4, 5}).transpose(1, 2)));
+  // Contiguous inputs, and inputs without gradient, are plain flattens.
+  EXPECT_TRUE(torch::equal(FlattenSamples(y), y.flatten(1)));
+  EXPECT_TRUE(torch::equal(FlattenSamples(x.detach()), x.flatten(1)));
+  EXPECT_THROW(FlattenSamples(torch::zeros({3})), tokrl::Error);
+  // So do the flatten tokens of an encoder's output.
+  const at::Tensor e = torch::randn({2, 3, 2, 2}, torch::requires_grad());
+  const at::Tensor features = e * 1;
+  at::Tensor seen_by_encoder;
+  features.register_hook(
+      [&seen_by_encoder](const at::Tensor& grad) { seen_by_encoder = grad; });
+  FlattenTokens(features).backward(torch::randn({2, 1, 12}));
+  ASSERT_TRUE(seen_by_encoder.defined());
+  EXPECT_TRUE(seen_by_encoder.is_contiguous());
+}
+
 TEST(TokenizerTest, PerPatchAvgAveragesNonOverlappingPatches) {
   torch::manual_seed(1);
   const at::Tensor f = torch::randn({2, 32, 11, 11});
