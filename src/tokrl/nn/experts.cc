@@ -163,6 +163,14 @@ struct BatchedMatmulFn : torch::autograd::Function<BatchedMatmulFn> {
     }
     if (ctx->needs_input_grad(1)) {
       grad_b = tb ? Bmm(g, true, a, ta) : Bmm(a, !ta, g, false);
+      // In b's own layout when b is a strided view (SoftMoE's tokens are a
+      // transposed view of the encoder's output): the token normalization
+      // hands back its gradient in that layout too, so the sum reaches the
+      // encoder contiguous, where ATen's ReLU backward on a transposed
+      // gradient ran ~7x slower (75 against ~10 us per update).
+      if (!b.is_contiguous() && b.is_non_overlapping_and_dense()) {
+        grad_b = at::empty_like(b).copy_(grad_b);
+      }
     }
     return {grad_a, grad_b, at::Tensor(), at::Tensor()};
   }

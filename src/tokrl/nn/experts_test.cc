@@ -141,6 +141,19 @@ TEST(ExpertsTest, BatchedMatmulEqualsBmm) {
                std::exception);
 }
 
+TEST(ExpertsTest, BatchedMatmulGivesATransposedViewItsGradientInItsLayout) {
+  // SoftMoE's tokens: a transposed view of the encoder output, as b.
+  torch::manual_seed(6);
+  const at::Tensor a = torch::randn({2, 7, 12}, torch::requires_grad());
+  const at::Tensor b =
+      torch::randn({2, 8, 7}).transpose(1, 2).requires_grad_(true);
+  const at::Tensor g = torch::randn({2, 12, 8});
+  const auto grads =
+      torch::autograd::grad({BatchedMatmul(a, true, b, false)}, {a, b}, {g});
+  EXPECT_EQ(grads[1].strides(), b.strides());
+  EXPECT_TRUE(torch::allclose(grads[1], torch::bmm(a.detach(), g), 1e-5, 1e-5));
+}
+
 TEST(ExpertsTest, GradientCloneAndShapeChecks) {
   torch::manual_seed(3);
   Experts experts(ExpertsOptions(2, 3, 4));
