@@ -91,7 +91,7 @@ struct FlattenKeepingLayout : torch::autograd::Function<FlattenKeepingLayout> {
     const at::Tensor x = ctx->get_saved_variables()[0];
     if (!grads[0].defined()) return {at::Tensor()};
     // empty_like keeps x's strides when x is dense and non-overlapping.
-    return {at::empty_like(x).copy_(grads[0].view(x.sizes()))};
+    return {at::empty_like(x).copy_(grads[0].reshape(x.sizes()))};
   }
 };
 
@@ -100,7 +100,7 @@ struct FlattenKeepingLayout : torch::autograd::Function<FlattenKeepingLayout> {
 at::Tensor FlattenSamples(const at::Tensor& x) {
   TOKRL_CHECK(x.dim() >= 2)
       << "FlattenSamples expects [B, ...], got " << x.sizes();
-  if (x.is_contiguous() || !FastPathApplies(x) ||
+  if (x.is_contiguous() || x.numel() == 0 || !FastPathApplies(x) ||
       !(at::GradMode::is_enabled() && x.requires_grad())) {
     return x.flatten(1);
   }
