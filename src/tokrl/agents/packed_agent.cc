@@ -1,5 +1,6 @@
 #include "tokrl/agents/packed_agent.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -95,7 +96,13 @@ SampledBatch PackedAgent::Stack(const std::vector<SampledBatch>& batches) {
 }
 
 UpdateLoss PackedAgent::ComputeLoss(const SampledBatch& stacked) {
-  const int64_t k = members_;
+  return LossOf(*online_, *target_, stacked);
+}
+
+UpdateLoss PackedAgent::LossOf(nn::PackedQNetworkImpl& online,
+                               nn::PackedQNetworkImpl& target,
+                               const SampledBatch& stacked) const {
+  const int64_t k = online.members();
   const int64_t b = stacked.obs.size(1);
   // Members folded into the batch: [K, B, ...] -> [K*B, ...].
   const auto fold = [&](const nn::QOutput& o) {
@@ -108,13 +115,13 @@ UpdateLoss PackedAgent::ComputeLoss(const SampledBatch& stacked) {
   };
   // stacked.actions is [K*B], member-major, as forward_taken takes them.
   const nn::TakenOutput taken =
-      online_->forward_taken(stacked.obs, stacked.actions);
+      online.forward_taken(stacked.obs, stacked.actions);
   nn::QOutput next_target, next_online;
   {
     torch::NoGradGuard no_grad;
-    next_target = fold(target_->forward(stacked.next_obs));
+    next_target = fold(target.forward(stacked.next_obs));
     if (options_.double_q) {
-      next_online = fold(online_->forward(stacked.next_obs));
+      next_online = fold(online.forward(stacked.next_obs));
     }
   }
   UpdateLoss l;
@@ -179,16 +186,22 @@ std::vector<UpdateMetrics> PackedAgent::Update(
   if (graphed_ != nullptr)
     return GraphedPackedUpdate(*this, *graphed_, batches);
   const int64_t k = members_;
-  const UpdateLoss l = ComputeLoss(ToDevice(Stack(batches), device_));
-  const TdTerms& terms = l.terms;
-  const torch::Tensor& member_loss = l.loss;  // [K]
   const int64_t b = batches.front().obs.size(0);
-  optimizer_->ZeroGrad();
-  member_loss.sum().backward();
+  torch::Tensor member_loss, q_taken, priorities;
+  if (const int64_t chunk = UpdateChunk(b); device_.is_cpu() && chunk < k) {
+    std::tie(member_loss, q_taken, priorities) =
+        ChunkedBackward(batches, chunk);
+  } else {
+    const UpdateLoss l = ComputeLoss(ToDevice(Stack(batches), device_));
+    optimizer_->ZeroGrad();
+    l.loss.sum().backward();
+    member_loss = l.loss.detach();
+    q_taken = l.terms.q_taken.detach();
+    priorities = l.terms.priorities;
+  }
 
   const torch::Tensor norms = MemberGradNorms().to(torch::kCPU);
-  const torch::Tensor losses =
-      member_loss.detach().to(torch::kCPU, torch::kDouble);
+  const torch::Tensor losses = member_loss.to(torch::kCPU, torch::kDouble);
   std::vector<UpdateMetrics> metrics(static_cast<size_t>(k));
   bool diverged = false;
   for (int64_t i = 0; i < k; ++i) {
@@ -201,16 +214,101 @@ std::vector<UpdateMetrics> PackedAgent::Update(
   if (diverged) return metrics;
   ClipMemberGrads(norms);
   optimizer_->Step();
-  const torch::Tensor mean_q = terms.q_taken.detach().view({k, b}).mean(1).to(
-      torch::kCPU, torch::kDouble);
-  const torch::Tensor priorities =
-      terms.priorities.view({k, b}).to(torch::kCPU, torch::kDouble);
+  const torch::Tensor mean_q =
+      q_taken.view({k, b}).mean(1).to(torch::kCPU, torch::kDouble);
+  const torch::Tensor member_priorities =
+      priorities.view({k, b}).to(torch::kCPU, torch::kDouble);
   for (int64_t i = 0; i < k; ++i) {
     UpdateMetrics& m = metrics[static_cast<size_t>(i)];
     m.mean_q = mean_q[i].item<double>();
-    m.priorities = priorities[i].clone();
+    m.priorities = member_priorities[i].clone();
   }
   return metrics;
+}
+
+void PackedAgent::set_update_chunk(int64_t members) {
+  TOKRL_CHECK_GE(members, 0) << "packed update chunk";
+  update_chunk_ = members;
+}
+
+int64_t PackedAgent::UpdateChunk(int64_t batch) const {
+  if (update_chunk_ > 0) return update_chunk_;
+  const int64_t bytes =
+      std::max<int64_t>(1, online_->ActivationFloatsPerSample() * batch *
+                               static_cast<int64_t>(sizeof(float)));
+  const int64_t most =
+      std::clamp<int64_t>(kCpuUpdateChunkBytes / bytes, 1, members_);
+  const int64_t chunks = (members_ + most - 1) / most;
+  return (members_ + chunks - 1) / chunks;
+}
+
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor>
+PackedAgent::ChunkedBackward(const std::vector<SampledBatch>& batches,
+                             int64_t chunk) {
+  const int64_t k = members_;
+  const auto& whole = online_->packed_parameters();
+  // (Re)build the chunks when their size changed, and alias again where the
+  // whole networks' parameters are not the ones aliased (a chunk's first
+  // parameter then starts elsewhere).
+  if (chunks_.empty() || chunks_.front().online->members() != chunk) {
+    chunks_.clear();
+    for (int64_t first = 0; first < k; first += chunk) {
+      const int64_t c = std::min(chunk, k - first);
+      chunks_.push_back({first, nn::PackedQNetwork(network_options_, c),
+                         nn::PackedQNetwork(network_options_, c)});
+      chunks_.back().online->to(device_);
+      chunks_.back().target->to(device_);
+      for (auto& p : chunks_.back().target->parameters())
+        p.set_requires_grad(false);
+    }
+  }
+  const auto aliased = [k](const nn::PackedQNetworkImpl& part,
+                           const nn::PackedQNetworkImpl& of, int64_t first) {
+    return part.packed_parameters()[0].data_ptr() ==
+           nn::PackedView(of.packed_parameters()[0], k)[first].data_ptr();
+  };
+  for (Chunk& c : chunks_) {
+    if (!aliased(*c.online, *online_, c.first))
+      c.online->AliasMembers(*online_, c.first);
+    if (!aliased(*c.target, *target_, c.first))
+      c.target->AliasMembers(*target_, c.first);
+  }
+
+  optimizer_->ZeroGrad();
+  std::vector<torch::Tensor> grads(whole.size());
+  std::vector<torch::Tensor> losses, q_taken, priorities;
+  for (Chunk& c : chunks_) {
+    const int64_t n = c.online->members();
+    const std::vector<SampledBatch> part(batches.begin() + c.first,
+                                         batches.begin() + c.first + n);
+    const UpdateLoss l =
+        LossOf(*c.online, *c.target, ToDevice(Stack(part), device_));
+    const auto& params = c.online->packed_parameters();
+    for (const auto& p : params) p.mutable_grad() = torch::Tensor();
+    l.loss.sum().backward();
+    // Each chunk's gradients into its members' rows of the whole ones.
+    for (size_t i = 0; i < params.size(); ++i) {
+      const torch::Tensor& g = params[i].grad();
+      if (!g.defined() && !grads[i].defined()) continue;
+      if (!grads[i].defined()) {
+        grads[i] = c.first == 0 ? torch::empty_like(whole[i])
+                                : torch::zeros_like(whole[i]);
+      }
+      torch::Tensor rows = nn::PackedView(grads[i], k).narrow(0, c.first, n);
+      if (g.defined()) {
+        rows.copy_(g.reshape({n, -1}));
+      } else {
+        rows.zero_();
+      }
+    }
+    losses.push_back(l.loss.detach());
+    q_taken.push_back(l.terms.q_taken.detach());
+    priorities.push_back(l.terms.priorities);
+  }
+  for (size_t i = 0; i < whole.size(); ++i) {
+    if (grads[i].defined()) whole[i].mutable_grad() = grads[i];
+  }
+  return {torch::cat(losses), torch::cat(q_taken), torch::cat(priorities)};
 }
 
 void PackedAgent::SyncTarget() {

@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <tuple>
 #include <vector>
 
 #include "tokrl/agents/agent_options.h"
@@ -41,6 +42,13 @@
 #include "tokrl/replay/replay_buffer.h"
 
 namespace tokrl {
+
+// Activation bytes of one chunk of a CPU update. Why chunks: a chunk's
+// backward then follows its forward while the activations are still in
+// cache; all 16 members of a MinAtar SoftMoE-4 batch at once (~6 MB of
+// routing and expert activations each) streamed from memory in every op
+// (bench_agent BM_PackedUpdate).
+inline constexpr int64_t kCpuUpdateChunkBytes = int64_t{8} << 20;
 
 class PackedAgent {
  public:
@@ -55,8 +63,15 @@ class PackedAgent {
 
   // One gradient step of every member, batches[k] being member k's. On a
   // CUDA device with agent.cuda_graphs it runs (as does Act's forward) as a
-  // CUDA graph (graphed_update.h).
+  // CUDA graph (graphed_update.h). On the CPU the forwards and backward run
+  // chunk by chunk of members (the same values; see set_update_chunk); one
+  // optimizer step then updates all members.
   std::vector<UpdateMetrics> Update(const std::vector<SampledBatch>& batches);
+  // Members per chunk of an update on the CPU: 0 (the default) for as many
+  // as keep their activations within kCpuUpdateChunkBytes (at least 1, and
+  // the members split evenly), members() or more for all at once, as on a
+  // GPU.
+  void set_update_chunk(int64_t members);
 
   // The members' batches as one: obs and next_obs stacked [K, B, ...], the
   // rest concatenated [K*B] (on the batches' device).
@@ -83,6 +98,19 @@ class PackedAgent {
   torch::Device device() const { return device_; }
 
  private:
+  // ComputeLoss with `online` and `target` (members online.members()).
+  UpdateLoss LossOf(nn::PackedQNetworkImpl& online,
+                    nn::PackedQNetworkImpl& target,
+                    const SampledBatch& stacked) const;
+  // Members per chunk of a CPU update on batches of `batch` samples.
+  int64_t UpdateChunk(int64_t batch) const;
+  // The forward and backward of Update in chunks of `chunk` members (CPU):
+  // leaves every packed gradient defined as one backward would, and
+  // returns the detached per-member losses [K], taken values [K*B] and
+  // priorities [K*B].
+  std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> ChunkedBackward(
+      const std::vector<SampledBatch>& batches, int64_t chunk);
+
   AgentOptions options_;
   nn::QNetworkOptions network_options_;
   int64_t members_;
@@ -95,6 +123,14 @@ class PackedAgent {
   // eager.
   std::unique_ptr<GraphedStep> graphed_;
   std::unique_ptr<GraphedStep> graphed_act_;
+  int64_t update_chunk_ = 0;
+  // The chunks' networks: their parameters alias members [first, first + c)
+  // of online_ / target_ (PackedQNetworkImpl::AliasMembers).
+  struct Chunk {
+    int64_t first;
+    nn::PackedQNetwork online, target;
+  };
+  std::vector<Chunk> chunks_;
 };
 
 }  // namespace tokrl

@@ -28,6 +28,7 @@ struct Case {
   std::string name, agent, network;
   double grad_clip_norm;
   bool double_q;
+  int64_t chunk;  // PackedAgent::set_update_chunk (0: its own choice)
 };
 
 class PackedAgentTest : public ::testing::TestWithParam<Case> {};
@@ -48,6 +49,7 @@ TEST_P(PackedAgentTest, UpdateEqualsEachMembersUpdate) {
   PackedAgent packed(s.resolved.agent, s.resolved.network, kMembers,
                      torch::kCPU);
   for (int64_t k = 0; k < kMembers; ++k) packed.Pack(k, *members[k]);
+  packed.set_update_chunk(c.chunk);
 
   torch::manual_seed(1);
   for (int step = 0; step < 3; ++step) {
@@ -118,11 +120,14 @@ TEST_P(PackedAgentTest, UpdateEqualsEachMembersUpdate) {
 
 INSTANTIATE_TEST_SUITE_P(
     Agents, PackedAgentTest,
-    ::testing::Values(
-        Case{"dqn_flatten_clipped_double", "dqn", "flatten", 0.05, true},
-        Case{"rainbow_softmoe4", "rainbow_lite", "softmoe4", 0.0, false},
-        Case{"rainbow_softmoe1_x4_clipped", "rainbow_lite", "softmoe1_scaled4",
-             0.5, false}),
+    ::testing::Values(Case{"dqn_flatten_clipped_double", "dqn", "flatten", 0.05,
+                           true, 0},
+                      Case{"rainbow_softmoe4_whole", "rainbow_lite", "softmoe4",
+                           0.0, false, kMembers},
+                      Case{"dqn_softmoe4_clipped_double_chunks_of_2", "dqn",
+                           "softmoe4", 0.5, true, 2},
+                      Case{"rainbow_softmoe1_x4_clipped_chunks_of_1",
+                           "rainbow_lite", "softmoe1_scaled4", 0.5, false, 1}),
     [](const auto& param_info) { return param_info.param.name; });
 
 // Each member explores with its own stream, as DqnAgent::Act would.

@@ -105,6 +105,18 @@ void PackedQNetworkImpl::reset() {
     names_.push_back(p.key());
   }
   BindParameters();
+  const auto& f = shape->feature_shape();
+  const int64_t m = shape->num_tokens();
+  activation_floats_ = f[0] * f[1] * f[2];
+  if (member.penultimate == Penultimate::kSoftMoE) {
+    const auto phi = P("penultimate.phi").sizes();  // [K, d, n, p]
+    const int64_t slots = phi[2] * phi[3];
+    activation_floats_ +=
+        slots * (3 * m + P("penultimate.experts.w1").size(3) + 2 * phi[1]);
+  } else if (member.penultimate == Penultimate::kTokenizedAvg ||
+             member.penultimate == Penultimate::kTokenizedSum) {
+    activation_floats_ += m * P("penultimate.dense.weight").size(1);
+  }
   for (size_t i = 0; i < params_.size(); ++i) {
     params_[i].zero_();
     TOKRL_CHECK_EQ(params_[i].numel(),
@@ -172,6 +184,24 @@ void PackedQNetworkImpl::Unpack(int64_t k, QNetworkImpl& network) const {
     theirs[i].mutable_grad() =
         g.defined() ? PackedView(g, members_)[k].view_as(theirs[i]).clone()
                     : at::Tensor();
+  }
+}
+
+int64_t PackedQNetworkImpl::ActivationFloatsPerSample() const {
+  return activation_floats_;
+}
+
+void PackedQNetworkImpl::AliasMembers(const PackedQNetworkImpl& whole,
+                                      int64_t first) {
+  TOKRL_CHECK(whole.member == member)
+      << "aliasing members of a network with other options";
+  TOKRL_CHECK(first >= 0 && first + members_ <= whole.members_)
+      << "members [" << first << ", " << first + members_ << ") of "
+      << whole.members_;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    params_[i].set_data(PackedView(whole.params_[i], whole.members_)
+                            .narrow(0, first, members_)
+                            .view(params_[i].sizes()));
   }
 }
 

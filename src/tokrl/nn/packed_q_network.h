@@ -84,6 +84,18 @@ class PackedQNetworkImpl : public torch::nn::Cloneable<PackedQNetworkImpl> {
   void Pack(int64_t k, QNetworkImpl& network);
   void Unpack(int64_t k, QNetworkImpl& network) const;
 
+  /// Makes this network's parameters views of members [first, first +
+  /// members()) of `whole` (same member options): the two then share those
+  /// values, while gradients stay each network's own. For running a packed
+  /// network's members a chunk at a time (agents/packed_agent.h).
+  void AliasMembers(const PackedQNetworkImpl& whole, int64_t first);
+
+  /// Floats of activation one member's sample keeps for backward, roughly:
+  /// the encoder's output and the penultimate layer's largest tensors
+  /// (SoftMoE: logits, dispatch and combine weights m*n*p each, the experts'
+  /// hidden n*p*H). For sizing chunks of members to a cache.
+  int64_t ActivationFloatsPerSample() const;
+
   int64_t members() const { return members_; }
   /// The packed parameters, in the member's parameter order.
   const std::vector<at::Tensor>& packed_parameters() const { return params_; }
@@ -109,6 +121,7 @@ class PackedQNetworkImpl : public torch::nn::Cloneable<PackedQNetworkImpl> {
   at::Tensor Linear(const at::Tensor& x, const std::string& name) const;
 
   int64_t members_ = 1;
+  int64_t activation_floats_ = 0;   // ActivationFloatsPerSample
   std::vector<std::string> names_;  // member parameter names, in order
   std::vector<at::Tensor> params_;  // packed, aligned with names_
   at::Tensor support_;              // C51 atoms (buffer)

@@ -162,6 +162,36 @@ TEST_P(PackedQNetworkTest, PackUnpackAndCloneAreExact) {
   testing::ExpectDeepClone(*packed, *copy);
 }
 
+// A network aliasing members [1, 3) of another computes those members'
+// outputs, and sees their parameters change.
+TEST_P(PackedQNetworkTest, AliasedMembersShareTheirParameters) {
+  const QNetworkOptions& o = GetParam().options;
+  torch::manual_seed(4);
+  PackedQNetwork whole(o, kMembers);
+  for (int64_t k = 0; k < kMembers; ++k) {
+    QNetwork member(o);
+    whole->Pack(k, *member);
+  }
+  PackedQNetwork part(o, 2);
+  part->AliasMembers(*whole, 1);
+  const auto& s = o.obs_shape;
+  const at::Tensor obs =
+      torch::randint(0, 2, {kMembers, kBatch, s[0], s[1], s[2]}, torch::kUInt8);
+  const auto expect_rows_equal = [&] {
+    const at::Tensor want = whole->forward(obs).q.narrow(0, 1, 2);
+    EXPECT_LT((part->forward(obs.narrow(0, 1, 2)).q - want)
+                  .abs()
+                  .max()
+                  .item<double>(),
+              1e-6);
+  };
+  expect_rows_equal();
+  QNetwork other(o);
+  whole->Pack(2, *other);
+  expect_rows_equal();
+  EXPECT_THROW(part->AliasMembers(*whole, 2), Error);
+}
+
 // forward_taken equals forward at the actions, values and gradients, with
 // the fast paths on (a C51 head then runs only the taken rows of every
 // member's layer) and off.
@@ -182,7 +212,8 @@ TEST_P(PackedQNetworkTest, ForwardTakenIsForwardAtTheActions) {
   const at::Tensor actions = torch::randint(1, a, {kMembers * kBatch});
   const bool c51 = o.head == HeadType::kC51;
   const at::Tensor wq = torch::randn({kMembers * kBatch});
-  const at::Tensor wl = torch::randn({kMembers * kBatch, c51 ? o.num_atoms : 1});
+  const at::Tensor wl =
+      torch::randn({kMembers * kBatch, c51 ? o.num_atoms : 1});
   // Outputs and gradients of one loss over the taken outputs.
   const auto run = [&](bool taken_path) {
     for (auto& p : packed->parameters()) p.mutable_grad().reset();
@@ -193,10 +224,11 @@ TEST_P(PackedQNetworkTest, ForwardTakenIsForwardAtTheActions) {
       const QOutput full = packed->forward(obs);
       t.q = full.q.reshape({-1, a}).gather(1, actions.unsqueeze(1)).squeeze(1);
       if (c51) {
-        t.logits = full.logits.reshape({-1, a, o.num_atoms})
-                       .gather(1, actions.view({-1, 1, 1}).expand(
-                                      {-1, 1, o.num_atoms}))
-                       .squeeze(1);
+        t.logits =
+            full.logits.reshape({-1, a, o.num_atoms})
+                .gather(1,
+                        actions.view({-1, 1, 1}).expand({-1, 1, o.num_atoms}))
+                .squeeze(1);
       }
     }
     at::Tensor loss = (t.q * wq).sum();
