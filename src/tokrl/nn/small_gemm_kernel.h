@@ -10,7 +10,9 @@
 // are contiguous and must be readable up to cols rounded up to a multiple
 // of 8 (ldb >= that): callers pad it. out is row-major with leading
 // dimension ldo >= cols. The sum over j runs in order for every element, the
-// same on every CPU target (no fused multiply-add: core/cpu_clones.h).
+// same on every CPU target (no fused multiply-add: core/cpu_clones.h), so
+// the AVX-512 loop (16 columns per vector, used where the CPU has it) and
+// the AVX2 / baseline one give the same bits.
 #ifndef TOKRL_NN_SMALL_GEMM_KERNEL_H_
 #define TOKRL_NN_SMALL_GEMM_KERNEL_H_
 
@@ -24,6 +26,13 @@ inline constexpr int64_t kSmallGemmLanes = 8;
 void SmallGemm(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
                int64_t k, const float* b, int64_t ldb, int64_t cols, float* out,
                int64_t ldo);
+
+/// Whether this build and CPU have SmallGemm's AVX-512 loop.
+bool SmallGemmHasAvx512();
+/// Lets SmallGemm use its AVX-512 loop (the default) or not, process-wide,
+/// for tests and benchmarks that compare the two; returns the previous
+/// setting.
+bool SetSmallGemmAvx512(bool allowed);
 
 /// out[i, c] = sum_{j < k} a[i * lda + j] * b[c * ldb + j] for i < rows,
 /// c < cols: both operands' rows contiguous (a product with B^T where B is
