@@ -69,17 +69,24 @@ double ForwardFlops(const nn::QNetworkImpl& net) {
   return flops;
 }
 
-// Nominal single-core peak: two 256-bit FMA pipes (16 float FMAs, 32 FLOP)
-// per cycle at /proc/cpuinfo's clock, the AVX2 machines' peak (CPUs with two
-// 512-bit FMA units double it). 0 when unknown.
+// Nominal single-core peak: two FMA pipes of the widest vectors the CPU
+// advertises per cycle at /proc/cpuinfo's clock: 32 FLOP with AVX2, 64 with
+// AVX-512 (which tokrl's small-matrix kernel uses; Zen 4 runs AVX-512 on
+// 256-bit pipes, so its true peak is half that). 0 when unknown.
 double NominalPeakGflops() {
   std::ifstream in("/proc/cpuinfo");
+  double mhz = 0.0;
+  bool avx512 = false;
   for (std::string line; std::getline(in, line);) {
-    if (line.rfind("cpu MHz", 0) == 0) {
-      return std::stod(line.substr(line.find(':') + 1)) * 32.0 / 1000.0;
+    if (mhz == 0.0 && line.rfind("cpu MHz", 0) == 0) {
+      mhz = std::stod(line.substr(line.find(':') + 1));
+    }
+    if (line.rfind("flags", 0) == 0) {
+      avx512 = line.find(" avx512f") != std::string::npos;
+      break;
     }
   }
-  return 0.0;
+  return mhz * (avx512 ? 64.0 : 32.0) / 1000.0;
 }
 
 // TOKRL_BENCH_DEVICE=cuda runs the agents on the GPU (default cpu).
