@@ -2,7 +2,10 @@
 
 #include <torch/torch.h>
 
+#include <cstdlib>
+
 #include "tokrl/core/check.h"
+#include "tokrl/nn/experts.h"
 #include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/small_gemm_kernel.h"
 
@@ -49,12 +52,65 @@ at::Tensor SmallLinear(const at::Tensor& x, const at::Tensor& weight,
   return out.add_(bias.unsqueeze(1));
 }
 
+namespace {
+
+// Why: OpenBLAS 0.3.21 runs its AVX2 (Haswell) sgemm on AVX-512 cores it
+// does not know (Zen 5), at ~100-120 GFLOP/s for the flatten baseline's
+// 32 x 1600 by 1600 x 128 products; the kernel's AVX-512 loop runs the same
+// products at ~230 (bench_nn BM_SmallGemm). y = x W^T + b is computed as
+// y^T = W x^T (x^T packed per call: 200 KB for the flatten baseline), the
+// gradients as G W and G^T x: every right operand but x^T contiguous, as
+// the kernel reads it best. Narrow outputs (a DQN head's 6 actions) stay
+// with OpenBLAS: there packing x^T costs more than the product.
+struct KernelLinearFn : torch::autograd::Function<KernelLinearFn> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx,
+                            const at::Tensor& x, const at::Tensor& weight,
+                            const at::Tensor& bias) {
+    ctx->save_for_backward({x, weight});
+    const at::Tensor yt = BatchedMatmul(weight.unsqueeze(0), false,
+                                        x.unsqueeze(0), true)[0];  // [out, B]
+    return yt.t().contiguous().add_(bias);
+  }
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx,
+      torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& x = saved[0];
+    const at::Tensor& weight = saved[1];
+    const at::Tensor g = grads[0].contiguous().unsqueeze(0);  // [1, B, out]
+    at::Tensor gx, gw, gb;
+    if (ctx->needs_input_grad(0)) {
+      gx = BatchedMatmul(g, false, weight.unsqueeze(0), false)[0];
+    }
+    if (ctx->needs_input_grad(1)) {
+      gw = BatchedMatmul(g, true, x.unsqueeze(0), false)[0];
+    }
+    if (ctx->needs_input_grad(2)) gb = g[0].sum(0);
+    return {gx, gw, gb};
+  }
+};
+
+bool KernelLinearApplies(const at::Tensor& x, const at::Tensor& weight,
+                         const at::Tensor& bias) {
+  return internal::SmallGemmHasAvx512() && FastPathApplies(x) &&
+         FastPathApplies(weight) && FastPathApplies(bias) && x.dim() == 2 &&
+         weight.dim() == 2 && bias.dim() == 1 && x.is_contiguous() &&
+         weight.is_contiguous() && x.size(0) > kSmallLinearRows &&
+         x.size(1) == weight.size(1) && weight.size(0) >= kKernelLinearMinOut &&
+         bias.size(0) == weight.size(0);
+}
+
+}  // namespace
+
 at::Tensor LinearForward(const at::Tensor& x, const at::Tensor& weight,
                          const at::Tensor& bias) {
   if (x.dim() == 2 && weight.dim() == 2 && bias.dim() == 1) {
     const at::Tensor x1 = x.unsqueeze(0), w1 = weight.unsqueeze(0),
                      b1 = bias.unsqueeze(0);
     if (SmallLinearApplies(x1, w1, b1)) return SmallLinear(x1, w1, b1)[0];
+  }
+  if (KernelLinearApplies(x, weight, bias)) {
+    return KernelLinearFn::apply(x, weight, bias);
   }
   return torch::linear(x, weight, bias);
 }

@@ -1,6 +1,7 @@
 // Dense layers' y = x W^T + b with the products of a few rows that need no
 // gradient (acting on one env's observation per run, evaluation) through
-// the small-matrix kernel (small_gemm_kernel.h) instead of a BLAS GEMM.
+// the small-matrix kernel (small_gemm_kernel.h) instead of a BLAS GEMM, and
+// on CPUs with AVX-512 the larger ones too, with gradients.
 //
 // Contract
 //   * LinearForward(x [B, in], weight [out, in], bias [out]) -> [B, out]
@@ -11,8 +12,12 @@
 //   * The kernel takes the operands when SmallLinearApplies: the fast paths
 //     apply to all three (fast_paths.h), R <= kSmallLinearRows, in is a
 //     multiple of 8, the shapes agree, and no gradient is recorded (grad
-//     mode off, or no operand requires one). LinearForward is torch::linear
-//     otherwise, so gradients flow as usual.
+//     mode off, or no operand requires one). Otherwise, where the kernel
+//     has its AVX-512 loop (internal::SmallGemmHasAvx512), x and weight
+//     are contiguous, x has more than kSmallLinearRows rows and the layer
+//     at least kKernelLinearMinOut outputs, LinearForward runs the kernel
+//     as an autograd function (gradients of x, weight and bias equal
+//     torch::linear's within float rounding). Else it is torch::linear.
 #ifndef TOKRL_NN_LINEAR_H_
 #define TOKRL_NN_LINEAR_H_
 
@@ -24,8 +29,12 @@ class Tensor;
 
 namespace tokrl::nn {
 
-/// The most rows (per member) the small-matrix kernel computes.
+/// The most rows (per member) the small-matrix kernel computes without
+/// AVX-512.
 inline constexpr int64_t kSmallLinearRows = 8;
+/// The fewest outputs of a layer that LinearForward gives the kernel with
+/// AVX-512.
+inline constexpr int64_t kKernelLinearMinOut = 32;
 
 at::Tensor LinearForward(const at::Tensor& x, const at::Tensor& weight,
                          const at::Tensor& bias);

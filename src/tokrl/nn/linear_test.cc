@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <vector>
 
 #include "tokrl/core/check.h"
 
@@ -44,6 +45,44 @@ TEST(LinearTest, RecordsGradientsWhenAnOperandNeedsThem) {
   y.sum().backward();
   EXPECT_TRUE(torch::allclose(w.grad(), x.expand({5, 16})));
   EXPECT_TRUE(torch::allclose(b.grad(), torch::ones({5})));
+}
+
+// Batches past kSmallLinearRows with gradients (the kernel where it has its
+// AVX-512 loop, torch::linear elsewhere): values and the gradients of x,
+// weight and bias equal torch::linear's, for layers below and above
+// kKernelLinearMinOut outputs and widths not a multiple of 8.
+TEST(LinearTest, GradientsOfBatchesEqualTorchLinear) {
+  torch::manual_seed(2);
+  for (const int64_t rows : {kSmallLinearRows + 1, int64_t{32}, int64_t{45}}) {
+    for (const int64_t in : {16, 1600, 13}) {
+      for (const int64_t out :
+           {int64_t{6}, kKernelLinearMinOut, int64_t{128}, int64_t{306}}) {
+        SCOPED_TRACE(::testing::Message()
+                     << rows << " x " << in << " -> " << out);
+        const at::Tensor x0 = torch::randn({rows, in});
+        const at::Tensor w0 = torch::randn({out, in}) / std::sqrt(in);
+        const at::Tensor b0 = torch::randn({out});
+        const at::Tensor g = torch::randn({rows, out});
+        const auto run = [&](bool ours) {
+          const at::Tensor x = x0.clone().requires_grad_(true);
+          const at::Tensor w = w0.clone().requires_grad_(true);
+          const at::Tensor b = b0.clone().requires_grad_(true);
+          const at::Tensor y =
+              ours ? LinearForward(x, w, b) : torch::linear(x, w, b);
+          y.backward(g);
+          return std::vector<at::Tensor>{y.detach(), x.grad(), w.grad(),
+                                         b.grad()};
+        };
+        const auto want = run(false);
+        const auto got = run(true);
+        for (size_t i = 0; i < want.size(); ++i) {
+          ASSERT_EQ(got[i].sizes(), want[i].sizes()) << i;
+          EXPECT_TRUE(torch::allclose(got[i], want[i], 1e-4, 1e-4))
+              << i << ": " << (got[i] - want[i]).abs().max();
+        }
+      }
+    }
+  }
 }
 
 TEST(LinearTest, SmallLinearIsEachMembersLinear) {
