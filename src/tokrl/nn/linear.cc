@@ -115,4 +115,23 @@ at::Tensor LinearForward(const at::Tensor& x, const at::Tensor& weight,
   return torch::linear(x, weight, bias);
 }
 
+at::Tensor PackedLinearForward(const at::Tensor& x, const at::Tensor& weight,
+                               const at::Tensor& bias) {
+  if (SmallLinearApplies(x, weight, bias)) return SmallLinear(x, weight, bias);
+  // (W x^T)^T: backward then yields the weight's gradient in the weight's
+  // own layout, where x W^T would yield it transposed and cost a strided
+  // copy of every weight gradient.
+  const int64_t k = weight.size(0);
+  const int64_t out = weight.size(1);
+  if (internal::SmallGemmHasAvx512() && FastPathApplies(x) &&
+      FastPathApplies(weight) && FastPathApplies(bias) && x.dim() == 3 &&
+      x.size(1) > kSmallLinearRows && out >= kKernelLinearMinOut) {
+    return BatchedMatmul(weight, false, x, true)
+        .add_(bias.view({k, out, 1}))
+        .transpose(1, 2);
+  }
+  return torch::baddbmm(bias.view({k, out, 1}), weight, x.transpose(1, 2))
+      .transpose(1, 2);
+}
+
 }  // namespace tokrl::nn

@@ -47,6 +47,13 @@ bool SmallLinearApplies(const at::Tensor& x, const at::Tensor& weight,
 at::Tensor SmallLinear(const at::Tensor& x, const at::Tensor& weight,
                        const at::Tensor& bias);
 
+/// A packed network's K dense layers, x [K, R, in], weight [K, out, in],
+/// bias [K, out] -> [K, R, out] (a transposed view unless SmallLinear takes
+/// it): SmallLinear where it applies, else the kernel (BatchedMatmul) under
+/// LinearForward's AVX-512 conditions, else torch::baddbmm; differentiable.
+at::Tensor PackedLinearForward(const at::Tensor& x, const at::Tensor& weight,
+                               const at::Tensor& bias);
+
 }  // namespace tokrl::nn
 
 #endif  // TOKRL_NN_LINEAR_H_

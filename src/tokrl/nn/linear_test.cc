@@ -106,6 +106,41 @@ TEST(LinearTest, SmallLinearIsEachMembersLinear) {
   EXPECT_THROW(SmallLinear(x, torch::randn({2, 10, 24}), b), tokrl::Error);
 }
 
+// A packed network's K layers, with gradients, for row counts that take
+// SmallLinear (no gradient), the kernel (AVX-512) and baddbmm: each member
+// equals its torch::linear.
+TEST(LinearTest, PackedLinearForwardIsEachMembersLinear) {
+  torch::manual_seed(4);
+  constexpr int64_t kMembers = 3;
+  for (const int64_t rows : {int64_t{2}, kSmallLinearRows + 1, int64_t{32}}) {
+    for (const int64_t out : {int64_t{6}, kKernelLinearMinOut, int64_t{128}}) {
+      for (const bool grad : {false, true}) {
+        SCOPED_TRACE(::testing::Message() << rows << " rows -> " << out
+                                          << (grad ? " with grad" : ""));
+        const int64_t in = 40;
+        const at::Tensor x = torch::randn({kMembers, rows, in});
+        const at::Tensor w =
+            (torch::randn({kMembers, out, in}) / 8).requires_grad_(grad);
+        const at::Tensor b = torch::randn({kMembers, out}).requires_grad_(grad);
+        const at::Tensor y = PackedLinearForward(x, w, b);
+        ASSERT_EQ(y.sizes(), (std::vector<int64_t>{kMembers, rows, out}));
+        const at::Tensor g = torch::randn(y.sizes());
+        if (grad) y.backward(g);
+        for (int64_t k = 0; k < kMembers; ++k) {
+          const at::Tensor wk = w[k].detach().requires_grad_(true);
+          const at::Tensor bk = b[k].detach().requires_grad_(true);
+          const at::Tensor want = torch::linear(x[k], wk, bk);
+          EXPECT_TRUE(torch::allclose(y[k], want, 1e-4, 1e-4)) << k;
+          if (!grad) continue;
+          want.backward(g[k]);
+          EXPECT_TRUE(torch::allclose(w.grad()[k], wk.grad(), 1e-4, 1e-4));
+          EXPECT_TRUE(torch::allclose(b.grad()[k], bk.grad(), 1e-4, 1e-4));
+        }
+      }
+    }
+  }
+}
+
 TEST(LinearTest, ShapeMismatchIsAnError) {
   torch::NoGradGuard no_grad;
   EXPECT_THROW(LinearForward(torch::randn({1, 16}), torch::randn({4, 8}),

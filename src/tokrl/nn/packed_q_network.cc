@@ -205,27 +205,9 @@ void PackedQNetworkImpl::AliasMembers(const PackedQNetworkImpl& whole,
   }
 }
 
-namespace {
-
-// x [K, R, in] -> [K, R, out]: member k's Linear (weight [K, out, in]) on
-// member k's rows. Computed as (W x^T)^T: backward then yields the weight's
-// gradient in the weight's own layout, where x W^T would yield it
-// transposed and cost a strided copy of every weight gradient. Acting's
-// few rows per member go through the small-matrix kernel (linear.h).
-at::Tensor PackedLinear(const at::Tensor& x, const at::Tensor& weight,
-                        const at::Tensor& bias) {
-  if (SmallLinearApplies(x, weight, bias)) return SmallLinear(x, weight, bias);
-  const int64_t k = weight.size(0);
-  const int64_t out = weight.size(1);
-  return torch::baddbmm(bias.view({k, out, 1}), weight, x.transpose(1, 2))
-      .transpose(1, 2);
-}
-
-}  // namespace
-
 at::Tensor PackedQNetworkImpl::Linear(const at::Tensor& x,
                                       const std::string& name) const {
-  return PackedLinear(x, P(name + ".weight"), P(name + ".bias"));
+  return PackedLinearForward(x, P(name + ".weight"), P(name + ".bias"));
 }
 
 at::Tensor PackedQNetworkImpl::features(const at::Tensor& obs) {
