@@ -2,8 +2,6 @@
 
 #include <torch/torch.h>
 
-#include <cstdlib>
-
 #include "tokrl/core/check.h"
 #include "tokrl/nn/experts.h"
 #include "tokrl/nn/fast_paths.h"
@@ -90,14 +88,15 @@ struct KernelLinearFn : torch::autograd::Function<KernelLinearFn> {
   }
 };
 
+// x [.., R, in], weight [.., out, in], bias [.., out] (2-d or packed 3-d).
 bool KernelLinearApplies(const at::Tensor& x, const at::Tensor& weight,
                          const at::Tensor& bias) {
   return internal::SmallGemmHasAvx512() && FastPathApplies(x) &&
-         FastPathApplies(weight) && FastPathApplies(bias) && x.dim() == 2 &&
-         weight.dim() == 2 && bias.dim() == 1 && x.is_contiguous() &&
-         weight.is_contiguous() && x.size(0) > kSmallLinearRows &&
-         x.size(1) == weight.size(1) && weight.size(0) >= kKernelLinearMinOut &&
-         bias.size(0) == weight.size(0);
+         FastPathApplies(weight) && FastPathApplies(bias) &&
+         x.dim() == weight.dim() && bias.dim() == weight.dim() - 1 &&
+         x.size(-2) > kSmallLinearRows && x.size(-1) == weight.size(-1) &&
+         weight.size(-2) >= kKernelLinearMinOut &&
+         bias.size(-1) == weight.size(-2);
 }
 
 }  // namespace
@@ -123,9 +122,7 @@ at::Tensor PackedLinearForward(const at::Tensor& x, const at::Tensor& weight,
   // copy of every weight gradient.
   const int64_t k = weight.size(0);
   const int64_t out = weight.size(1);
-  if (internal::SmallGemmHasAvx512() && FastPathApplies(x) &&
-      FastPathApplies(weight) && FastPathApplies(bias) && x.dim() == 3 &&
-      x.size(1) > kSmallLinearRows && out >= kKernelLinearMinOut) {
+  if (KernelLinearApplies(x, weight, bias)) {
     return BatchedMatmul(weight, false, x, true)
         .add_(bias.view({k, out, 1}))
         .transpose(1, 2);

@@ -13,11 +13,12 @@
 //     apply to all three (fast_paths.h), R <= kSmallLinearRows, in is a
 //     multiple of 8, the shapes agree, and no gradient is recorded (grad
 //     mode off, or no operand requires one). Otherwise, where the kernel
-//     has its AVX-512 loop (internal::SmallGemmHasAvx512), x and weight
-//     are contiguous, x has more than kSmallLinearRows rows and the layer
-//     at least kKernelLinearMinOut outputs, LinearForward runs the kernel
-//     as an autograd function (gradients of x, weight and bias equal
-//     torch::linear's within float rounding). Else it is torch::linear.
+//     has its AVX-512 loop (internal::SmallGemmHasAvx512), x has more
+//     than kSmallLinearRows rows and the layer at least kKernelLinearMinOut
+//     outputs, LinearForward runs the kernel as an autograd function
+//     (gradients of x, weight and bias equal torch::linear's within float
+//     rounding), and PackedLinearForward the same per member. Else they are
+//     torch::linear and torch::baddbmm.
 #ifndef TOKRL_NN_LINEAR_H_
 #define TOKRL_NN_LINEAR_H_
 
