@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/linear.h"
 
 namespace tokrl::nn {
 
@@ -53,11 +54,11 @@ void NoisyLinearImpl::pretty_print(std::ostream& stream) const {
 }
 
 at::Tensor NoisyLinearImpl::forward(const at::Tensor& x) {
-  if (!noise_active()) return torch::linear(x, weight_mu, bias_mu);
+  if (!noise_active()) return LinearForward(x, weight_mu, bias_mu);
   const at::Tensor weight =
       weight_mu + weight_sigma * torch::outer(eps_out, eps_in);
   const at::Tensor bias = bias_mu + bias_sigma * eps_out;
-  return torch::linear(x, weight, bias);
+  return LinearForward(x, weight, bias);
 }
 
 }  // namespace tokrl::nn
