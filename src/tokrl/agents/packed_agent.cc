@@ -242,6 +242,11 @@ int64_t PackedAgent::UpdateChunk(int64_t batch) const {
   return (members_ + chunks - 1) / chunks;
 }
 
+// Why chunks: a chunk's backward then follows its forward while its
+// activations are still in cache. All 16 members of a MinAtar SoftMoE-4
+// batch at once (~6 MB of routing and expert activations each) streamed
+// from memory in every op: 0.65x the member updates/s of 16 separate
+// agents, 0.93x in chunks of one (bench_agent BM_PackedUpdate, docs/speed.md).
 std::tuple<torch::Tensor, torch::Tensor, torch::Tensor>
 PackedAgent::ChunkedBackward(const std::vector<SampledBatch>& batches,
                              int64_t chunk) {

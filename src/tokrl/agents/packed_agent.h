@@ -43,11 +43,7 @@
 
 namespace tokrl {
 
-// Activation bytes of one chunk of a CPU update. Why chunks: a chunk's
-// backward then follows its forward while the activations are still in
-// cache; all 16 members of a MinAtar SoftMoE-4 batch at once (~6 MB of
-// routing and expert activations each) streamed from memory in every op
-// (bench_agent BM_PackedUpdate).
+// Activation bytes of one chunk of members in a CPU update (Update).
 inline constexpr int64_t kCpuUpdateChunkBytes = int64_t{8} << 20;
 
 class PackedAgent {
