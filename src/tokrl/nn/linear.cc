@@ -52,42 +52,6 @@ at::Tensor SmallLinear(const at::Tensor& x, const at::Tensor& weight,
 
 namespace {
 
-// Why: OpenBLAS 0.3.21 runs its AVX2 (Haswell) sgemm on AVX-512 cores it
-// does not know (Zen 5), at ~100-120 GFLOP/s for the flatten baseline's
-// 32 x 1600 by 1600 x 128 products; the kernel's AVX-512 loop runs the same
-// products at ~230 (bench_nn BM_SmallGemm). y = x W^T + b is computed as
-// y^T = W x^T (x^T packed per call: 200 KB for the flatten baseline), the
-// gradients as G W and G^T x: every right operand but x^T contiguous, as
-// the kernel reads it best. Narrow outputs (a DQN head's 6 actions) stay
-// with OpenBLAS: there packing x^T costs more than the product.
-struct KernelLinearFn : torch::autograd::Function<KernelLinearFn> {
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx,
-                            const at::Tensor& x, const at::Tensor& weight,
-                            const at::Tensor& bias) {
-    ctx->save_for_backward({x, weight});
-    const at::Tensor yt = BatchedMatmul(weight.unsqueeze(0), false,
-                                        x.unsqueeze(0), true)[0];  // [out, B]
-    return yt.t().contiguous().add_(bias);
-  }
-  static torch::autograd::variable_list backward(
-      torch::autograd::AutogradContext* ctx,
-      torch::autograd::variable_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const at::Tensor& x = saved[0];
-    const at::Tensor& weight = saved[1];
-    const at::Tensor g = grads[0].contiguous().unsqueeze(0);  // [1, B, out]
-    at::Tensor gx, gw, gb;
-    if (ctx->needs_input_grad(0)) {
-      gx = BatchedMatmul(g, false, weight.unsqueeze(0), false)[0];
-    }
-    if (ctx->needs_input_grad(1)) {
-      gw = BatchedMatmul(g, true, x.unsqueeze(0), false)[0];
-    }
-    if (ctx->needs_input_grad(2)) gb = g[0].sum(0);
-    return {gx, gw, gb};
-  }
-};
-
 // x [.., R, in], weight [.., out, in], bias [.., out] (2-d or packed 3-d).
 bool KernelLinearApplies(const at::Tensor& x, const at::Tensor& weight,
                          const at::Tensor& bias) {
@@ -104,12 +68,13 @@ bool KernelLinearApplies(const at::Tensor& x, const at::Tensor& weight,
 at::Tensor LinearForward(const at::Tensor& x, const at::Tensor& weight,
                          const at::Tensor& bias) {
   if (x.dim() == 2 && weight.dim() == 2 && bias.dim() == 1) {
+    // As a packed layer of one member, where one of the kernel's paths
+    // takes it.
     const at::Tensor x1 = x.unsqueeze(0), w1 = weight.unsqueeze(0),
                      b1 = bias.unsqueeze(0);
-    if (SmallLinearApplies(x1, w1, b1)) return SmallLinear(x1, w1, b1)[0];
-  }
-  if (KernelLinearApplies(x, weight, bias)) {
-    return KernelLinearFn::apply(x, weight, bias);
+    if (SmallLinearApplies(x1, w1, b1) || KernelLinearApplies(x1, w1, b1)) {
+      return PackedLinearForward(x1, w1, b1)[0].contiguous();
+    }
   }
   return torch::linear(x, weight, bias);
 }
@@ -123,6 +88,13 @@ at::Tensor PackedLinearForward(const at::Tensor& x, const at::Tensor& weight,
   const int64_t k = weight.size(0);
   const int64_t out = weight.size(1);
   if (KernelLinearApplies(x, weight, bias)) {
+    // Why the kernel: OpenBLAS 0.3.21 runs its AVX2 (Haswell) sgemm on
+    // AVX-512 cores it does not know (Zen 5), at ~100-120 GFLOP/s for the
+    // flatten baseline's 32 x 1600 by 1600 x 128 products; the kernel's
+    // AVX-512 loop runs them at ~230 (bench_nn BM_SmallGemm). Its backward
+    // (BatchedMatmul) computes G^T x and G W, right operands contiguous;
+    // the forward packs x^T per call (200 KB for the flatten baseline), so
+    // narrow outputs (a DQN head's 6 actions) stay with OpenBLAS.
     return BatchedMatmul(weight, false, x, true)
         .add_(bias.view({k, out, 1}))
         .transpose(1, 2);
