@@ -10,6 +10,9 @@
 //       (then bench/trace_summary.py DIR/<agent>_<network>.trace --per 20)
 //   TOKRL_BENCH_DEVICE=cuda TOKRL_PROFILE=DIR ./build/bench_agent ...
 //       (what the GPU runs per update: DIR/<row>.gpu.txt)
+//   TOKRL_BENCH_AVX512=0 ./build/bench_agent ...
+//       (the kernels' AVX2 loops and OpenBLAS's dense layers, as on a CPU
+//       without AVX-512)
 #include <benchmark/benchmark.h>
 #include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
@@ -33,12 +36,16 @@
 #include "tokrl/core/testing.h"
 #include "tokrl/env/registry.h"
 #include "tokrl/nn/fast_paths.h"
+#include "tokrl/nn/small_gemm_kernel.h"
 
 namespace tokrl {
 namespace {
 
 const char* const kAgents[] = {"dqn", "rainbow_lite", "der"};
-const char* const kNetworks[] = {"flatten", "softmoe4", "softmoe1_scaled4"};
+// 0-2: the peer benchmark's networks; 3-6: the paper's other heads.
+const char* const kNetworks[] = {
+    "flatten", "softmoe4",  "softmoe1_scaled4", "tokenized_avg_x4",
+    "gap_x4",  "top1_moe4", "flatten_x4"};
 
 // Multiply-adds x 2 of one forward pass of a MinAtar network (conv, the
 // penultimate layer, the head) for one sample; elementwise ops not counted.
@@ -62,6 +69,12 @@ double ForwardFlops(const nn::QNetworkImpl& net) {
     flops += 2 * (o.penultimate == nn::Penultimate::kGap ? t : m * t) * width;
   } else if (net.tokenized) {
     flops += 2 * m * t * width;
+  } else if (net.moe) {
+    const double experts = static_cast<double>(net.moe->options.num_experts());
+    const double slots = experts * static_cast<double>(net.moe->capacity());
+    const double h = static_cast<double>(net.moe->expert_hidden());
+    flops += 2 * m * t * experts;    // the router
+    flops += 2 * slots * 2 * t * h;  // the experts' two layers
   }
   flops +=
       2 * static_cast<double>(net.head_input_dim() * o.num_actions *
@@ -88,6 +101,15 @@ double NominalPeakGflops() {
   }
   return mhz * (avx512 ? 64.0 : 32.0) / 1000.0;
 }
+
+// TOKRL_BENCH_AVX512=0 keeps the small-matrix kernel off its AVX-512 loop
+// (and dense layers on OpenBLAS, linear.h) for the whole run.
+const bool kAvx512Allowed = [] {
+  const char* value = std::getenv("TOKRL_BENCH_AVX512");
+  const bool allowed = value == nullptr || std::string(value) != "0";
+  internal::SetSmallGemmAvx512(allowed);
+  return allowed;
+}();
 
 // TOKRL_BENCH_DEVICE=cuda runs the agents on the GPU (default cpu).
 torch::Device BenchDevice() {
@@ -337,6 +359,10 @@ void BM_Update(benchmark::State& state) {
 BENCHMARK(BM_Update)
     ->ArgsProduct({{0, 1, 2}, {0, 1, 2}, {0, 1}})
     ->Unit(benchmark::kMillisecond);
+// The other heads, DQN only.
+BENCHMARK(BM_Update)
+    ->ArgsProduct({{0}, {3, 4, 5, 6}, {0, 1}})
+    ->Unit(benchmark::kMillisecond);
 
 // DQN with the Nature CNN (configs/dqn_atari.toml: 4 stacked 84x84 frames,
 // dense 512, MSE, 1-step), the GPU yardstick, on synthetic frames
@@ -407,6 +433,10 @@ void BM_PackedUpdate(benchmark::State& state) {
 }
 BENCHMARK(BM_PackedUpdate)
     ->ArgsProduct({{0, 1}, {0, 1, 2}, {1, 4, 16}, {0, 1}})
+    ->Unit(benchmark::kMillisecond);
+// The tokenized baseline, DQN, K = 16.
+BENCHMARK(BM_PackedUpdate)
+    ->ArgsProduct({{0}, {3}, {16}, {0, 1}})
     ->Unit(benchmark::kMillisecond);
 
 void BM_Act(benchmark::State& state) {

@@ -87,6 +87,20 @@ struct TokenizedAggregateOptions {
   TORCH_ARG(Aggregation, aggregation) = Aggregation::kMean;
 };
 
+/// The tokenized baselines' layer for K members side by side (K = 1 for a
+/// TokenizedAggregate; K for a packed network, packed_q_network.h):
+/// tokens [K, B, m, t], weight [K, W, t], bias [K, W] -> z [K, B, W] with
+///   z[k, b] = mean (or sum) over i of relu(weight[k] tokens[k, b, i]
+///                                          + bias[k]);
+/// differentiable in all three. On CPU floats under the fast paths
+/// (fast_paths.h): one kernel per direction (token_aggregate_kernel.h) that
+/// never stores the [K, B, m, W] activations, whose results do not depend on
+/// the number of threads; elsewhere ATen's ops. The two agree within float
+/// rounding.
+at::Tensor DenseReluAggregate(const at::Tensor& tokens,
+                              const at::Tensor& weight, const at::Tensor& bias,
+                              Aggregation aggregation);
+
 class TokenizedAggregateImpl
     : public torch::nn::Cloneable<TokenizedAggregateImpl> {
  public:

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/testing.h"
 
 namespace tokrl::nn {
@@ -77,6 +78,95 @@ TEST(TokenizedAggregateTest, SingleTokenEqualsDenseBaseline) {
   }
   const at::Tensor x = torch::randn({3, 1, 20});
   EXPECT_TRUE(torch::allclose(agg->forward(x), dense->forward(x)));
+}
+
+struct AggregateResult {
+  at::Tensor z, grad_tokens, grad_weight, grad_bias;
+};
+
+// DenseReluAggregate's output and the gradients of sum(z * dz).
+AggregateResult RunAggregate(const at::Tensor& tokens, const at::Tensor& weight,
+                             const at::Tensor& bias, Aggregation aggregation,
+                             const at::Tensor& dz) {
+  const at::Tensor t = tokens.detach().requires_grad_(true);
+  const at::Tensor w = weight.detach().clone().requires_grad_(true);
+  const at::Tensor b = bias.detach().clone().requires_grad_(true);
+  const at::Tensor z = DenseReluAggregate(t, w, b, aggregation);
+  (z * dz).sum().backward();
+  return {z.detach(), t.grad(), w.grad(), b.grad()};
+}
+
+// The fused kernel (fast paths) against ATen's linear, ReLU and mean / sum:
+// members, batches across the kernel's chunks of 8 samples, token counts
+// and widths off its 8-lane vectors, tokens contiguous, as a transposed view
+// (PerConv's layout) and not dense (a slice); values and all gradients.
+TEST(DenseReluAggregateTest, FusedKernelEqualsAtenOps) {
+  torch::manual_seed(4);
+  struct Case {
+    int64_t k, b, m, t, width;
+  };
+  for (const Case c : {Case{1, 3, 7, 5, 12}, Case{2, 10, 100, 16, 64},
+                       Case{3, 17, 9, 8, 33}}) {
+    for (int layout = 0; layout < 3; ++layout) {
+      for (const Aggregation aggregation :
+           {Aggregation::kMean, Aggregation::kSum}) {
+        SCOPED_TRACE(::testing::Message()
+                     << "K=" << c.k << " B=" << c.b << " m=" << c.m
+                     << " t=" << c.t << " W=" << c.width << " layout " << layout
+                     << " " << ToString(aggregation));
+        at::Tensor tokens;
+        if (layout == 0) {
+          tokens = torch::randn({c.k, c.b, c.m, c.t});
+        } else if (layout == 1) {
+          tokens = torch::randn({c.k, c.b, c.t, c.m}).transpose(2, 3);
+        } else {
+          tokens = torch::randn({c.k, c.b, c.m, c.t + 3}).narrow(3, 1, c.t);
+        }
+        const at::Tensor weight = torch::randn({c.k, c.width, c.t}) * 0.3;
+        const at::Tensor bias = torch::randn({c.k, c.width}) * 0.3;
+        const at::Tensor dz = torch::randn({c.k, c.b, c.width});
+        const AggregateResult fast =
+            RunAggregate(tokens, weight, bias, aggregation, dz);
+        SetFastPaths(false);
+        const AggregateResult plain =
+            RunAggregate(tokens, weight, bias, aggregation, dz);
+        SetFastPaths(true);
+        ASSERT_EQ(fast.z.sizes(), (std::vector<int64_t>{c.k, c.b, c.width}));
+        EXPECT_TRUE(torch::allclose(fast.z, plain.z, 1e-5, 1e-5));
+        EXPECT_TRUE(
+            torch::allclose(fast.grad_tokens, plain.grad_tokens, 1e-5, 1e-5));
+        EXPECT_TRUE(
+            torch::allclose(fast.grad_weight, plain.grad_weight, 1e-4, 1e-4));
+        EXPECT_TRUE(
+            torch::allclose(fast.grad_bias, plain.grad_bias, 1e-4, 1e-4));
+        // The tokens' gradient in the tokens' own layout when dense.
+        if (layout != 2) {
+          EXPECT_EQ(fast.grad_tokens.strides(), tokens.strides());
+        }
+      }
+    }
+  }
+}
+
+// The kernel's results do not depend on the number of threads.
+TEST(DenseReluAggregateTest, SameBitsForAnyThreadCount) {
+  torch::manual_seed(5);
+  const at::Tensor tokens = torch::randn({2, 33, 16, 10}).transpose(2, 3);
+  const at::Tensor weight = torch::randn({2, 40, 16}) * 0.3;
+  const at::Tensor bias = torch::randn({2, 40}) * 0.3;
+  const at::Tensor dz = torch::randn({2, 33, 40});
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(1);
+  const AggregateResult one =
+      RunAggregate(tokens, weight, bias, Aggregation::kMean, dz);
+  torch::set_num_threads(3);
+  const AggregateResult three =
+      RunAggregate(tokens, weight, bias, Aggregation::kMean, dz);
+  torch::set_num_threads(threads);
+  EXPECT_TRUE(torch::equal(one.z, three.z));
+  EXPECT_TRUE(torch::equal(one.grad_tokens, three.grad_tokens));
+  EXPECT_TRUE(torch::equal(one.grad_weight, three.grad_weight));
+  EXPECT_TRUE(torch::equal(one.grad_bias, three.grad_bias));
 }
 
 TEST(BaselinesTest, GradientsCloneAndSaveLoad) {

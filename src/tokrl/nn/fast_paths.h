@@ -2,7 +2,8 @@
 // SoftMoE routing kernel and token normalization, the small-matrix kernel of
 // SoftMoE's products, the C51 head and acting's dense layers, a C51 head
 // evaluated at the taken actions only, FusedAdam's one-pass gradient norm,
-// the flatten tokens' gradient in the encoder's layout). They compute
+// the flatten tokens' gradient in the encoder's layout, the tokenized
+// baselines' fused dense-ReLU-aggregate layer). They compute
 // the same values as the plain LibTorch ops within float rounding; the switch
 // exists so that benchmarks can measure both in one process (bench_agent's
 // "plain" rows) and tests can compare them. On by default.

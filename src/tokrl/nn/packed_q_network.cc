@@ -113,9 +113,6 @@ void PackedQNetworkImpl::reset() {
     const int64_t slots = phi[2] * phi[3];
     activation_floats_ +=
         slots * (3 * m + P("penultimate.experts.w1").size(3) + 2 * phi[1]);
-  } else if (member.penultimate == Penultimate::kTokenizedAvg ||
-             member.penultimate == Penultimate::kTokenizedSum) {
-    activation_floats_ += m * P("penultimate.dense.weight").size(1);
   }
   for (size_t i = 0; i < params_.size(); ++i) {
     params_[i].zero_();
@@ -188,7 +185,11 @@ void PackedQNetworkImpl::Unpack(int64_t k, QNetworkImpl& network) const {
 }
 
 int64_t PackedQNetworkImpl::ActivationFloatsPerSample() const {
-  return activation_floats_;
+  const bool tokenized = member.penultimate == Penultimate::kTokenizedAvg ||
+                         member.penultimate == Penultimate::kTokenizedSum;
+  if (!tokenized || FastPathsEnabled()) return activation_floats_;
+  return activation_floats_ +
+         tokenizer->num_tokens() * P("penultimate.dense.weight").size(1);
 }
 
 void PackedQNetworkImpl::AliasMembers(const PackedQNetworkImpl& whole,
@@ -245,11 +246,11 @@ at::Tensor PackedQNetworkImpl::features(const at::Tensor& obs) {
       break;
     case Penultimate::kTokenizedAvg:
     case Penultimate::kTokenizedSum: {
-      const at::Tensor h = torch::relu(Linear(tokens.reshape({k, b * m, t}),
-                                              "penultimate.dense"))
-                               .reshape({k, b, m, -1});
-      z = member.penultimate == Penultimate::kTokenizedAvg ? h.mean(2)
-                                                           : h.sum(2);
+      z = DenseReluAggregate(
+          tokens.reshape({k, b, m, t}), P("penultimate.dense.weight"),
+          P("penultimate.dense.bias"),
+          member.penultimate == Penultimate::kTokenizedAvg ? Aggregation::kMean
+                                                           : Aggregation::kSum);
       break;
     }
     case Penultimate::kSoftMoE: {

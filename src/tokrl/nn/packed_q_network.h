@@ -93,7 +93,9 @@ class PackedQNetworkImpl : public torch::nn::Cloneable<PackedQNetworkImpl> {
   /// Floats of activation one member's sample keeps for backward, roughly:
   /// the encoder's output and the penultimate layer's largest tensors
   /// (SoftMoE: logits, dispatch and combine weights m*n*p each, the experts'
-  /// hidden n*p*H). For sizing chunks of members to a cache.
+  /// hidden n*p*H; the tokenized baselines' per-token activations m*W,
+  /// unless the fast paths hold them in cache, baselines.h). For sizing
+  /// chunks of members to a cache.
   int64_t ActivationFloatsPerSample() const;
 
   int64_t members() const { return members_; }

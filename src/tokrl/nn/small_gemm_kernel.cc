@@ -212,7 +212,7 @@ std::atomic<bool> avx512_allowed{true};
 bool SmallGemmHasAvx512() {
 #if TOKRL_HAVE_AVX512_CLONE
   static const bool has = __builtin_cpu_supports("avx512f");
-  return has;
+  return has && avx512_allowed.load(std::memory_order_relaxed);
 #else
   return false;
 #endif
@@ -226,7 +226,7 @@ void SmallGemm(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
                int64_t k, const float* b, int64_t ldb, int64_t cols, float* out,
                int64_t ldo) {
 #if TOKRL_HAVE_AVX512_CLONE
-  if (SmallGemmHasAvx512() && avx512_allowed.load(std::memory_order_relaxed)) {
+  if (SmallGemmHasAvx512()) {
     SmallGemmAvx512(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo);
     return;
   }

@@ -27,7 +27,8 @@ void SmallGemm(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
                int64_t k, const float* b, int64_t ldb, int64_t cols, float* out,
                int64_t ldo);
 
-/// Whether this build and CPU have SmallGemm's AVX-512 loop.
+/// Whether SmallGemm runs its AVX-512 loop: this build and CPU have it and
+/// SetSmallGemmAvx512 allows it.
 bool SmallGemmHasAvx512();
 /// Lets SmallGemm use its AVX-512 loop (the default) or not, process-wide,
 /// for tests and benchmarks that compare the two; returns the previous
