@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/testing.h"
 
 namespace tokrl::nn {
@@ -92,6 +93,41 @@ TEST(TokenChoiceTest, TopTwoGivesEveryTokenUpToTwoExpertsFirstChoicesFirst) {
           second_kept = true;
       }
       EXPECT_FALSE(first_dropped && second_kept) << b << " " << e;
+    }
+  }
+}
+
+// The CPU fast path (float probabilities: queues in one pass, scatter_add)
+// gives the one-hot form's dispatch and combine exactly, and the same
+// gradient of the probabilities, for both priorities, k = 1 and 2, with
+// and without dropped tokens.
+TEST(TokenChoiceTest, FastPathEqualsOneHotForm) {
+  torch::manual_seed(3);
+  for (const CapacityPriority priority :
+       {CapacityPriority::kTokenIndex, CapacityPriority::kGateValue}) {
+    for (const int64_t k : {1, 2}) {
+      for (const int64_t cap : {2, 9}) {
+        SCOPED_TRACE(::testing::Message() << ToString(priority) << " k=" << k
+                                          << " capacity " << cap);
+        const at::Tensor probs = RandomProbs(3, 17, 4).to(torch::kFloat);
+        const at::Tensor weights = torch::randn({3, 17, 4, cap});
+        MoERoutingWeights r[2];
+        at::Tensor grad[2];
+        for (const bool fast : {false, true}) {
+          SetFastPaths(fast);
+          const at::Tensor p = probs.clone().requires_grad_(true);
+          r[fast] = TokenChoiceRouting(p, k, cap, priority);
+          (r[fast].combine * weights).sum().backward();
+          grad[fast] = p.grad();
+        }
+        SetFastPaths(true);
+        EXPECT_TRUE(torch::equal(r[1].dispatch, r[0].dispatch));
+        EXPECT_TRUE(torch::equal(r[1].combine.detach(), r[0].combine.detach()));
+        EXPECT_TRUE(torch::equal(grad[1], grad[0]));
+        if (cap == 2) {  // some tokens were dropped
+          EXPECT_LT(r[1].dispatch.sum().item<double>(), 3 * 17 * k);
+        }
+      }
     }
   }
 }
