@@ -42,10 +42,18 @@ namespace tokrl {
 namespace {
 
 const char* const kAgents[] = {"dqn", "rainbow_lite", "der"};
-// 0-2: the peer benchmark's networks; 3-6: the paper's other heads.
-const char* const kNetworks[] = {
-    "flatten", "softmoe4",  "softmoe1_scaled4", "tokenized_avg_x4",
-    "gap_x4",  "top1_moe4", "flatten_x4"};
+// 0-2: the peer benchmark's networks; 3-9: the paper's other heads and
+// tokenizers.
+const char* const kNetworks[] = {"flatten",
+                                 "softmoe4",
+                                 "softmoe1_scaled4",
+                                 "tokenized_avg_x4",
+                                 "gap_x4",
+                                 "top1_moe4",
+                                 "flatten_x4",
+                                 "expert_choice4",
+                                 "softmoe1_scaled4_perfeat",
+                                 "softmoe1_scaled4_perpatch"};
 
 // Multiply-adds x 2 of one forward pass of a MinAtar network (conv, the
 // penultimate layer, the head) for one sample; elementwise ops not counted.
@@ -359,9 +367,9 @@ void BM_Update(benchmark::State& state) {
 BENCHMARK(BM_Update)
     ->ArgsProduct({{0, 1, 2}, {0, 1, 2}, {0, 1}})
     ->Unit(benchmark::kMillisecond);
-// The other heads, DQN only.
+// The other heads and tokenizers, DQN only.
 BENCHMARK(BM_Update)
-    ->ArgsProduct({{0}, {3, 4, 5, 6}, {0, 1}})
+    ->ArgsProduct({{0}, {3, 4, 5, 6, 7, 8, 9}, {0, 1}})
     ->Unit(benchmark::kMillisecond);
 
 // DQN with the Nature CNN (configs/dqn_atari.toml: 4 stacked 84x84 frames,

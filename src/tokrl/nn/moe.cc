@@ -169,6 +169,18 @@ MoERoutingWeights ExpertChoiceRouting(const at::Tensor& probs,
   // Per expert, its top-capacity tokens: [B, n, p].
   const auto [gates, tokens] = probs.transpose(1, 2).topk(capacity, -1);
   MoERoutingWeights out;
+  if (FastPathApplies(probs)) {
+    // Each slot's token as a scatter into [B, m, n * p] (contiguous, where
+    // the one-hot form below is a permuted view of [B, n, p, m]).
+    const int64_t b = probs.size(0), n = probs.size(2);
+    const at::Tensor index = tokens.reshape({b, 1, n * capacity});
+    const at::Tensor zeros = at::zeros({b, m, n * capacity}, probs.options());
+    out.dispatch = zeros.scatter(1, index, 1.0).view({b, m, n, capacity});
+    out.combine =
+        zeros.scatter(1, index, gates.reshape({b, 1, n * capacity}))
+            .view({b, m, n, capacity});
+    return out;
+  }
   out.dispatch = torch::one_hot(tokens, m)
                      .to(probs.scalar_type())
                      .permute({0, 3, 1, 2});  // [B, m, n, p]

@@ -162,6 +162,30 @@ TEST(ExpertChoiceTest, EveryExpertPicksExactlyItsTopCTokens) {
   EXPECT_THROW(ExpertChoiceRouting(probs, m + 1), tokrl::Error);
 }
 
+// The CPU fast path (float probabilities: scatters) gives the one-hot
+// form's dispatch and combine exactly, and the same gradient.
+TEST(ExpertChoiceTest, FastPathEqualsOneHotForm) {
+  torch::manual_seed(4);
+  for (const int64_t c : {1, 5, 17}) {
+    SCOPED_TRACE(::testing::Message() << "capacity " << c);
+    const at::Tensor probs = RandomProbs(3, 17, 4).to(torch::kFloat);
+    const at::Tensor weights = torch::randn({3, 17, 4, c});
+    MoERoutingWeights r[2];
+    at::Tensor grad[2];
+    for (const bool fast : {false, true}) {
+      SetFastPaths(fast);
+      const at::Tensor p = probs.clone().requires_grad_(true);
+      r[fast] = ExpertChoiceRouting(p, c);
+      (r[fast].combine * weights).sum().backward();
+      grad[fast] = p.grad();
+    }
+    SetFastPaths(true);
+    EXPECT_TRUE(torch::equal(r[1].dispatch, r[0].dispatch));
+    EXPECT_TRUE(torch::equal(r[1].combine.detach(), r[0].combine.detach()));
+    EXPECT_TRUE(torch::equal(grad[1], grad[0]));
+  }
+}
+
 // y_i = sum over the (e, j) holding token i of combine * f_e(x_i).
 at::Tensor ReferenceMoE(const at::Tensor& x, const MoERoutingWeights& r,
                         ExpertsImpl& experts) {
