@@ -367,9 +367,13 @@ void BM_Update(benchmark::State& state) {
 BENCHMARK(BM_Update)
     ->ArgsProduct({{0, 1, 2}, {0, 1, 2}, {0, 1}})
     ->Unit(benchmark::kMillisecond);
-// The other heads and tokenizers, DQN only.
+// The other heads and tokenizers: DQN; Rainbow-lite's tokenized baseline
+// (bench/peer/compare.py's row).
 BENCHMARK(BM_Update)
     ->ArgsProduct({{0}, {3, 4, 5, 6, 7, 8, 9}, {0, 1}})
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Update)
+    ->ArgsProduct({{1}, {3}, {0, 1}})
     ->Unit(benchmark::kMillisecond);
 
 // DQN with the Nature CNN (configs/dqn_atari.toml: 4 stacked 84x84 frames,

@@ -2,7 +2,8 @@
 """tokrl against its PyTorch-eager peer (peer.py), both run by this script.
 
 For each agent (dqn, rainbow_lite) and network (flatten, softmoe4,
-softmoe1_scaled4) it measures, one process at a time, with the same torch
+softmoe1_scaled4 by default; tokenized_avg_x4, the paper's tokenized
+baseline, on request) it measures, one process at a time, with the same torch
 thread count on both sides:
   updates/s    gradient updates on batch-32 samples of a replay filled by
                random play: tokrl's bench_agent BM_Update against
@@ -24,6 +25,12 @@ and the range of the N paired ratios (updates_ratio_min/max,
 env_steps_ratio_min/max), which shows how far this machine's noise moves
 the ratio.
 
+--peer-tuned-malloc gives the peer's processes glibc malloc settings equal
+to those tokrl sets for itself (core/allocator.h): with glibc's defaults
+each large activation the peer allocates is mapped anew and page-faulted
+in, which costs the tokenized baseline's 6.5 MB activations more than
+their arithmetic.
+
   bench/peer/compare.py --build build            # the full table
   bench/peer/compare.py --build build --agents dqn --networks flatten --quick
 """
@@ -41,13 +48,22 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 AGENTS = {"dqn": 0, "rainbow_lite": 1}
-NETWORKS = {"flatten": 0, "softmoe4": 1, "softmoe1_scaled4": 2, "nature": 3}
+# bench_agent's BM_Update network index ("nature": BM_UpdateAtari).
+NETWORKS = {"flatten": 0, "softmoe4": 1, "softmoe1_scaled4": 2,
+            "tokenized_avg_x4": 3, "nature": None}
 
 
-def run(cmd):
+# glibc malloc settings as tokrl's TuneAllocator (core/allocator.cc) makes
+# them, for --peer-tuned-malloc.
+TUNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(256 << 20),
+                "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
+                "MALLOC_TOP_PAD_": str(64 << 20)}
+
+
+def run(cmd, env=None):
     """Runs cmd to completion: (stdout, its max RSS in MiB), or raises."""
     proc = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE,
-                            text=True)
+                            text=True, env=env)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -102,10 +118,11 @@ def tokrl_train(build, config, run_dir, min_replay):
     return steps / seconds, rss
 
 
-def peer(lib, config, mode, updates, threads, device):
+def peer(lib, config, mode, updates, threads, device, tuned_malloc=False):
+    env = dict(os.environ, **TUNED_MALLOC) if tuned_malloc else None
     out, rss = run([sys.executable, HERE / "peer.py", "--config", config,
                     "--lib", lib, "--mode", mode, "--updates", updates,
-                    "--threads", threads, "--device", device])
+                    "--threads", threads, "--device", device], env)
     return json.loads(out), rss
 
 
@@ -115,7 +132,8 @@ def measure_round(build, lib, config, agent, network, tmp, min_replay,
     m = dict(tokrl_updates_per_s=tokrl_updates(build, agent, network,
                                                min_time, fast),
              peer_updates_per_s=peer(lib, config, "update", updates,
-                                     args.threads, args.device)[0][
+                                     args.threads, args.device,
+                                     args.peer_tuned_malloc)[0][
                                          "updates_per_s"])
     if train:
         run_dir = tmp / f"run_{agent}_{network}"
@@ -123,7 +141,8 @@ def measure_round(build, lib, config, agent, network, tmp, min_replay,
         m["tokrl_env_steps_per_s"], m["tokrl_max_rss_mib"] = tokrl_train(
             build, config, run_dir, min_replay)
         p_train, m["peer_max_rss_mib"] = peer(lib, config, "train", updates,
-                                              args.threads, args.device)
+                                              args.threads, args.device,
+                                              args.peer_tuned_malloc)
         m["peer_env_steps_per_s"] = p_train["env_steps_per_s"]
     return m
 
@@ -173,6 +192,11 @@ def main():
     ap.add_argument("--eager", action="store_true",
                     help="cuda: tokrl without CUDA graphs "
                          "(agent.cuda_graphs=false)")
+    ap.add_argument("--peer-tuned-malloc", action="store_true",
+                    help="run the peer with glibc malloc tuned as tokrl "
+                    "tunes its own (MALLOC_MMAP_THRESHOLD_ etc.): without "
+                    "it, every large activation the peer allocates is "
+                    "mapped and page-faulted in anew")
     args = ap.parse_args()
     build = args.build.resolve()
     lib = build / "libtokrl_env_c.so"
@@ -232,6 +256,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"threads {args.threads}, {steps} env steps per training run "
           f"({min_replay} warm-up), {updates} peer updates, {args.device}"
+          + ("; peer with tuned malloc" if args.peer_tuned_malloc else "")
           + (f"; medians of {args.repeats} alternate runs (paired "
              "ratios' ranges at the end: updates/s, env steps/s)"
              if args.repeats > 1 else ""))

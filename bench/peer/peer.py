@@ -183,6 +183,10 @@ class QNetwork(nn.Module):
             self.softmoe = SoftMoE(channels, m, net["experts"], hidden,
                                    net["normalize"], net["softmoe_scale_init"])
             width = m * channels
+        elif self.penultimate in ("tokenized_avg", "tokenized_sum") and \
+                net["tokenizer"] == "perconv":
+            self.dense = nn.Linear(channels, hidden)  # on every token
+            width = hidden
         else:
             raise SystemExit(f"peer: penultimate {self.penultimate!r} "
                              "not implemented")
@@ -200,6 +204,10 @@ class QNetwork(nn.Module):
         tokens = x.flatten(2).transpose(1, 2)  # PerConv: [B, h*w, d]
         if self.penultimate == "dense":
             z = torch.relu(self.dense(tokens.reshape(tokens.shape[0], -1)))
+        elif self.penultimate == "tokenized_avg":
+            z = torch.relu(self.dense(tokens)).mean(1)
+        elif self.penultimate == "tokenized_sum":
+            z = torch.relu(self.dense(tokens)).sum(1)
         else:
             z = self.softmoe(tokens).flatten(1)
         return self.head(z).view(-1, self.num_actions, self.num_atoms)

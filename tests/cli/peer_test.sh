@@ -35,3 +35,9 @@ out=$($py "$root/bench/peer/compare.py" --build "$build" --quick \
 echo "$out"
 grep -E "^dqn/flatten " <<<"$out" | grep -Eo "[0-9.]+-[0-9.]+x" | tr -d x \
   | awk -F- '$1 > 0 && $1 <= $2 { n++ } END { exit n != 2 }'
+# The tokenized baseline's row, the peer with tokrl's malloc settings.
+out=$($py "$root/bench/peer/compare.py" --build "$build" --quick \
+  --rows dqn/tokenized_avg_x4 --peer-tuned-malloc)
+echo "$out"
+grep -q "peer with tuned malloc" <<<"$out"
+grep -Eq "^dqn/tokenized_avg_x4 .*[0-9.]+x .*[0-9.]+x +[0-9]+ +[0-9]+$" <<<"$out"

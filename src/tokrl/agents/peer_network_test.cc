@@ -51,7 +51,7 @@ TEST(PeerNetwork, PeerComputesTokrlsOutputs) {
   std::vector<Case> cases;
   for (const std::string agent : {"dqn", "rainbow_lite"}) {
     for (const std::string network :
-         {"flatten", "softmoe4", "softmoe1_scaled4"}) {
+         {"flatten", "softmoe4", "softmoe1_scaled4", "tokenized_avg_x4"}) {
       cases.push_back({agent + "/" + network,
                        testing::MakePresetConfig(agent, network),
                        testing::MakeSetup(agent, network).resolved, 2});
