@@ -9,6 +9,7 @@
 #include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/init.h"
 #include "tokrl/nn/linear.h"
+#include "tokrl/nn/sample_chunks.h"
 #include "tokrl/nn/token_aggregate_kernel.h"
 
 namespace tokrl::nn {
@@ -21,24 +22,6 @@ constexpr std::array<EnumName<Aggregation>, 3> kAggregationNames = {{
 }};
 
 namespace kernel = ::tokrl::internal;
-
-// Samples per kernel call: the unit of parallel work, and of the order in
-// which the backward adds up the weight's gradient (fixed, so that the
-// result does not depend on the number of threads).
-constexpr int64_t kAggregateGrain = 8;
-
-// fn(task, member, first sample, end sample) for each chunk of
-// kAggregateGrain samples of each of k members of b samples, in parallel.
-template <typename F>
-void ForEachChunk(int64_t k, int64_t b, const F& fn) {
-  const int64_t chunks = (b + kAggregateGrain - 1) / kAggregateGrain;
-  at::parallel_for(0, k * chunks, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t first = task % chunks * kAggregateGrain;
-      fn(task, task / chunks, first, std::min(b, first + kAggregateGrain));
-    }
-  });
-}
 
 // x [K, B, m, t].
 kernel::TokenStrides StridesOf(const at::Tensor& x) {
@@ -56,7 +39,7 @@ struct DenseReluAggregateFn : torch::autograd::Function<DenseReluAggregateFn> {
     const int64_t k = x.size(0), b = x.size(1), m = x.size(2), t = x.size(3),
                   width = weight.size(1);
     at::Tensor z = at::empty({k, b, width}, x.options());
-    ForEachChunk(
+    ForEachSampleChunk(
         k, b, [&](int64_t, int64_t member, int64_t first, int64_t end) {
           kernel::DenseReluAggregateForward(
               x.data_ptr<float>() + member * x.stride(0), StridesOf(x), first,
@@ -79,14 +62,14 @@ struct DenseReluAggregateFn : torch::autograd::Function<DenseReluAggregateFn> {
     const at::Tensor g = grads[0].contiguous();
     const int64_t k = x.size(0), b = x.size(1), m = x.size(2), t = x.size(3),
                   width = weight.size(1);
-    const int64_t chunks = (b + kAggregateGrain - 1) / kAggregateGrain;
+    const int64_t chunks = NumSampleChunks(b);
     // Same strides as x (empty_like keeps a dense layout).
     at::Tensor grad_x =
         ctx->needs_input_grad(0) ? at::empty_like(x) : at::Tensor();
     // Each chunk's sums, then added in chunk order.
     at::Tensor partial_w = at::empty({k, chunks, width, t}, x.options());
     at::Tensor partial_b = at::empty({k, chunks, width}, x.options());
-    ForEachChunk(
+    ForEachSampleChunk(
         k, b, [&](int64_t task, int64_t member, int64_t first, int64_t end) {
           kernel::DenseReluAggregateBackward(
               x.data_ptr<float>() + member * x.stride(0), StridesOf(x), first,
@@ -98,13 +81,8 @@ struct DenseReluAggregateFn : torch::autograd::Function<DenseReluAggregateFn> {
               partial_w.data_ptr<float>() + task * width * t,
               partial_b.data_ptr<float>() + task * width);
         });
-    at::Tensor grad_w = partial_w.select(1, 0).clone();
-    at::Tensor grad_b = partial_b.select(1, 0).clone();
-    for (int64_t c = 1; c < chunks; ++c) {
-      grad_w.add_(partial_w.select(1, c));
-      grad_b.add_(partial_b.select(1, c));
-    }
-    return {grad_x, grad_w, grad_b, at::Tensor()};
+    return {grad_x, SumChunksInOrder(partial_w), SumChunksInOrder(partial_b),
+            at::Tensor()};
   }
 };
 

@@ -8,8 +8,11 @@
 #include <vector>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/conv_kernel.h"
 #include "tokrl/nn/enum_names.h"
+#include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/init.h"
+#include "tokrl/nn/sample_chunks.h"
 
 namespace tokrl::nn {
 namespace {
@@ -92,6 +95,102 @@ at::Tensor PreprocessObservation(const at::Tensor& obs, double scale,
 
 // ---- PaddedConv2d -----------------------------------------------------------
 
+namespace {
+
+namespace kernel = ::tokrl::internal;
+
+// The most floats of one sample's and group's patches for which
+// PaddedConv2d uses InputConv2d's kernel (MinAtar's 3x3 conv: 3,600).
+constexpr int64_t kInputConvMaxPatchFloats = 64 * 1024;
+
+// x [B, groups * C, H, W] contiguous, weight [groups * O, C, k, k] and bias
+// contiguous; x needs no gradient.
+struct InputConv2dFn : torch::autograd::Function<InputConv2dFn> {
+  static kernel::ConvShape ShapeOf(const at::Tensor& x,
+                                   const at::Tensor& weight, int64_t stride,
+                                   int64_t pad, int64_t groups) {
+    kernel::ConvShape s;
+    s.groups = groups;
+    s.channels = weight.size(1);
+    s.height = x.size(2);
+    s.width = x.size(3);
+    s.out_channels = weight.size(0) / groups;
+    s.kernel = weight.size(2);
+    s.stride = stride;
+    s.pad = pad;
+    s.out_height = (s.height + 2 * pad - s.kernel) / stride + 1;
+    s.out_width = (s.width + 2 * pad - s.kernel) / stride + 1;
+    return s;
+  }
+
+  static torch::autograd::variable_list forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x,
+      const at::Tensor& weight, const at::Tensor& bias, int64_t stride,
+      int64_t pad, int64_t groups) {
+    ctx->save_for_backward({x, weight});
+    ctx->saved_data["stride"] = stride;
+    ctx->saved_data["pad"] = pad;
+    ctx->saved_data["groups"] = groups;
+    const kernel::ConvShape s = ShapeOf(x, weight, stride, pad, groups);
+    at::Tensor y = at::empty(
+        {x.size(0), groups * s.out_channels, s.out_height, s.out_width},
+        x.options());
+    ForEachSampleChunk(
+        1, x.size(0), [&](int64_t, int64_t, int64_t first, int64_t end) {
+          kernel::ConvForward(x.data_ptr<float>(), s, first, end,
+                              weight.data_ptr<float>(), bias.data_ptr<float>(),
+                              y.data_ptr<float>());
+        });
+    return {y};
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx,
+      torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& x = saved[0];
+    const at::Tensor& weight = saved[1];
+    const kernel::ConvShape s = ShapeOf(
+        x, weight, ctx->saved_data["stride"].toInt(),
+        ctx->saved_data["pad"].toInt(), ctx->saved_data["groups"].toInt());
+    const at::Tensor g = grads[0].contiguous();
+    const int64_t chunks = NumSampleChunks(x.size(0));
+    at::Tensor partial_w =
+        at::empty({1, chunks, weight.numel()}, weight.options());
+    at::Tensor partial_b =
+        at::empty({1, chunks, weight.size(0)}, weight.options());
+    ForEachSampleChunk(
+        1, x.size(0), [&](int64_t task, int64_t, int64_t first, int64_t end) {
+          kernel::ConvWeightGradient(
+              x.data_ptr<float>(), s, first, end, g.data_ptr<float>(),
+              partial_w.data_ptr<float>() + task * weight.numel(),
+              partial_b.data_ptr<float>() + task * weight.size(0));
+        });
+    return {at::Tensor(),
+            SumChunksInOrder(partial_w)[0].view_as(weight),
+            SumChunksInOrder(partial_b)[0],
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor InputConv2d(const at::Tensor& x, const at::Tensor& weight,
+                       const at::Tensor& bias, int64_t stride, int64_t pad,
+                       int64_t groups) {
+  TOKRL_CHECK(!(at::GradMode::is_enabled() && x.requires_grad()))
+      << "InputConv2d's input must not need a gradient";
+  if (FastPathApplies(x) && FastPathApplies(weight) && FastPathApplies(bias) &&
+      x.dim() == 4 && weight.dim() == 4 && weight.size(2) == weight.size(3) &&
+      x.size(0) > 0) {
+    return InputConv2dFn::apply(x.contiguous(), weight.contiguous(),
+                                bias.contiguous(), stride, pad, groups)[0];
+  }
+  return torch::conv2d(x, weight, bias, stride, pad, 1, groups);
+}
+
 PaddedConv2dImpl::PaddedConv2dImpl(const PaddedConv2dOptions& options_)
     : options(options_) {
   reset();
@@ -136,6 +235,19 @@ at::Tensor PaddedConv2dImpl::forward(const at::Tensor& x) {
                             ? PadSame(x, options.kernel(), options.stride())
                             : x;
   const int64_t g = options.groups();
+  const int64_t pad = builtin_padding_ ? options.kernel() / 2 : 0;
+  // Why only small stride-1 convs: the kernel (conv_kernel.cc) made DQN
+  // flatten updates on MinAtar ~9% faster (0.79-0.83 against 0.88-0.91 ms,
+  // bench_agent BM_Update, runs alternating), but not the Nature CNN's
+  // first layer (8x8, stride 4: 32.5-36.1 against 31.8-34.1 ms per
+  // update), whose strided patches cost as much as oneDNN's whole conv.
+  const int64_t patch_floats = options.in_channels() / g * options.kernel() *
+                               options.kernel() * in.size(2) * in.size(3);
+  if (options.stride() == 1 && patch_floats <= kInputConvMaxPatchFloats &&
+      FastPathApplies(in) &&
+      !(at::GradMode::is_enabled() && in.requires_grad())) {
+    return InputConv2d(in, conv->weight, conv->bias, options.stride(), pad, g);
+  }
   if (g == 1 || !in.device().is_cpu()) return conv->forward(in);
   // ATen's CPU grouped convolution is ~2.4x slower than one convolution per
   // group at packed-run sizes (16 groups of 4 -> 16 channels on 10x10,
@@ -144,7 +256,6 @@ at::Tensor PaddedConv2dImpl::forward(const at::Tensor& x) {
   const auto xs = in.chunk(g, 1);
   const auto ws = conv->weight.chunk(g, 0);
   const auto bs = conv->bias.chunk(g, 0);
-  const int64_t pad = builtin_padding_ ? options.kernel() / 2 : 0;
   std::vector<at::Tensor> ys;
   ys.reserve(static_cast<size_t>(g));
   for (int64_t i = 0; i < g; ++i) {

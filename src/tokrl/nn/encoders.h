@@ -80,6 +80,16 @@ at::Tensor MaxPoolSame(const at::Tensor& x, int64_t kernel, int64_t stride);
 at::Tensor PreprocessObservation(const at::Tensor& obs, double scale,
                                  c10::ScalarType dtype);
 
+/// torch::conv2d(x, weight, bias, stride, pad, 1, groups) for a square
+/// kernel with `pad` zeros on every side, where x needs no gradient (an
+/// encoder's first layer, on observations); differentiable in the weight
+/// and bias. On CPU floats under the fast paths (fast_paths.h) a kernel
+/// (conv_kernel.h) whose gradients do not depend on the number of threads;
+/// elsewhere torch::conv2d. The two agree within float rounding.
+at::Tensor InputConv2d(const at::Tensor& x, const at::Tensor& weight,
+                       const at::Tensor& bias, int64_t stride, int64_t pad,
+                       int64_t groups);
+
 // ---------------------------------------------------------------------------
 // PaddedConv2d: a square conv with TF-style SAME or VALID padding.
 // ---------------------------------------------------------------------------
@@ -112,6 +122,8 @@ class PaddedConv2dImpl : public torch::nn::Cloneable<PaddedConv2dImpl> {
   explicit PaddedConv2dImpl(const PaddedConv2dOptions& options);
   void reset() override;
   void pretty_print(std::ostream& stream) const override;
+  /// Through InputConv2d's kernel where x needs no gradient and the conv
+  /// is small with stride 1 (MinAtar's; the .cc says why).
   at::Tensor forward(const at::Tensor& x);
   int64_t OutputSize(int64_t size) const;
 

@@ -6,6 +6,7 @@
 #include <array>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/testing.h"
 
 namespace tokrl::nn {
@@ -39,6 +40,85 @@ TEST(PaddedConv2dTest, SameEqualsConvOnExplicitlyPaddedInput) {
   const at::Tensor expected =
       torch::conv2d(padded, conv->conv->weight, conv->conv->bias, {2, 2});
   EXPECT_TRUE(torch::allclose(y, expected, 1e-5, 1e-6));
+}
+
+struct ConvResult {
+  at::Tensor y, grad_weight, grad_bias;
+};
+
+ConvResult RunInputConv(const at::Tensor& x, const at::Tensor& weight,
+                        const at::Tensor& bias, int64_t stride, int64_t pad,
+                        int64_t groups, const at::Tensor& dy) {
+  const at::Tensor w = weight.clone().requires_grad_(true);
+  const at::Tensor b = bias.clone().requires_grad_(true);
+  const at::Tensor y = InputConv2d(x, w, b, stride, pad, groups);
+  (y * dy).sum().backward();
+  return {y.detach(), w.grad(), b.grad()};
+}
+
+// The kernel (fast paths) against torch::conv2d: MinAtar's 3x3 conv
+// (SAME and VALID, packed members as groups), the Nature CNN's first
+// layer, a strided conv with padding on odd sizes; batches across the
+// kernel's chunks of 8; values and the weight's and bias's gradients.
+TEST(InputConv2dTest, KernelEqualsConv2d) {
+  torch::manual_seed(8);
+  struct Case {
+    int64_t b, c, h, w, out, kernel, stride, pad, groups;
+  };
+  for (const Case& c :
+       {Case{10, 4, 10, 10, 16, 3, 1, 1, 1}, Case{3, 7, 10, 10, 16, 3, 1, 0, 1},
+        Case{17, 4, 10, 10, 16, 3, 1, 1, 3}, Case{2, 4, 84, 84, 32, 8, 4, 0, 1},
+        Case{9, 3, 9, 7, 5, 3, 2, 1, 1}}) {
+    SCOPED_TRACE(::testing::Message()
+                 << "B=" << c.b << " C=" << c.c << " " << c.h << "x" << c.w
+                 << " O=" << c.out << " k=" << c.kernel << " s=" << c.stride
+                 << " p=" << c.pad << " g=" << c.groups);
+    const at::Tensor x =
+        torch::randint(0, 3, {c.b, c.groups * c.c, c.h, c.w}).to(torch::kFloat);
+    const at::Tensor weight =
+        torch::randn({c.groups * c.out, c.c, c.kernel, c.kernel}) * 0.2;
+    const at::Tensor bias = torch::randn({c.groups * c.out});
+    const int64_t oh = (c.h + 2 * c.pad - c.kernel) / c.stride + 1;
+    const int64_t ow = (c.w + 2 * c.pad - c.kernel) / c.stride + 1;
+    const at::Tensor dy = torch::randn({c.b, c.groups * c.out, oh, ow});
+    const ConvResult fast =
+        RunInputConv(x, weight, bias, c.stride, c.pad, c.groups, dy);
+    SetFastPaths(false);
+    const ConvResult plain =
+        RunInputConv(x, weight, bias, c.stride, c.pad, c.groups, dy);
+    SetFastPaths(true);
+    ASSERT_EQ(fast.y.sizes(), plain.y.sizes());
+    EXPECT_TRUE(torch::allclose(fast.y, plain.y, 1e-4, 1e-4));
+    EXPECT_TRUE(
+        torch::allclose(fast.grad_weight, plain.grad_weight, 1e-3, 1e-3));
+    EXPECT_TRUE(torch::allclose(fast.grad_bias, plain.grad_bias, 1e-3, 1e-3));
+  }
+}
+
+// The kernel's gradients do not depend on the number of threads; an input
+// that needs a gradient is refused (PaddedConv2d then uses ATen's conv).
+TEST(InputConv2dTest, SameBitsForAnyThreadCountAndNoInputGradient) {
+  torch::manual_seed(9);
+  const at::Tensor x = torch::randint(0, 2, {33, 4, 10, 10}).to(torch::kFloat);
+  const at::Tensor weight = torch::randn({16, 4, 3, 3});
+  const at::Tensor bias = torch::randn({16});
+  const at::Tensor dy = torch::randn({33, 16, 10, 10});
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(1);
+  const ConvResult one = RunInputConv(x, weight, bias, 1, 1, 1, dy);
+  torch::set_num_threads(3);
+  const ConvResult three = RunInputConv(x, weight, bias, 1, 1, 1, dy);
+  torch::set_num_threads(threads);
+  EXPECT_TRUE(torch::equal(one.y, three.y));
+  EXPECT_TRUE(torch::equal(one.grad_weight, three.grad_weight));
+  EXPECT_TRUE(torch::equal(one.grad_bias, three.grad_bias));
+
+  const at::Tensor needs = x.clone().requires_grad_(true);
+  EXPECT_THROW(InputConv2d(needs, weight, bias, 1, 1, 1), tokrl::Error);
+  PaddedConv2d conv(PaddedConv2dOptions(4, 16, 3));
+  conv->forward(needs).sum().backward();
+  ASSERT_TRUE(needs.grad().defined());
+  EXPECT_GT(needs.grad().abs().sum().item<double>(), 0.0);
 }
 
 TEST(PaddedConv2dTest, BiasStartsAtZero) {
