@@ -7,8 +7,10 @@
 #include <vector>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/expert_mlp_kernel.h"
 #include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/init.h"
+#include "tokrl/nn/sample_chunks.h"
 #include "tokrl/nn/small_gemm_kernel.h"
 
 namespace tokrl::nn {
@@ -40,7 +42,10 @@ void ExpertsImpl::pretty_print(std::ostream& stream) const {
 }
 
 at::Tensor ExpertsImpl::forward(const at::Tensor& x) {
-  return BatchedAffine(hidden(x), w2, b2);
+  TOKRL_CHECK(x.dim() == 3 && x.size(0) == options.num_experts() &&
+              x.size(2) == options.token_dim())
+      << "expected expert input [n, T, d], got " << x.sizes();
+  return ExpertMlp(x, w1, b1, w2, b2);
 }
 
 at::Tensor ExpertsImpl::hidden(const at::Tensor& x) {
@@ -57,6 +62,122 @@ at::Tensor BatchedAffine(const at::Tensor& x, const at::Tensor& weight,
                          const at::Tensor& bias) {
   if (!FastPathApplies(x)) return torch::baddbmm(bias.unsqueeze(1), x, weight);
   return BatchedMatmul(x, false, weight, false).add_(bias.unsqueeze(1));
+}
+
+namespace {
+
+namespace kernel = ::tokrl::internal;
+
+// Slot rows per kernel call: the unit of parallel work and of the order in
+// which the weights' gradients are added up (fixed, so that results do not
+// depend on the number of threads).
+constexpr int64_t kExpertRowsPerTask = 256;
+
+// All contiguous: x [n, T, d], w1 [n, d, H], b1 [n, H], w2 [n, H, d],
+// b2 [n, d].
+struct ExpertMlpFn : torch::autograd::Function<ExpertMlpFn> {
+  static kernel::ExpertWeights Weights(const at::Tensor& w1,
+                                       const at::Tensor& b1,
+                                       const at::Tensor& w2,
+                                       const at::Tensor& b2, int64_t e) {
+    const int64_t d = w1.size(1), h = w1.size(2);
+    kernel::ExpertWeights w;
+    w.w1 = w1.data_ptr<float>() + e * d * h;
+    w.b1 = b1.data_ptr<float>() + e * h;
+    w.w2 = w2.data_ptr<float>() + e * h * d;
+    w.b2 = b2.data_ptr<float>() + e * d;
+    w.d = d;
+    w.hidden = h;
+    return w;
+  }
+
+  // fn(task, expert, first row, end row) for each task, in parallel.
+  template <typename F>
+  static void ForEachTask(int64_t n, int64_t rows, const F& fn) {
+    const int64_t per = (rows + kExpertRowsPerTask - 1) / kExpertRowsPerTask;
+    at::parallel_for(0, n * per, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t first = task % per * kExpertRowsPerTask;
+        fn(task, task / per, first, std::min(rows, first + kExpertRowsPerTask));
+      }
+    });
+  }
+
+  static torch::autograd::variable_list forward(
+      torch::autograd::AutogradContext* ctx, const at::Tensor& x,
+      const at::Tensor& w1, const at::Tensor& b1, const at::Tensor& w2,
+      const at::Tensor& b2) {
+    ctx->save_for_backward({x, w1, b1, w2, b2});
+    const int64_t rows = x.size(1), d = x.size(2);
+    at::Tensor y = at::empty_like(x);
+    ForEachTask(
+        x.size(0), rows, [&](int64_t, int64_t e, int64_t first, int64_t end) {
+          kernel::ExpertMlpForward(x.data_ptr<float>() + e * rows * d, first,
+                                   end, Weights(w1, b1, w2, b2, e),
+                                   y.data_ptr<float>() + e * rows * d);
+        });
+    return {y};
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx,
+      torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &w1 = saved[1], &b1 = saved[2],
+                     &w2 = saved[3], &b2 = saved[4];
+    const at::Tensor g = grads[0].contiguous();
+    const int64_t n = x.size(0), rows = x.size(1), d = x.size(2),
+                  h = w1.size(2);
+    const int64_t per = (rows + kExpertRowsPerTask - 1) / kExpertRowsPerTask;
+    const at::Tensor w1t = w1.transpose(1, 2).contiguous();  // [n, H, d]
+    const at::Tensor w2t = w2.transpose(1, 2).contiguous();  // [n, d, H]
+    at::Tensor grad_x = at::empty_like(x);
+    // Each task's sums [n, per, ...], then added in task order.
+    at::Tensor pw1 = at::empty({n, per, d, h}, x.options());
+    at::Tensor pb1 = at::empty({n, per, h}, x.options());
+    at::Tensor pw2 = at::empty({n, per, h, d}, x.options());
+    at::Tensor pb2 = at::empty({n, per, d}, x.options());
+    ForEachTask(
+        n, rows, [&](int64_t task, int64_t e, int64_t first, int64_t end) {
+          kernel::ExpertWeights w = Weights(w1, b1, w2, b2, e);
+          w.w1t = w1t.data_ptr<float>() + e * h * d;
+          w.w2t = w2t.data_ptr<float>() + e * d * h;
+          kernel::ExpertMlpBackward(x.data_ptr<float>() + e * rows * d, first,
+                                    end, w, g.data_ptr<float>() + e * rows * d,
+                                    grad_x.data_ptr<float>() + e * rows * d,
+                                    pw1.data_ptr<float>() + task * d * h,
+                                    pb1.data_ptr<float>() + task * h,
+                                    pw2.data_ptr<float>() + task * h * d,
+                                    pb2.data_ptr<float>() + task * d);
+        });
+    return {grad_x, SumChunksInOrder(pw1), SumChunksInOrder(pb1),
+            SumChunksInOrder(pw2), SumChunksInOrder(pb2)};
+  }
+};
+
+}  // namespace
+
+at::Tensor ExpertMlp(const at::Tensor& x, const at::Tensor& w1,
+                     const at::Tensor& b1, const at::Tensor& w2,
+                     const at::Tensor& b2) {
+  TOKRL_CHECK(x.dim() == 3 && w1.dim() == 3 && w2.dim() == 3 && b1.dim() == 2 &&
+              b2.dim() == 2 && w1.size(0) == x.size(0) &&
+              w1.size(1) == x.size(2) && w2.size(0) == x.size(0) &&
+              w2.size(1) == w1.size(2) && w2.size(2) == x.size(2) &&
+              b1.size(0) == x.size(0) && b1.size(1) == w1.size(2) &&
+              b2.size(0) == x.size(0) && b2.size(1) == x.size(2))
+      << "experts' MLP of x " << x.sizes() << ", w1 " << w1.sizes() << ", b1 "
+      << b1.sizes() << ", w2 " << w2.sizes() << ", b2 " << b2.sizes();
+  constexpr int64_t kLanes = internal::kSmallGemmLanes;
+  if (FastPathApplies(x) && FastPathApplies(w1) && FastPathApplies(b1) &&
+      FastPathApplies(w2) && FastPathApplies(b2) && x.numel() > 0 &&
+      x.size(2) % kLanes == 0 && w1.size(2) % kLanes == 0) {
+    return ExpertMlpFn::apply(x.contiguous(), w1.contiguous(), b1.contiguous(),
+                              w2.contiguous(), b2.contiguous())[0];
+  }
+  // In place: the affine map's backward does not need its output, and
+  // ReLU's needs only its own; this saves one [n, T, H] buffer.
+  return BatchedAffine(BatchedAffine(x, w1, b1).relu_(), w2, b2);
 }
 
 int64_t ExpertParameterCount(int64_t num_experts, int64_t token_dim,

@@ -88,6 +88,18 @@ at::Tensor BatchedMatmul(const at::Tensor& a, bool transpose_a,
 at::Tensor BatchedAffine(const at::Tensor& x, const at::Tensor& weight,
                          const at::Tensor& bias);
 
+/// The experts' MLP, x [n, T, d] -> [n, T, d]: relu(x[e] W1[e] + b1[e])
+/// W2[e] + b2[e] for w1 [n, d, H], b1 [n, H], w2 [n, H, d], b2 [n, d] (n
+/// experts, or a packed network's K*n); differentiable in all five. On CPU
+/// floats under the fast paths with d and H multiples of 8: one kernel per
+/// direction (expert_mlp_kernel.h) that never stores the [n, T, H] hidden
+/// activations and whose results do not depend on the number of threads;
+/// elsewhere BatchedAffine, ReLU, BatchedAffine. The two agree within float
+/// rounding.
+at::Tensor ExpertMlp(const at::Tensor& x, const at::Tensor& w1,
+                     const at::Tensor& b1, const at::Tensor& w2,
+                     const at::Tensor& b2);
+
 /// Slot inputs: [B, n, p, d] = einsum("bmnp,bmd->bnpd", dispatch, tokens).
 at::Tensor DispatchTokens(const at::Tensor& tokens, const at::Tensor& dispatch);
 

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/testing.h"
 
 namespace tokrl::nn {
@@ -164,6 +165,77 @@ TEST(ExpertsTest, GradientCloneAndShapeChecks) {
   testing::ExpectDeepClone(*experts, *copy);
   EXPECT_THROW(experts->forward(torch::randn({3, 5, 3})), tokrl::Error);
   EXPECT_THROW(Experts(ExpertsOptions(0, 3, 4)), tokrl::Error);
+}
+
+struct MlpResult {
+  at::Tensor y, grad_x, grad_w1, grad_b1, grad_w2, grad_b2;
+};
+
+MlpResult RunExpertMlp(const at::Tensor& x, const at::Tensor& w1,
+                       const at::Tensor& b1, const at::Tensor& w2,
+                       const at::Tensor& b2, const at::Tensor& dy) {
+  std::vector<at::Tensor> in;
+  for (const at::Tensor& t : {x, w1, b1, w2, b2}) {
+    in.push_back(t.clone().requires_grad_(true));
+  }
+  const at::Tensor y = ExpertMlp(in[0], in[1], in[2], in[3], in[4]);
+  (y * dy).sum().backward();
+  return {y.detach(),   in[0].grad(), in[1].grad(),
+          in[2].grad(), in[3].grad(), in[4].grad()};
+}
+
+// The kernel (fast paths) against BatchedAffine, ReLU, BatchedAffine:
+// row counts across the kernel's tasks of 256 rows and blocks of 64, one
+// expert and several; values and the gradients of all five inputs.
+TEST(ExpertMlpTest, KernelEqualsBatchedAffines) {
+  torch::manual_seed(10);
+  struct Case {
+    int64_t n, rows, d, hidden;
+  };
+  for (const Case& c :
+       {Case{1, 130, 8, 24}, Case{4, 300, 16, 128}, Case{2, 513, 16, 40}}) {
+    SCOPED_TRACE(::testing::Message() << "n=" << c.n << " T=" << c.rows
+                                      << " d=" << c.d << " H=" << c.hidden);
+    const at::Tensor x = torch::randn({c.n, c.rows, c.d});
+    const at::Tensor w1 = torch::randn({c.n, c.d, c.hidden}) * 0.3;
+    const at::Tensor b1 = torch::randn({c.n, c.hidden}) * 0.3;
+    const at::Tensor w2 = torch::randn({c.n, c.hidden, c.d}) * 0.3;
+    const at::Tensor b2 = torch::randn({c.n, c.d});
+    const at::Tensor dy = torch::randn({c.n, c.rows, c.d});
+    const MlpResult fast = RunExpertMlp(x, w1, b1, w2, b2, dy);
+    SetFastPaths(false);
+    const MlpResult plain = RunExpertMlp(x, w1, b1, w2, b2, dy);
+    SetFastPaths(true);
+    EXPECT_TRUE(torch::allclose(fast.y, plain.y, 1e-4, 1e-4));
+    EXPECT_TRUE(torch::allclose(fast.grad_x, plain.grad_x, 1e-4, 1e-4));
+    EXPECT_TRUE(torch::allclose(fast.grad_w1, plain.grad_w1, 1e-3, 1e-3));
+    EXPECT_TRUE(torch::allclose(fast.grad_b1, plain.grad_b1, 1e-3, 1e-3));
+    EXPECT_TRUE(torch::allclose(fast.grad_w2, plain.grad_w2, 1e-3, 1e-3));
+    EXPECT_TRUE(torch::allclose(fast.grad_b2, plain.grad_b2, 1e-3, 1e-3));
+  }
+}
+
+// The kernel's results do not depend on the number of threads.
+TEST(ExpertMlpTest, SameBitsForAnyThreadCount) {
+  torch::manual_seed(11);
+  const at::Tensor x = torch::randn({2, 700, 16});
+  const at::Tensor w1 = torch::randn({2, 16, 64}) * 0.3;
+  const at::Tensor b1 = torch::randn({2, 64}) * 0.3;
+  const at::Tensor w2 = torch::randn({2, 64, 16}) * 0.3;
+  const at::Tensor b2 = torch::randn({2, 16});
+  const at::Tensor dy = torch::randn({2, 700, 16});
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(1);
+  const MlpResult one = RunExpertMlp(x, w1, b1, w2, b2, dy);
+  torch::set_num_threads(3);
+  const MlpResult three = RunExpertMlp(x, w1, b1, w2, b2, dy);
+  torch::set_num_threads(threads);
+  EXPECT_TRUE(torch::equal(one.y, three.y));
+  EXPECT_TRUE(torch::equal(one.grad_x, three.grad_x));
+  EXPECT_TRUE(torch::equal(one.grad_w1, three.grad_w1));
+  EXPECT_TRUE(torch::equal(one.grad_b1, three.grad_b1));
+  EXPECT_TRUE(torch::equal(one.grad_w2, three.grad_w2));
+  EXPECT_TRUE(torch::equal(one.grad_b2, three.grad_b2));
 }
 
 }  // namespace

@@ -269,13 +269,11 @@ at::Tensor PackedQNetworkImpl::features(const at::Tensor& obs) {
                                    .reshape({k * n, b * p, t});
       const at::Tensor& w1 = P("penultimate.experts.w1");  // [K, n, t, H]
       const int64_t hidden = w1.size(3);
-      const at::Tensor h =
-          BatchedAffine(slots, w1.view({k * n, t, hidden}),
-                        P("penultimate.experts.b1").view({k * n, hidden}))
-              .relu_();
       const at::Tensor out =
-          BatchedAffine(h, P("penultimate.experts.w2").view({k * n, hidden, t}),
-                        P("penultimate.experts.b2").view({k * n, t}))
+          ExpertMlp(slots, w1.view({k * n, t, hidden}),
+                    P("penultimate.experts.b1").view({k * n, hidden}),
+                    P("penultimate.experts.w2").view({k * n, hidden, t}),
+                    P("penultimate.experts.b2").view({k * n, t}))
               .view({k, n, b, p, t})
               .permute({0, 2, 1, 3, 4})
               .reshape({k * b, n, p, t});
