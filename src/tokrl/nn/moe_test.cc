@@ -97,6 +97,27 @@ TEST(TokenChoiceTest, TopTwoGivesEveryTokenUpToTwoExpertsFirstChoicesFirst) {
   }
 }
 
+// route(probs) with the fast paths off and on: each time the routing
+// weights, and the probabilities' gradient of sum(combine * weights); then
+// expects the two to be equal.
+template <typename Route>
+void ExpectFastPathEqualsOneHotForm(const at::Tensor& probs,
+                                    const at::Tensor& weights, Route route) {
+  MoERoutingWeights r[2];
+  at::Tensor grad[2];
+  for (const bool fast : {false, true}) {
+    SetFastPaths(fast);
+    const at::Tensor p = probs.clone().requires_grad_(true);
+    r[fast] = route(p);
+    (r[fast].combine * weights).sum().backward();
+    grad[fast] = p.grad();
+  }
+  SetFastPaths(true);
+  EXPECT_TRUE(torch::equal(r[1].dispatch, r[0].dispatch));
+  EXPECT_TRUE(torch::equal(r[1].combine.detach(), r[0].combine.detach()));
+  EXPECT_TRUE(torch::equal(grad[1], grad[0]));
+}
+
 // The CPU fast path (float probabilities: queues in one pass, scatter_add)
 // gives the one-hot form's dispatch and combine exactly, and the same
 // gradient of the probabilities, for both priorities, k = 1 and 2, with
@@ -110,22 +131,15 @@ TEST(TokenChoiceTest, FastPathEqualsOneHotForm) {
         SCOPED_TRACE(::testing::Message() << ToString(priority) << " k=" << k
                                           << " capacity " << cap);
         const at::Tensor probs = RandomProbs(3, 17, 4).to(torch::kFloat);
-        const at::Tensor weights = torch::randn({3, 17, 4, cap});
-        MoERoutingWeights r[2];
-        at::Tensor grad[2];
-        for (const bool fast : {false, true}) {
-          SetFastPaths(fast);
-          const at::Tensor p = probs.clone().requires_grad_(true);
-          r[fast] = TokenChoiceRouting(p, k, cap, priority);
-          (r[fast].combine * weights).sum().backward();
-          grad[fast] = p.grad();
-        }
-        SetFastPaths(true);
-        EXPECT_TRUE(torch::equal(r[1].dispatch, r[0].dispatch));
-        EXPECT_TRUE(torch::equal(r[1].combine.detach(), r[0].combine.detach()));
-        EXPECT_TRUE(torch::equal(grad[1], grad[0]));
-        if (cap == 2) {  // some tokens were dropped
-          EXPECT_LT(r[1].dispatch.sum().item<double>(), 3 * 17 * k);
+        ExpectFastPathEqualsOneHotForm(
+            probs, torch::randn({3, 17, 4, cap}), [&](const at::Tensor& p) {
+              return TokenChoiceRouting(p, k, cap, priority);
+            });
+        if (cap == 2) {  // some tokens are dropped
+          EXPECT_LT(TokenChoiceRouting(probs, k, cap, priority)
+                        .dispatch.sum()
+                        .item<double>(),
+                    3 * 17 * k);
         }
       }
     }
@@ -168,21 +182,9 @@ TEST(ExpertChoiceTest, FastPathEqualsOneHotForm) {
   torch::manual_seed(4);
   for (const int64_t c : {1, 5, 17}) {
     SCOPED_TRACE(::testing::Message() << "capacity " << c);
-    const at::Tensor probs = RandomProbs(3, 17, 4).to(torch::kFloat);
-    const at::Tensor weights = torch::randn({3, 17, 4, c});
-    MoERoutingWeights r[2];
-    at::Tensor grad[2];
-    for (const bool fast : {false, true}) {
-      SetFastPaths(fast);
-      const at::Tensor p = probs.clone().requires_grad_(true);
-      r[fast] = ExpertChoiceRouting(p, c);
-      (r[fast].combine * weights).sum().backward();
-      grad[fast] = p.grad();
-    }
-    SetFastPaths(true);
-    EXPECT_TRUE(torch::equal(r[1].dispatch, r[0].dispatch));
-    EXPECT_TRUE(torch::equal(r[1].combine.detach(), r[0].combine.detach()));
-    EXPECT_TRUE(torch::equal(grad[1], grad[0]));
+    ExpectFastPathEqualsOneHotForm(
+        RandomProbs(3, 17, 4).to(torch::kFloat), torch::randn({3, 17, 4, c}),
+        [&](const at::Tensor& p) { return ExpertChoiceRouting(p, c); });
   }
 }
 
