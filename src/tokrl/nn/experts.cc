@@ -91,18 +91,6 @@ struct ExpertMlpFn : torch::autograd::Function<ExpertMlpFn> {
     return w;
   }
 
-  // fn(task, expert, first row, end row) for each task, in parallel.
-  template <typename F>
-  static void ForEachTask(int64_t n, int64_t rows, const F& fn) {
-    const int64_t per = (rows + kExpertRowsPerTask - 1) / kExpertRowsPerTask;
-    at::parallel_for(0, n * per, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t task = begin; task < end; ++task) {
-        const int64_t first = task % per * kExpertRowsPerTask;
-        fn(task, task / per, first, std::min(rows, first + kExpertRowsPerTask));
-      }
-    });
-  }
-
   static torch::autograd::variable_list forward(
       torch::autograd::AutogradContext* ctx, const at::Tensor& x,
       const at::Tensor& w1, const at::Tensor& b1, const at::Tensor& w2,
@@ -110,12 +98,14 @@ struct ExpertMlpFn : torch::autograd::Function<ExpertMlpFn> {
     ctx->save_for_backward({x, w1, b1, w2, b2});
     const int64_t rows = x.size(1), d = x.size(2);
     at::Tensor y = at::empty_like(x);
-    ForEachTask(
-        x.size(0), rows, [&](int64_t, int64_t e, int64_t first, int64_t end) {
+    ForEachSampleChunk(
+        x.size(0), rows,
+        [&](int64_t, int64_t e, int64_t first, int64_t end) {
           kernel::ExpertMlpForward(x.data_ptr<float>() + e * rows * d, first,
                                    end, Weights(w1, b1, w2, b2, e),
                                    y.data_ptr<float>() + e * rows * d);
-        });
+        },
+        kExpertRowsPerTask);
     return {y};
   }
 
@@ -128,7 +118,7 @@ struct ExpertMlpFn : torch::autograd::Function<ExpertMlpFn> {
     const at::Tensor g = grads[0].contiguous();
     const int64_t n = x.size(0), rows = x.size(1), d = x.size(2),
                   h = w1.size(2);
-    const int64_t per = (rows + kExpertRowsPerTask - 1) / kExpertRowsPerTask;
+    const int64_t per = NumSampleChunks(rows, kExpertRowsPerTask);
     const at::Tensor w1t = w1.transpose(1, 2).contiguous();  // [n, H, d]
     const at::Tensor w2t = w2.transpose(1, 2).contiguous();  // [n, d, H]
     at::Tensor grad_x = at::empty_like(x);
@@ -137,8 +127,9 @@ struct ExpertMlpFn : torch::autograd::Function<ExpertMlpFn> {
     at::Tensor pb1 = at::empty({n, per, h}, x.options());
     at::Tensor pw2 = at::empty({n, per, h, d}, x.options());
     at::Tensor pb2 = at::empty({n, per, d}, x.options());
-    ForEachTask(
-        n, rows, [&](int64_t task, int64_t e, int64_t first, int64_t end) {
+    ForEachSampleChunk(
+        n, rows,
+        [&](int64_t task, int64_t e, int64_t first, int64_t end) {
           kernel::ExpertWeights w = Weights(w1, b1, w2, b2, e);
           w.w1t = w1t.data_ptr<float>() + e * h * d;
           w.w2t = w2t.data_ptr<float>() + e * d * h;
@@ -149,7 +140,8 @@ struct ExpertMlpFn : torch::autograd::Function<ExpertMlpFn> {
                                     pb1.data_ptr<float>() + task * h,
                                     pw2.data_ptr<float>() + task * h * d,
                                     pb2.data_ptr<float>() + task * d);
-        });
+        },
+        kExpertRowsPerTask);
     return {grad_x, SumChunksInOrder(pw1), SumChunksInOrder(pb1),
             SumChunksInOrder(pw2), SumChunksInOrder(pb2)};
   }
