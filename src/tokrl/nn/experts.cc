@@ -41,21 +41,32 @@ void ExpertsImpl::pretty_print(std::ostream& stream) const {
          << ")";
 }
 
-at::Tensor ExpertsImpl::forward(const at::Tensor& x) {
+namespace {
+
+void CheckExpertInput(const at::Tensor& x, const ExpertsOptions& options) {
   TOKRL_CHECK(x.dim() == 3 && x.size(0) == options.num_experts() &&
               x.size(2) == options.token_dim())
       << "expected expert input [n, T, d], got " << x.sizes();
+}
+
+// relu(x W1 + b1), [n, T, H]. In place: the affine map's backward does not
+// need its output, and ReLU's needs only its own; this saves one [n, T, H]
+// buffer, the largest in the layer.
+at::Tensor ExpertHidden(const at::Tensor& x, const at::Tensor& w1,
+                        const at::Tensor& b1) {
+  return BatchedAffine(x, w1, b1).relu_();
+}
+
+}  // namespace
+
+at::Tensor ExpertsImpl::forward(const at::Tensor& x) {
+  CheckExpertInput(x, options);
   return ExpertMlp(x, w1, b1, w2, b2);
 }
 
 at::Tensor ExpertsImpl::hidden(const at::Tensor& x) {
-  TOKRL_CHECK(x.dim() == 3 && x.size(0) == options.num_experts() &&
-              x.size(2) == options.token_dim())
-      << "expected expert input [n, T, d], got " << x.sizes();
-  // In place: the affine map's backward does not need its output, and
-  // ReLU's needs only its own; this saves one [n, T, H] buffer, the largest
-  // in the layer.
-  return BatchedAffine(x, w1, b1).relu_();
+  CheckExpertInput(x, options);
+  return ExpertHidden(x, w1, b1);
 }
 
 at::Tensor BatchedAffine(const at::Tensor& x, const at::Tensor& weight,
@@ -167,9 +178,7 @@ at::Tensor ExpertMlp(const at::Tensor& x, const at::Tensor& w1,
     return ExpertMlpFn::apply(x.contiguous(), w1.contiguous(), b1.contiguous(),
                               w2.contiguous(), b2.contiguous())[0];
   }
-  // In place: the affine map's backward does not need its output, and
-  // ReLU's needs only its own; this saves one [n, T, H] buffer.
-  return BatchedAffine(BatchedAffine(x, w1, b1).relu_(), w2, b2);
+  return BatchedAffine(ExpertHidden(x, w1, b1), w2, b2);
 }
 
 int64_t ExpertParameterCount(int64_t num_experts, int64_t token_dim,
@@ -201,8 +210,7 @@ at::Tensor Bmm(const at::Tensor& a, bool transpose_a, const at::Tensor& b,
   }
   const int64_t batch = x.size(0), rows = x.size(1), k = x.size(2),
                 cols = y.size(2);
-  constexpr int64_t kLanes = internal::kSmallGemmLanes;
-  const int64_t padded = (cols + kLanes - 1) / kLanes * kLanes;
+  const int64_t padded = internal::SmallGemmPadded(cols);
   // y's rows go to the kernel as they are when contiguous and whole
   // vectors wide, else packed (a few KB per sample).
   const bool direct = y.stride(2) == 1 && cols == padded;

@@ -23,6 +23,12 @@ namespace tokrl::internal {
 /// Columns of b a call may read: cols rounded up to a multiple of this.
 inline constexpr int64_t kSmallGemmLanes = 8;
 
+/// n rounded up to a multiple of kSmallGemmLanes: the row length of a b
+/// operand padded for n columns.
+inline int64_t SmallGemmPadded(int64_t n) {
+  return (n + kSmallGemmLanes - 1) / kSmallGemmLanes * kSmallGemmLanes;
+}
+
 void SmallGemm(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
                int64_t k, const float* b, int64_t ldb, int64_t cols, float* out,
                int64_t ldo);

@@ -21,8 +21,7 @@ struct Shape {
 std::vector<float> Product(const Shape& s, uint32_t seed) {
   std::mt19937 gen(seed);
   std::normal_distribution<float> normal;
-  const int64_t padded =
-      (s.cols + kSmallGemmLanes - 1) / kSmallGemmLanes * kSmallGemmLanes;
+  const int64_t padded = SmallGemmPadded(s.cols);
   std::vector<float> a(static_cast<size_t>(s.rows * s.k));
   std::vector<float> b(static_cast<size_t>(s.k * padded), 0.0f);
   for (float& x : a) x = normal(gen);

@@ -15,15 +15,11 @@ namespace {
 // ops, and ran the product as 32 small GEMMs. Here a sample's 200 KB stay
 // in L2 from the product to the sum.
 
-int64_t RoundUp(int64_t n) {
-  return (n + kSmallGemmLanes - 1) / kSmallGemmLanes * kSmallGemmLanes;
-}
-
 // One sample's buffers; the product's padded columns stay 0.
 struct Scratch {
   Scratch(int64_t m, int64_t t, int64_t width)
-      : mp(RoundUp(m)),
-        tp(RoundUp(t)),
+      : mp(SmallGemmPadded(m)),
+        tp(SmallGemmPadded(t)),
         xt(static_cast<size_t>(t * mp)),
         pre(static_cast<size_t>(width * mp)) {}
   int64_t mp, tp;
