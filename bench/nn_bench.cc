@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "tokrl/nn/encoders.h"
 #include "tokrl/nn/experts.h"
 #include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/heads.h"
@@ -26,6 +27,7 @@
 #include "tokrl/nn/q_network.h"
 #include "tokrl/nn/small_gemm_kernel.h"
 #include "tokrl/nn/softmoe.h"
+#include "tokrl/nn/tokenizer.h"
 
 namespace {
 
@@ -171,6 +173,25 @@ void BM_DispatchCombine(benchmark::State& state) {
   state.SetLabel(kernel ? "small-matrix kernel" : "torch::bmm");
 }
 BENCHMARK(BM_DispatchCombine)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+// MinAtar's encoder (conv 4 -> 16 3x3 SAME, ReLU, on 10x10) and the flatten
+// tokens after it, forward and the weight gradients from the tokens', batch
+// 32: InputConv2d's kernel (arg 1, fast paths on) against ATen's conv and
+// ReLU (arg 0).
+void BM_MinAtarConv(benchmark::State& state) {
+  torch::manual_seed(0);
+  tokrl::nn::MinAtarConv conv(tokrl::nn::MinAtarConvOptions(4));
+  const at::Tensor obs = torch::randint(0, 2, {kBatch, 4, 10, 10}, torch::kUInt8);
+  const at::Tensor g = torch::randn({kBatch, 1, 1600});
+  tokrl::nn::SetFastPaths(state.range(0) == 1);
+  for (auto _ : state) {
+    tokrl::nn::FlattenTokens(conv->forward(obs)).backward(g);
+    conv->zero_grad();
+  }
+  tokrl::nn::SetFastPaths(true);
+  state.SetLabel(state.range(0) == 1 ? "conv kernel" : "ATen conv");
+}
+BENCHMARK(BM_MinAtarConv)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 // SoftMoE-4's experts on MinAtar (4 experts of 16 -> 128 -> 16 on 800
 // slots each), forward and backward: BatchedMatmul's kernel (arg 1, fast

@@ -1,15 +1,16 @@
-// A convolution whose input needs no gradient (an encoder's first layer,
-// on observations) as a hand-written CPU kernel: im2col per sample and
-// group, then the small-matrix kernel (small_gemm_kernel.h); free of
-// LibTorch so that its .cc builds with the kernels' flags. ConvFirstLayer
+// A stride-1 convolution whose input needs no gradient (an encoder's first
+// layer, on observations) as a hand-written CPU kernel: im2col per sample
+// and group, then the small-matrix kernel (small_gemm_kernel.h); free of
+// LibTorch so that its .cc builds with the kernels' flags. InputConv2d
 // (encoders.h) wraps it as an autograd function (gradients of the weight
 // and bias only).
 //
 // Shapes, row-major: x [B, groups * channels, height, width], weight
 // [groups * out_channels, channels, kernel, kernel], bias [groups *
-// out_channels], y [B, groups * out_channels, out_height, out_width], with
-// zero padding of `pad` rows and columns before the input (and as many as
-// out_height / out_width need after it) and a square kernel at `stride`.
+// out_channels], y channels last [B, out_height, out_width, groups *
+// out_channels], with zero padding of `pad` rows and columns before the
+// input (and as many as out_height / out_width need after it) and a square
+// kernel; with `relu`, y = max(0, conv) (NaN stays NaN).
 // Every sum runs in an order fixed by the source: the same results for any
 // split of the samples into [begin, end) ranges and on every CPU target.
 #ifndef TOKRL_NN_CONV_KERNEL_H_
@@ -26,10 +27,10 @@ struct ConvShape {
   int64_t width = 0;
   int64_t out_channels = 0;  // per group
   int64_t kernel = 0;
-  int64_t stride = 1;
   int64_t pad = 0;
   int64_t out_height = 0;
   int64_t out_width = 0;
+  bool relu = false;
 };
 
 /// Writes y for samples [begin, end).
@@ -37,10 +38,12 @@ void ConvForward(const float* x, const ConvShape& shape, int64_t begin,
                  int64_t end, const float* weight, const float* bias, float* y);
 
 /// The sums over samples [begin, end) of the gradients of the weight and
-/// the bias given grad_y (as y); written, not added to.
+/// the bias given grad_y (laid out as y); written, not added to. With
+/// shape.relu, y is ConvForward's output and grad_y passes where y > 0 (as
+/// ATen's threshold_backward); otherwise y is not read.
 void ConvWeightGradient(const float* x, const ConvShape& shape, int64_t begin,
-                        int64_t end, const float* grad_y, float* grad_weight,
-                        float* grad_bias);
+                        int64_t end, const float* grad_y, const float* y,
+                        float* grad_weight, float* grad_bias);
 
 }  // namespace tokrl::internal
 

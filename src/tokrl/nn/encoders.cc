@@ -104,11 +104,12 @@ namespace kernel = ::tokrl::internal;
 constexpr int64_t kInputConvMaxPatchFloats = 64 * 1024;
 
 // x [B, groups * C, H, W] contiguous, weight [groups * O, C, k, k] and bias
-// contiguous; x needs no gradient.
+// contiguous; x needs no gradient. The output is a [B, groups * O, h, w]
+// view of channels-last memory (conv_kernel.h).
 struct InputConv2dFn : torch::autograd::Function<InputConv2dFn> {
   static kernel::ConvShape ShapeOf(const at::Tensor& x,
-                                   const at::Tensor& weight, int64_t stride,
-                                   int64_t pad, int64_t groups) {
+                                   const at::Tensor& weight, int64_t pad,
+                                   int64_t groups, bool relu) {
     kernel::ConvShape s;
     s.groups = groups;
     s.channels = weight.size(1);
@@ -116,24 +117,23 @@ struct InputConv2dFn : torch::autograd::Function<InputConv2dFn> {
     s.width = x.size(3);
     s.out_channels = weight.size(0) / groups;
     s.kernel = weight.size(2);
-    s.stride = stride;
     s.pad = pad;
-    s.out_height = (s.height + 2 * pad - s.kernel) / stride + 1;
-    s.out_width = (s.width + 2 * pad - s.kernel) / stride + 1;
+    s.out_height = s.height + 2 * pad - s.kernel + 1;
+    s.out_width = s.width + 2 * pad - s.kernel + 1;
+    s.relu = relu;
     return s;
   }
 
   static torch::autograd::variable_list forward(
       torch::autograd::AutogradContext* ctx, const at::Tensor& x,
-      const at::Tensor& weight, const at::Tensor& bias, int64_t stride,
-      int64_t pad, int64_t groups) {
-    ctx->save_for_backward({x, weight});
-    ctx->saved_data["stride"] = stride;
+      const at::Tensor& weight, const at::Tensor& bias, int64_t pad,
+      int64_t groups, bool relu) {
     ctx->saved_data["pad"] = pad;
     ctx->saved_data["groups"] = groups;
-    const kernel::ConvShape s = ShapeOf(x, weight, stride, pad, groups);
+    ctx->saved_data["relu"] = relu;
+    const kernel::ConvShape s = ShapeOf(x, weight, pad, groups, relu);
     at::Tensor y = at::empty(
-        {x.size(0), groups * s.out_channels, s.out_height, s.out_width},
+        {x.size(0), s.out_height, s.out_width, groups * s.out_channels},
         x.options());
     ForEachSampleChunk(
         1, x.size(0), [&](int64_t, int64_t, int64_t first, int64_t end) {
@@ -141,7 +141,11 @@ struct InputConv2dFn : torch::autograd::Function<InputConv2dFn> {
                               weight.data_ptr<float>(), bias.data_ptr<float>(),
                               y.data_ptr<float>());
         });
-    return {y};
+    const at::Tensor out = y.permute({0, 3, 1, 2});
+    // The ReLU's backward reads the output.
+    ctx->save_for_backward(relu ? std::vector<at::Tensor>{x, weight, out}
+                                : std::vector<at::Tensor>{x, weight});
+    return {out};
   }
 
   static torch::autograd::variable_list backward(
@@ -151,9 +155,10 @@ struct InputConv2dFn : torch::autograd::Function<InputConv2dFn> {
     const at::Tensor& x = saved[0];
     const at::Tensor& weight = saved[1];
     const kernel::ConvShape s = ShapeOf(
-        x, weight, ctx->saved_data["stride"].toInt(),
-        ctx->saved_data["pad"].toInt(), ctx->saved_data["groups"].toInt());
-    const at::Tensor g = grads[0].contiguous();
+        x, weight, ctx->saved_data["pad"].toInt(),
+        ctx->saved_data["groups"].toInt(), ctx->saved_data["relu"].toBool());
+    const at::Tensor g = grads[0].contiguous(at::MemoryFormat::ChannelsLast);
+    const float* y = s.relu ? saved[2].data_ptr<float>() : nullptr;
     const int64_t chunks = NumSampleChunks(x.size(0));
     at::Tensor partial_w =
         at::empty({1, chunks, weight.numel()}, weight.options());
@@ -162,7 +167,7 @@ struct InputConv2dFn : torch::autograd::Function<InputConv2dFn> {
     ForEachSampleChunk(
         1, x.size(0), [&](int64_t task, int64_t, int64_t first, int64_t end) {
           kernel::ConvWeightGradient(
-              x.data_ptr<float>(), s, first, end, g.data_ptr<float>(),
+              x.data_ptr<float>(), s, first, end, g.data_ptr<float>(), y,
               partial_w.data_ptr<float>() + task * weight.numel(),
               partial_b.data_ptr<float>() + task * weight.size(0));
         });
@@ -178,17 +183,18 @@ struct InputConv2dFn : torch::autograd::Function<InputConv2dFn> {
 }  // namespace
 
 at::Tensor InputConv2d(const at::Tensor& x, const at::Tensor& weight,
-                       const at::Tensor& bias, int64_t stride, int64_t pad,
-                       int64_t groups) {
+                       const at::Tensor& bias, int64_t pad, int64_t groups,
+                       bool relu) {
   TOKRL_CHECK(!(at::GradMode::is_enabled() && x.requires_grad()))
       << "InputConv2d's input must not need a gradient";
   if (FastPathApplies(x) && FastPathApplies(weight) && FastPathApplies(bias) &&
       x.dim() == 4 && weight.dim() == 4 && weight.size(2) == weight.size(3) &&
       x.size(0) > 0) {
     return InputConv2dFn::apply(x.contiguous(), weight.contiguous(),
-                                bias.contiguous(), stride, pad, groups)[0];
+                                bias.contiguous(), pad, groups, relu)[0];
   }
-  return torch::conv2d(x, weight, bias, stride, pad, 1, groups);
+  const at::Tensor y = torch::conv2d(x, weight, bias, 1, pad, 1, groups);
+  return relu ? torch::relu(y) : y;
 }
 
 PaddedConv2dImpl::PaddedConv2dImpl(const PaddedConv2dOptions& options_)
@@ -227,7 +233,8 @@ void PaddedConv2dImpl::pretty_print(std::ostream& stream) const {
   stream << "tokrl::nn::PaddedConv2d(" << options.in_channels() << ", "
          << options.out_channels() << ", kernel=" << options.kernel()
          << ", stride=" << options.stride()
-         << ", padding=" << ToString(options.padding()) << ")";
+         << ", padding=" << ToString(options.padding())
+         << (options.relu() ? ", relu" : "") << ")";
 }
 
 at::Tensor PaddedConv2dImpl::forward(const at::Tensor& x) {
@@ -238,17 +245,21 @@ at::Tensor PaddedConv2dImpl::forward(const at::Tensor& x) {
   const int64_t pad = builtin_padding_ ? options.kernel() / 2 : 0;
   // Why only small stride-1 convs: the kernel (conv_kernel.cc) made DQN
   // flatten updates on MinAtar ~9% faster (0.79-0.83 against 0.88-0.91 ms,
-  // bench_agent BM_Update, runs alternating), but not the Nature CNN's
-  // first layer (8x8, stride 4: 32.5-36.1 against 31.8-34.1 ms per
-  // update), whose strided patches cost as much as oneDNN's whole conv.
+  // bench_agent BM_Update, runs alternating), but a strided version of it
+  // did not speed up the Nature CNN's first layer (8x8, stride 4: 32.5-36.1
+  // against 31.8-34.1 ms per update), whose strided patches cost as much as
+  // oneDNN's whole conv.
   const int64_t patch_floats = options.in_channels() / g * options.kernel() *
                                options.kernel() * in.size(2) * in.size(3);
   if (options.stride() == 1 && patch_floats <= kInputConvMaxPatchFloats &&
       FastPathApplies(in) &&
       !(at::GradMode::is_enabled() && in.requires_grad())) {
-    return InputConv2d(in, conv->weight, conv->bias, options.stride(), pad, g);
+    return InputConv2d(in, conv->weight, conv->bias, pad, g, options.relu());
   }
-  if (g == 1 || !in.device().is_cpu()) return conv->forward(in);
+  const auto relu = [this](const at::Tensor& y) {
+    return options.relu() ? torch::relu(y) : y;
+  };
+  if (g == 1 || !in.device().is_cpu()) return relu(conv->forward(in));
   // ATen's CPU grouped convolution is ~2.4x slower than one convolution per
   // group at packed-run sizes (16 groups of 4 -> 16 channels on 10x10,
   // batch 32, forward and backward: 11.3 ms against 4.7 ms), so on the CPU
@@ -263,7 +274,7 @@ at::Tensor PaddedConv2dImpl::forward(const at::Tensor& x) {
         torch::conv2d(xs[static_cast<size_t>(i)], ws[static_cast<size_t>(i)],
                       bs[static_cast<size_t>(i)], options.stride(), pad));
   }
-  return torch::cat(ys, 1);
+  return relu(torch::cat(ys, 1));
 }
 
 int64_t PaddedConv2dImpl::OutputSize(int64_t size) const {
@@ -285,7 +296,8 @@ void MinAtarConvImpl::reset() {
       "conv", PaddedConv2d(PaddedConv2dOptions(g * options.in_channels(),
                                                g * options.channels(), 3)
                                .padding(options.padding())
-                               .groups(g)));
+                               .groups(g)
+                               .relu(true)));
 }
 
 void MinAtarConvImpl::pretty_print(std::ostream& stream) const {
@@ -298,7 +310,7 @@ at::Tensor MinAtarConvImpl::forward(const at::Tensor& obs) {
   CheckObservation(obs, options.members() * options.in_channels());
   at::Tensor x =
       PreprocessObservation(obs, options.input_scale(), ParamDtype(*this));
-  return torch::relu(conv->forward(x));
+  return conv->forward(x);
 }
 
 std::array<int64_t, 3> MinAtarConvImpl::OutputShape(int64_t height,

@@ -80,15 +80,18 @@ at::Tensor MaxPoolSame(const at::Tensor& x, int64_t kernel, int64_t stride);
 at::Tensor PreprocessObservation(const at::Tensor& obs, double scale,
                                  c10::ScalarType dtype);
 
-/// torch::conv2d(x, weight, bias, stride, pad, 1, groups) for a square
-/// kernel with `pad` zeros on every side, where x needs no gradient (an
-/// encoder's first layer, on observations); differentiable in the weight
-/// and bias. On CPU floats under the fast paths (fast_paths.h) a kernel
+/// torch::conv2d(x, weight, bias, 1, pad, 1, groups) for a square kernel
+/// at stride 1 with `pad` zeros on every side, where x needs no gradient
+/// (an encoder's first layer, on observations); differentiable in the
+/// weight and bias. On CPU floats under the fast paths (fast_paths.h) a kernel
 /// (conv_kernel.h) whose gradients do not depend on the number of threads;
-/// elsewhere torch::conv2d. The two agree within float rounding.
+/// elsewhere torch::conv2d. The two agree within float rounding. With
+/// `relu`, the ReLU of that (in the kernel, one pass less each way). The
+/// kernel's output is channels last (a [B, C, H, W] view of [B, H, W, C]
+/// memory), so that PerConv tokens of it need no copy.
 at::Tensor InputConv2d(const at::Tensor& x, const at::Tensor& weight,
-                       const at::Tensor& bias, int64_t stride, int64_t pad,
-                       int64_t groups);
+                       const at::Tensor& bias, int64_t pad, int64_t groups,
+                       bool relu = false);
 
 // ---------------------------------------------------------------------------
 // PaddedConv2d: a square conv with TF-style SAME or VALID padding.
@@ -115,6 +118,8 @@ struct PaddedConv2dOptions {
   /// Grouped conv (torch semantics: in/out channels are totals, each group
   /// sees in/groups of them). Packed runs use one group per member.
   TORCH_ARG(int64_t, groups) = 1;
+  /// ReLU on the output (in InputConv2d's kernel where that runs).
+  TORCH_ARG(bool, relu) = false;
 };
 
 class PaddedConv2dImpl : public torch::nn::Cloneable<PaddedConv2dImpl> {

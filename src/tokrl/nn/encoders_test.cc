@@ -8,6 +8,7 @@
 #include "tokrl/core/check.h"
 #include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/testing.h"
+#include "tokrl/nn/tokenizer.h"
 
 namespace tokrl::nn {
 namespace {
@@ -47,52 +48,77 @@ struct ConvResult {
 };
 
 ConvResult RunInputConv(const at::Tensor& x, const at::Tensor& weight,
-                        const at::Tensor& bias, int64_t stride, int64_t pad,
-                        int64_t groups, const at::Tensor& dy) {
+                        const at::Tensor& bias, int64_t pad, int64_t groups,
+                        bool relu, const at::Tensor& dy) {
   const at::Tensor w = weight.clone().requires_grad_(true);
   const at::Tensor b = bias.clone().requires_grad_(true);
-  const at::Tensor y = InputConv2d(x, w, b, stride, pad, groups);
-  (y * dy).sum().backward();
+  const at::Tensor y = InputConv2d(x, w, b, pad, groups, relu);
+  y.backward(dy);
   return {y.detach(), w.grad(), b.grad()};
 }
 
-// The kernel (fast paths) against torch::conv2d: MinAtar's 3x3 conv
-// (SAME and VALID, packed members as groups), the Nature CNN's first
-// layer, a strided conv with padding on odd sizes; batches across the
-// kernel's chunks of 8; values and the weight's and bias's gradients.
+// The kernel (fast paths) against torch::conv2d (and torch::relu):
+// MinAtar's 3x3 conv (SAME and VALID, packed members as groups), a 5x5 and
+// a 1x1 conv on odd sizes; batches across the kernel's chunks of 8; with
+// and without the ReLU; values and the weight's and bias's gradients, from
+// an output gradient in either memory layout.
 TEST(InputConv2dTest, KernelEqualsConv2d) {
   torch::manual_seed(8);
   struct Case {
-    int64_t b, c, h, w, out, kernel, stride, pad, groups;
+    int64_t b, c, h, w, out, kernel, pad, groups;
   };
   for (const Case& c :
-       {Case{10, 4, 10, 10, 16, 3, 1, 1, 1}, Case{3, 7, 10, 10, 16, 3, 1, 0, 1},
-        Case{17, 4, 10, 10, 16, 3, 1, 1, 3}, Case{2, 4, 84, 84, 32, 8, 4, 0, 1},
-        Case{9, 3, 9, 7, 5, 3, 2, 1, 1}}) {
-    SCOPED_TRACE(::testing::Message()
-                 << "B=" << c.b << " C=" << c.c << " " << c.h << "x" << c.w
-                 << " O=" << c.out << " k=" << c.kernel << " s=" << c.stride
-                 << " p=" << c.pad << " g=" << c.groups);
-    const at::Tensor x =
-        torch::randint(0, 3, {c.b, c.groups * c.c, c.h, c.w}).to(torch::kFloat);
-    const at::Tensor weight =
-        torch::randn({c.groups * c.out, c.c, c.kernel, c.kernel}) * 0.2;
-    const at::Tensor bias = torch::randn({c.groups * c.out});
-    const int64_t oh = (c.h + 2 * c.pad - c.kernel) / c.stride + 1;
-    const int64_t ow = (c.w + 2 * c.pad - c.kernel) / c.stride + 1;
-    const at::Tensor dy = torch::randn({c.b, c.groups * c.out, oh, ow});
-    const ConvResult fast =
-        RunInputConv(x, weight, bias, c.stride, c.pad, c.groups, dy);
-    SetFastPaths(false);
-    const ConvResult plain =
-        RunInputConv(x, weight, bias, c.stride, c.pad, c.groups, dy);
-    SetFastPaths(true);
-    ASSERT_EQ(fast.y.sizes(), plain.y.sizes());
-    EXPECT_TRUE(torch::allclose(fast.y, plain.y, 1e-4, 1e-4));
-    EXPECT_TRUE(
-        torch::allclose(fast.grad_weight, plain.grad_weight, 1e-3, 1e-3));
-    EXPECT_TRUE(torch::allclose(fast.grad_bias, plain.grad_bias, 1e-3, 1e-3));
+       {Case{10, 4, 10, 10, 16, 3, 1, 1}, Case{3, 7, 10, 10, 16, 3, 0, 1},
+        Case{17, 4, 10, 10, 16, 3, 1, 3}, Case{2, 3, 13, 9, 12, 5, 2, 1},
+        Case{9, 3, 9, 7, 5, 3, 1, 1}, Case{4, 2, 5, 6, 3, 1, 0, 2}}) {
+    for (const bool relu : {false, true}) {
+      SCOPED_TRACE(::testing::Message()
+                   << "B=" << c.b << " C=" << c.c << " " << c.h << "x" << c.w
+                   << " O=" << c.out << " k=" << c.kernel << " p=" << c.pad
+                   << " g=" << c.groups << " relu=" << relu);
+      const at::Tensor x = torch::randint(0, 3, {c.b, c.groups * c.c, c.h, c.w})
+                               .to(torch::kFloat);
+      const at::Tensor weight =
+          torch::randn({c.groups * c.out, c.c, c.kernel, c.kernel}) * 0.2;
+      const at::Tensor bias = torch::randn({c.groups * c.out});
+      const int64_t oh = c.h + 2 * c.pad - c.kernel + 1;
+      const int64_t ow = c.w + 2 * c.pad - c.kernel + 1;
+      const at::Tensor dy = torch::randn({c.b, c.groups * c.out, oh, ow});
+      const ConvResult fast =
+          RunInputConv(x, weight, bias, c.pad, c.groups, relu, dy);
+      const ConvResult fast_last =
+          RunInputConv(x, weight, bias, c.pad, c.groups, relu,
+                       dy.contiguous(at::MemoryFormat::ChannelsLast));
+      SetFastPaths(false);
+      const ConvResult plain =
+          RunInputConv(x, weight, bias, c.pad, c.groups, relu, dy);
+      SetFastPaths(true);
+      ASSERT_EQ(fast.y.sizes(), plain.y.sizes());
+      EXPECT_TRUE(torch::allclose(fast.y, plain.y, 1e-4, 1e-4));
+      EXPECT_TRUE(
+          torch::allclose(fast.grad_weight, plain.grad_weight, 1e-3, 1e-3));
+      EXPECT_TRUE(torch::allclose(fast.grad_bias, plain.grad_bias, 1e-3, 1e-3));
+      EXPECT_TRUE(torch::equal(fast.grad_weight, fast_last.grad_weight));
+      EXPECT_TRUE(torch::equal(fast.grad_bias, fast_last.grad_bias));
+      if (relu) {
+        EXPECT_EQ(fast.y.min().item<float>(), 0.0f);
+      }
+    }
   }
+}
+
+// The kernel's output is channels last, so MinAtar's PerConv and flatten
+// tokens are views of it (no copy), and its gradient arrives without one.
+TEST(InputConv2dTest, OutputIsChannelsLastAndTokensAreViews) {
+  torch::manual_seed(10);
+  MinAtarConv conv(MinAtarConvOptions(4));
+  const at::Tensor obs = torch::randint(0, 2, {5, 4, 10, 10}, torch::kUInt8);
+  const at::Tensor features = conv->forward(obs);
+  EXPECT_TRUE(features.is_contiguous(at::MemoryFormat::ChannelsLast));
+  EXPECT_TRUE(PerConvTokens(features).is_contiguous());
+  const at::Tensor flat = FlattenTokens(features);
+  EXPECT_EQ(flat.data_ptr(), features.data_ptr());
+  EXPECT_GE(features.min().item<float>(), 0.0f);  // the ReLU
 }
 
 // The kernel's gradients do not depend on the number of threads; an input
@@ -105,16 +131,16 @@ TEST(InputConv2dTest, SameBitsForAnyThreadCountAndNoInputGradient) {
   const at::Tensor dy = torch::randn({33, 16, 10, 10});
   const int threads = torch::get_num_threads();
   torch::set_num_threads(1);
-  const ConvResult one = RunInputConv(x, weight, bias, 1, 1, 1, dy);
+  const ConvResult one = RunInputConv(x, weight, bias, 1, 1, true, dy);
   torch::set_num_threads(3);
-  const ConvResult three = RunInputConv(x, weight, bias, 1, 1, 1, dy);
+  const ConvResult three = RunInputConv(x, weight, bias, 1, 1, true, dy);
   torch::set_num_threads(threads);
   EXPECT_TRUE(torch::equal(one.y, three.y));
   EXPECT_TRUE(torch::equal(one.grad_weight, three.grad_weight));
   EXPECT_TRUE(torch::equal(one.grad_bias, three.grad_bias));
 
   const at::Tensor needs = x.clone().requires_grad_(true);
-  EXPECT_THROW(InputConv2d(needs, weight, bias, 1, 1, 1), tokrl::Error);
+  EXPECT_THROW(InputConv2d(needs, weight, bias, 1, 1), tokrl::Error);
   PaddedConv2d conv(PaddedConv2dOptions(4, 16, 3));
   conv->forward(needs).sum().backward();
   ASSERT_TRUE(needs.grad().defined());

@@ -67,11 +67,6 @@ at::Tensor PerConvTokens(const at::Tensor& features) {
   return features.flatten(2).transpose(1, 2);
 }
 
-at::Tensor PerFeatTokens(const at::Tensor& features) {
-  CheckFeatures(features);
-  return features.flatten(2);
-}
-
 namespace {
 
 // Why: autograd's gradient of a reshape of a transposed view is the
@@ -79,11 +74,12 @@ namespace {
 // (the encoder's ReLU) run ~30x slower on such a strided gradient than on a
 // contiguous one (threshold_backward of [32, 16, 10, 10]: 144 against 4.4
 // us). Writing the gradient into x's layout here costs one strided copy.
-struct FlattenKeepingLayout : torch::autograd::Function<FlattenKeepingLayout> {
+struct ContiguousKeepingLayout
+    : torch::autograd::Function<ContiguousKeepingLayout> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx,
                             const at::Tensor& x) {
     ctx->save_for_backward({x});
-    return x.contiguous().view({x.size(0), -1});
+    return x.contiguous();
   }
   static torch::autograd::variable_list backward(
       torch::autograd::AutogradContext* ctx,
@@ -91,20 +87,32 @@ struct FlattenKeepingLayout : torch::autograd::Function<FlattenKeepingLayout> {
     const at::Tensor x = ctx->get_saved_variables()[0];
     if (!grads[0].defined()) return {at::Tensor()};
     // empty_like keeps x's strides when x is dense and non-overlapping.
-    return {at::empty_like(x).copy_(grads[0].reshape(x.sizes()))};
+    return {at::empty_like(x).copy_(grads[0])};
   }
 };
 
+// x.contiguous(), with x's gradient in x's own layout (where that matters:
+// x strided and needing a gradient, on the fast paths).
+at::Tensor ContiguousForGradient(const at::Tensor& x) {
+  if (x.is_contiguous() || x.numel() == 0 || !FastPathApplies(x) ||
+      !(at::GradMode::is_enabled() && x.requires_grad())) {
+    return x;
+  }
+  return ContiguousKeepingLayout::apply(x);
+}
+
 }  // namespace
+
+at::Tensor PerFeatTokens(const at::Tensor& features) {
+  CheckFeatures(features);
+  // Channels-last features (InputConv2d's kernel) give strided tokens.
+  return ContiguousForGradient(features.flatten(2));
+}
 
 at::Tensor FlattenSamples(const at::Tensor& x) {
   TOKRL_CHECK(x.dim() >= 2)
       << "FlattenSamples expects [B, ...], got " << x.sizes();
-  if (x.is_contiguous() || x.numel() == 0 || !FastPathApplies(x) ||
-      !(at::GradMode::is_enabled() && x.requires_grad())) {
-    return x.flatten(1);
-  }
-  return FlattenKeepingLayout::apply(x);
+  return ContiguousForGradient(x).flatten(1);
 }
 
 at::Tensor PerSampTokens(const at::Tensor& features) {

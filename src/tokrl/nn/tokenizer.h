@@ -80,7 +80,8 @@ at::Tensor FlattenSamples(const at::Tensor& x);
 at::Tensor FlattenTokens(const at::Tensor& features);
 /// [B, h*w, d].
 at::Tensor PerConvTokens(const at::Tensor& features);
-/// [B, d, h*w].
+/// [B, d, h*w]. From channels-last features (InputConv2d's), a contiguous
+/// copy whose gradient comes back in their layout, as in FlattenSamples.
 at::Tensor PerFeatTokens(const at::Tensor& features);
 /// [B, 1, h*w*d].
 at::Tensor PerSampTokens(const at::Tensor& features);

@@ -72,6 +72,26 @@ TEST(TokenizerTest, FlattenSamplesGivesGradientsInTheInputsLayout) {
   EXPECT_TRUE(seen_by_encoder.is_contiguous());
 }
 
+// Channels-last features (InputConv2d's kernel): PerConv tokens are then
+// contiguous views, PerFeat tokens contiguous copies whose gradient comes
+// back channels last.
+TEST(TokenizerTest, ChannelsLastFeaturesGiveContiguousTokens) {
+  torch::manual_seed(5);
+  const at::Tensor e = torch::randn({2, 3, 4, 5}, torch::requires_grad());
+  const at::Tensor features = e.contiguous(at::MemoryFormat::ChannelsLast);
+  EXPECT_TRUE(PerConvTokens(features).is_contiguous());
+  const at::Tensor perfeat = PerFeatTokens(features);
+  EXPECT_TRUE(perfeat.is_contiguous());
+  EXPECT_TRUE(torch::equal(perfeat, e.detach().flatten(2)));
+  at::Tensor seen;
+  features.register_hook([&seen](const at::Tensor& grad) { seen = grad; });
+  const at::Tensor g = torch::randn({2, 3, 20});
+  perfeat.backward(g);
+  ASSERT_TRUE(seen.defined());
+  EXPECT_TRUE(seen.is_contiguous(at::MemoryFormat::ChannelsLast));
+  EXPECT_TRUE(torch::equal(e.grad(), g.view({2, 3, 4, 5})));
+}
+
 TEST(TokenizerTest, PerPatchAvgAveragesNonOverlappingPatches) {
   torch::manual_seed(1);
   const at::Tensor f = torch::randn({2, 32, 11, 11});
