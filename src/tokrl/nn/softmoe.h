@@ -76,7 +76,8 @@ at::Tensor NormalizeTokens(const at::Tensor& tokens);
 /// With `normalize`, X rows and Phi columns are L2-normalised over d
 /// (eps 1e-6) and Phi is multiplied by `scale` (a 1-element tensor).
 /// Packed (nn/packed_q_network.h): phi [K, d, n, p], scale [K] and tokens
-/// [K*B, m, d], member-major; rows of member k use member k's Phi.
+/// [K*B, m, d], member-major; rows of member k use member k's Phi. The
+/// product is BatchedMatmul's (its small-matrix kernel on CPU floats).
 at::Tensor SoftMoELogits(const at::Tensor& tokens, const at::Tensor& phi,
                          bool normalize = false, const at::Tensor& scale = {});
 /// Softmax over tokens (dim 1) of logits [B, m, n, p].
