@@ -91,8 +91,9 @@ struct ContiguousKeepingLayout
   }
 };
 
-// x.contiguous(), with x's gradient in x's own layout (where that matters:
-// x strided and needing a gradient, on the fast paths).
+// x made contiguous, its gradient coming back in x's own layout, where that
+// matters (x strided and needing a gradient, on the fast paths); otherwise
+// x itself.
 at::Tensor ContiguousForGradient(const at::Tensor& x) {
   if (x.is_contiguous() || x.numel() == 0 || !FastPathApplies(x) ||
       !(at::GradMode::is_enabled() && x.requires_grad())) {

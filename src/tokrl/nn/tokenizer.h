@@ -70,9 +70,9 @@ std::string_view ToString(PatchEmbedding embedding);
 
 // ---- pure functions: features [B, d, h, w] -> tokens [B, m, t] --------------
 
-/// x.flatten(1) for x [B, ...]. When x is a strided view (PerConv tokens are a
-/// transposed view of the features), its gradient comes back in x's memory
-/// layout, so the encoder below sees a contiguous gradient. The flattening
+/// x.flatten(1) for x [B, ...]. When x is a strided view (PerConv tokens of
+/// channels-first features are a transposed view of them), its gradient
+/// comes back in x's memory layout, so the encoder below sees a dense one. The flattening
 /// tokenizers (Flatten, PerSamp, Shuffled) use it.
 at::Tensor FlattenSamples(const at::Tensor& x);
 
