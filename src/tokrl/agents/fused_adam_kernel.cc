@@ -24,17 +24,19 @@ void AdamKernel(float* __restrict p, const float* __restrict g,
 
 TOKRL_CLONES
 double SumOfSquares(const float* g, int64_t n) {
-  // Eight float lanes per block of 64 (vectorized, exact order on every
-  // machine), flushed into double so long tensors keep their precision.
-  double total = 0.0;
+  // A float's square is exact in double (24 + 24 significant bits), so the
+  // only roundings are the double additions: eight lanes in a fixed order
+  // (vectorized, the same bits on every machine), then the lanes in order.
+  double acc[8] = {};
   int64_t j = 0;
-  for (; j + 64 <= n; j += 64) {
-    float acc[8] = {};
-    for (int64_t u = 0; u < 64; u += 8) {
-      for (int l = 0; l < 8; ++l) acc[l] += g[j + u + l] * g[j + u + l];
+  for (; j + 8 <= n; j += 8) {
+    for (int l = 0; l < 8; ++l) {
+      const double x = g[j + l];
+      acc[l] += x * x;
     }
-    for (const float a : acc) total += a;
   }
+  double total = 0.0;
+  for (const double a : acc) total += a;
   for (; j < n; ++j) total += static_cast<double>(g[j]) * g[j];
   return total;
 }

@@ -14,7 +14,8 @@ void AdamKernel(float* __restrict p, const float* __restrict g,
                 float* __restrict m, float* __restrict v, int64_t n, float b1,
                 float b2, float step_size, float inv_sqrt_bias2, float eps);
 
-// Sum of g[j]^2 over n floats, accumulated in double.
+// Sum of g[j]^2 over n floats, squared and accumulated in double (to about
+// double precision; the same bits on every machine).
 double SumOfSquares(const float* g, int64_t n);
 
 }  // namespace tokrl::internal

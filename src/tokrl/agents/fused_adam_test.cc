@@ -59,6 +59,9 @@ TEST(FusedAdam, GradNormIsClipGradNormsMeasure) {
     EXPECT_NEAR(adam.GradNorm(), expected, 1e-6 * expected);
     EXPECT_NEAR(adam.GradNormTensor().item<double>(), expected,
                 1e-6 * expected);
+    // Both square and add in double: equal to double precision.
+    EXPECT_NEAR(adam.GradNorm(), adam.GradNormTensor().item<double>(),
+                1e-12 * expected);
   }
 }
 
