@@ -13,6 +13,8 @@
 //   TOKRL_BENCH_AVX512=0 ./build/bench_agent ...
 //       (the kernels' AVX2 loops and OpenBLAS's dense layers, as on a CPU
 //       without AVX-512)
+//   TOKRL_BENCH_THREADS=2 ./build/bench_agent ...
+//       (LibTorch on two threads; default one)
 #include <benchmark/benchmark.h>
 #include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
@@ -132,12 +134,20 @@ bool BenchCudaGraphs() {
   return value == nullptr || std::string(value) != "0";
 }
 
-// The presets configs/<files...> on BenchDevice(), graphed unless
-// TOKRL_BENCH_CUDA_GRAPHS=0.
+// TOKRL_BENCH_THREADS=N: LibTorch's thread count in every benchmark and the
+// trainers' train.torch_threads (default 1; bench/peer/compare.py --threads).
+int BenchThreads() {
+  const char* value = std::getenv("TOKRL_BENCH_THREADS");
+  return value != nullptr ? std::max(1, std::atoi(value)) : 1;
+}
+
+// The presets configs/<files...> on BenchDevice() with BenchThreads(),
+// graphed unless TOKRL_BENCH_CUDA_GRAPHS=0.
 Config PresetConfig(const std::vector<std::string>& files) {
   Config c = MakeTrainConfig();
   for (const auto& f : files) c.LoadTomlFile(SourceDir() / "configs" / f);
   c.Set("train.device", BenchDevice().str());
+  c.Set("train.torch_threads", std::to_string(BenchThreads()));
   c.Set("agent.cuda_graphs", BenchCudaGraphs() ? "true" : "false");
   return c;
 }
@@ -276,7 +286,7 @@ void FillSynthetic(ReplayBuffer& replay) {
 // MinAtar-sized frames (4x10x10, no stacking), 1 = Atari's (1x84x84, 4
 // stacked). 100k slots, 3-step returns, an episode end every 97 steps.
 void BM_Sample(benchmark::State& state) {
-  torch::set_num_threads(1);
+  torch::set_num_threads(BenchThreads());
   const bool atari = state.range(0) == 1;
   const torch::Device device = BenchDevice();
   ReplayOptions o;
@@ -332,7 +342,7 @@ void TimeUpdates(benchmark::State& state, DqnAgent& agent, ReplayBuffer& replay,
 // batches, the baseline of the ratio, measured in the same process.
 void BM_Update(benchmark::State& state) {
   TuneAllocator();  // as the trainer does
-  torch::set_num_threads(1);
+  torch::set_num_threads(BenchThreads());
   const bool fast = state.range(2) == 1;
   nn::SetFastPaths(fast);
   const Config c = MakeConfig(static_cast<int>(state.range(0)),
@@ -381,7 +391,7 @@ BENCHMARK(BM_Update)
 // (no ALE needed; 20k transitions). Arg: as BM_Update's last one.
 void BM_UpdateAtari(benchmark::State& state) {
   TuneAllocator();
-  torch::set_num_threads(1);
+  torch::set_num_threads(BenchThreads());
   const bool fast = state.range(0) == 1;
   nn::SetFastPaths(fast);
   Config c = PresetConfig({"dqn_atari.toml"});
@@ -402,7 +412,7 @@ BENCHMARK(BM_UpdateAtari)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 // Args: agent (dqn, rainbow_lite), network, K.
 void BM_PackedUpdate(benchmark::State& state) {
   TuneAllocator();
-  torch::set_num_threads(1);
+  torch::set_num_threads(BenchThreads());
   const Config c = MakeConfig(static_cast<int>(state.range(0)),
                               static_cast<int>(state.range(1)));
   auto env = MakeEnv(c.GetString("env.id"));
@@ -452,7 +462,7 @@ BENCHMARK(BM_PackedUpdate)
     ->Unit(benchmark::kMillisecond);
 
 void BM_Act(benchmark::State& state) {
-  torch::set_num_threads(1);
+  torch::set_num_threads(BenchThreads());
   const Config c = MakeConfig(0, static_cast<int>(state.range(0)));
   auto env = MakeEnv(c.GetString("env.id"));
   const ResolvedConfig r = Resolve(c, env->spec());

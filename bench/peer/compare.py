@@ -209,6 +209,7 @@ def main():
     if args.quick:
         steps, min_replay, updates, min_time = 600, 300, 5, 0.05
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    os.environ["TOKRL_BENCH_THREADS"] = str(args.threads)  # bench_agent
     os.environ["TOKRL_BENCH_DEVICE"] = args.device
     sets = [f"train.total_steps={steps}", f"agent.min_replay={min_replay}",
             "agent.epsilon_decay_steps=1000", "train.eval_every=0",

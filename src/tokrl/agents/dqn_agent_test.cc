@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "tokrl/agents/losses.h"
@@ -78,6 +79,46 @@ TEST(DqnAgent, FastPathsGiveThePlainUpdate) {
   for (size_t i = 0; i < pf.size(); ++i) {
     EXPECT_TRUE(torch::allclose(pf[i], pp[i], 1e-4, 1e-6)) << "parameter " << i;
   }
+}
+
+// train.torch_threads > 1 runs the parallel kernels (tokrl's and ATen's) on
+// several threads: the same update to float rounding for every head, and
+// bit for bit where every sum is tokrl's (its kernels split sums the same
+// way for any thread count; OpenBLAS's narrow head layers and ATen's conv
+// embedding of PerPatch do not).
+TEST(DqnAgent, UpdateIsTheSameForAnyThreadCount) {
+  const int threads = torch::get_num_threads();
+  for (const char* agent : {"dqn", "rainbow_lite"}) {
+    for (const std::string network :
+         {"flatten", "tokenized_avg_x4", "softmoe4", "softmoe1_scaled4",
+          "softmoe1_scaled4_perfeat", "softmoe1_scaled4_perpatch", "top1_moe4",
+          "expert_choice4"}) {
+      const AgentSetup s = MakeSetup(agent, network);
+      std::vector<UpdateMetrics> first;
+      std::vector<torch::OrderedDict<std::string, at::Tensor>> params;
+      for (const int n : {1, 3}) {
+        torch::set_num_threads(n);
+        torch::manual_seed(5);
+        DqnAgent a(s.resolved.agent, s.resolved.network, torch::kCPU);
+        const SampledBatch batch = testing::RandomBatch(s.resolved.network, 32);
+        first.push_back(a.Update(batch));
+        a.Update(batch);
+        params.push_back(a.online()->named_parameters());
+      }
+      const std::string row = std::string(agent) + " " + network;
+      EXPECT_NEAR(first[0].loss, first[1].loss, 1e-6 * first[0].loss) << row;
+      EXPECT_NEAR(first[0].grad_norm, first[1].grad_norm,
+                  1e-5 * first[0].grad_norm)
+          << row;
+      if (network == "flatten" || network == "tokenized_avg_x4") {
+        for (const auto& item : params[0]) {
+          EXPECT_TRUE(torch::equal(item.value(), params[1][item.key()]))
+              << row << " " << item.key();
+        }
+      }
+    }
+  }
+  torch::set_num_threads(threads);
 }
 
 }  // namespace

@@ -50,7 +50,8 @@ const OptionsTable<TrainOptions>& TrainOptionsTable() {
                 "root seed (envs, exploration, replay, network init)"),
       StringOption("device", &O::device, "auto | cpu | cuda | cuda:N"),
       IntOption("torch_threads", &O::torch_threads, 1, ThreadPool::kMaxThreads,
-                "LibTorch intra-op threads"),
+                "CPU threads of the network's kernels (LibTorch's and "
+                "tokrl's)"),
       IntOption("eval_every", &O::eval_every, 0, kMax,
                 "env steps between evaluations (0 = never)"),
       IntOption("eval_episodes", &O::eval_episodes, 1,

@@ -190,9 +190,31 @@ namespace {
 
 // Samples per parallel task: a MinAtar sample's product is ~0.3 MFLOP.
 constexpr int64_t kBmmGrain = 4;
+// The fewest multiply-adds of a task when one product is split by rows.
+constexpr int64_t kMinSplitWork = 1 << 18;
 
 at::Tensor Transposed(const at::Tensor& x, bool transpose) {
   return transpose ? x.transpose(1, 2) : x;
+}
+
+// y [k, cols] (any strides) into dst [k, padded]; columns past cols stay
+// as dst has them (zeros).
+void PackRows(const float* y, int64_t s1, int64_t s2, int64_t k, int64_t cols,
+              int64_t padded, float* dst) {
+  if (s2 == 1) {  // rows contiguous, then padded
+    for (int64_t j = 0; j < k; ++j) {
+      std::copy(y + j * s1, y + j * s1 + cols, dst + j * padded);
+    }
+  } else if (s1 == 1) {  // a transposed view: columns contiguous
+    for (int64_t c = 0; c < cols; ++c) {
+      for (int64_t j = 0; j < k; ++j) dst[j * padded + c] = y[c * s2 + j];
+    }
+  } else {
+    for (int64_t j = 0; j < k; ++j) {
+      for (int64_t c = 0; c < cols; ++c)
+        dst[j * padded + c] = y[j * s1 + c * s2];
+    }
+  }
 }
 
 // op(a) op(b) per sample, with internal::SmallGemm on CPU floats (see
@@ -218,33 +240,47 @@ at::Tensor Bmm(const at::Tensor& a, bool transpose_a, const at::Tensor& b,
   const float* xp = x.data_ptr<float>();
   const float* yp = y.data_ptr<float>();
   float* op = out.data_ptr<float>();
+  // Fewer samples than threads (one product: the flatten baseline's dense
+  // layer, SoftMoE's logits): each sample's rows split among the threads.
+  // Every output element is the same sum whichever task computes it.
+  const int64_t threads = at::get_num_threads();
+  int64_t row_tasks = 1;
+  if (batch < threads) {
+    row_tasks = std::min((threads + batch - 1) / batch,
+                         std::max<int64_t>(1, rows * k * cols / kMinSplitWork));
+  }
+  if (row_tasks > 1) {
+    std::vector<float> packed(direct ? 0
+                                     : static_cast<size_t>(batch * k * padded));
+    for (int64_t s = 0; s < batch && !direct; ++s) {
+      PackRows(yp + s * y.stride(0), y.stride(1), y.stride(2), k, cols, padded,
+               packed.data() + s * k * padded);
+    }
+    const int64_t per = (rows + row_tasks - 1) / row_tasks;
+    at::parallel_for(0, batch * row_tasks, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t s = t / row_tasks;
+        const int64_t first = t % row_tasks * per;
+        const int64_t n = std::min(rows, first + per) - first;
+        if (n <= 0) continue;
+        internal::SmallGemm(
+            xp + s * x.stride(0) + first * x.stride(1), x.stride(1),
+            x.stride(2), n, k,
+            direct ? yp + s * y.stride(0) : packed.data() + s * k * padded,
+            direct ? y.stride(1) : padded, cols, op + (s * rows + first) * cols,
+            cols);
+      }
+    });
+    return out;
+  }
   at::parallel_for(0, batch, kBmmGrain, [&](int64_t begin, int64_t end) {
     // Columns past cols stay 0.
     std::vector<float> packed(direct ? 0 : static_cast<size_t>(k * padded));
     for (int64_t s = begin; s < end; ++s) {
-      const float* ys = yp + s * y.stride(0);
-      const float* bp = ys;
+      const float* bp = yp + s * y.stride(0);
       int64_t ldb = y.stride(1);
       if (!direct) {
-        const int64_t s1 = y.stride(1), s2 = y.stride(2);
-        if (s2 == 1) {  // rows contiguous, then padded
-          for (int64_t j = 0; j < k; ++j) {
-            std::copy(ys + j * s1, ys + j * s1 + cols,
-                      packed.data() + j * padded);
-          }
-        } else if (s1 == 1) {  // a transposed view: columns contiguous
-          for (int64_t c = 0; c < cols; ++c) {
-            for (int64_t j = 0; j < k; ++j) {
-              packed[static_cast<size_t>(j * padded + c)] = ys[c * s2 + j];
-            }
-          }
-        } else {
-          for (int64_t j = 0; j < k; ++j) {
-            for (int64_t c = 0; c < cols; ++c) {
-              packed[static_cast<size_t>(j * padded + c)] = ys[j * s1 + c * s2];
-            }
-          }
-        }
+        PackRows(bp, y.stride(1), y.stride(2), k, cols, padded, packed.data());
         bp = packed.data();
         ldb = padded;
       }

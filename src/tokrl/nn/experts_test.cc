@@ -142,6 +142,46 @@ TEST(ExpertsTest, BatchedMatmulEqualsBmm) {
                std::exception);
 }
 
+// Fewer samples than threads: each product's rows split among the threads
+// (the flatten baseline's dense layer, SoftMoE's logits). The same bits as
+// one thread, and torch::bmm's values, for every pair of transposes.
+TEST(ExpertsTest, BatchedMatmulSplitsRowsWithTheSameBits) {
+  torch::manual_seed(8);
+  const int threads = torch::get_num_threads();
+  const struct {
+    int64_t s, rows, k, cols;
+  } shapes[] = {{1, 130, 700, 40}, {2, 61, 900, 36}};
+  for (const auto& sh : shapes) {
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = (t & 1) != 0, tb = (t & 2) != 0;
+      SCOPED_TRACE(::testing::Message()
+                   << sh.s << " x " << sh.rows << "x" << sh.k << "x" << sh.cols
+                   << " ta=" << ta << " tb=" << tb);
+      const at::Tensor a = ta ? torch::randn({sh.s, sh.k, sh.rows})
+                              : torch::randn({sh.s, sh.rows, sh.k});
+      const at::Tensor b = tb ? torch::randn({sh.s, sh.cols, sh.k})
+                              : torch::randn({sh.s, sh.k, sh.cols});
+      const at::Tensor g = torch::randn({sh.s, sh.rows, sh.cols});
+      std::vector<std::vector<at::Tensor>> runs;
+      for (const int n : {1, 3}) {
+        torch::set_num_threads(n);
+        const at::Tensor ag = a.detach().requires_grad_(true);
+        const at::Tensor bg = b.detach().requires_grad_(true);
+        const at::Tensor y = BatchedMatmul(ag, ta, bg, tb);
+        const auto d = torch::autograd::grad({y}, {ag, bg}, {g});
+        runs.push_back({y, d[0], d[1]});
+      }
+      torch::set_num_threads(threads);
+      for (size_t i = 0; i < 3; ++i) {
+        EXPECT_TRUE(torch::equal(runs[0][i], runs[1][i])) << "output " << i;
+      }
+      const at::Tensor want =
+          torch::bmm(ta ? a.transpose(1, 2) : a, tb ? b.transpose(1, 2) : b);
+      EXPECT_TRUE(torch::allclose(runs[1][0], want, 1e-4, 1e-4));
+    }
+  }
+}
+
 TEST(ExpertsTest, BatchedMatmulGivesATransposedViewItsGradientInItsLayout) {
   // SoftMoE's tokens: a transposed view of the encoder output, as b.
   torch::manual_seed(6);
