@@ -1,5 +1,6 @@
 #include "tokrl/nn/fast_paths.h"
 
+#include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 
 #include <atomic>
@@ -15,6 +16,13 @@ void SetFastPaths(bool on) { enabled.store(on, std::memory_order_relaxed); }
 bool FastPathApplies(const at::Tensor& x) {
   return FastPathsEnabled() && x.device().is_cpu() &&
          x.scalar_type() == at::kFloat;
+}
+
+int KernelThreads() {
+  // One call of the body per thread under OpenMP (ranges split evenly).
+  std::atomic<int> calls{0};
+  at::parallel_for(0, 1024, 1, [&](int64_t, int64_t) { ++calls; });
+  return calls.load();
 }
 
 }  // namespace tokrl::nn

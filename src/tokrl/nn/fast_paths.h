@@ -25,6 +25,12 @@ void SetFastPaths(bool enabled);
 /// tensor on the CPU.
 bool FastPathApplies(const at::Tensor& x);
 
+/// How many threads a parallel loop of tokrl's kernels runs on now:
+/// LibTorch's thread count (torch::set_num_threads, train.torch_threads).
+/// at::parallel_for splits work only where tokrl is built with LibTorch's
+/// parallel backend (CMakeLists.txt links OpenMP); 1 would mean it is not.
+int KernelThreads();
+
 }  // namespace tokrl::nn
 
 #endif  // TOKRL_NN_FAST_PATHS_H_
