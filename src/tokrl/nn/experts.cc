@@ -205,11 +205,11 @@ void PackRows(const float* y, int64_t s1, int64_t s2, int64_t k, int64_t cols,
     for (int64_t j = 0; j < k; ++j) {
       std::copy(y + j * s1, y + j * s1 + cols, dst + j * padded);
     }
-  } else if (s1 == 1) {  // a transposed view: columns contiguous
-    for (int64_t c = 0; c < cols; ++c) {
-      for (int64_t j = 0; j < k; ++j) dst[j * padded + c] = y[c * s2 + j];
-    }
   } else {
+    // Row by row, for a transposed view too: the writes run along dst's
+    // rows and the reads revisit the same few cache lines of y. (Column by
+    // column, every write missed L1: packing x^T was 6.2% of a DQN flatten
+    // update in perf, now 3.3%.)
     for (int64_t j = 0; j < k; ++j) {
       for (int64_t c = 0; c < cols; ++c)
         dst[j * padded + c] = y[j * s1 + c * s2];
