@@ -241,53 +241,50 @@ at::Tensor Bmm(const at::Tensor& a, bool transpose_a, const at::Tensor& b,
   const float* yp = y.data_ptr<float>();
   float* op = out.data_ptr<float>();
   // Fewer samples than threads (one product: the flatten baseline's dense
-  // layer, SoftMoE's logits): each sample's rows split among the threads.
-  // Every output element is the same sum whichever task computes it.
+  // layer, SoftMoE's logits): each sample's rows split among the threads,
+  // y packed once beforehand. Every output element is the same sum
+  // whichever task computes it.
   const int64_t threads = at::get_num_threads();
   int64_t row_tasks = 1;
   if (batch < threads) {
     row_tasks = std::min((threads + batch - 1) / batch,
                          std::max<int64_t>(1, rows * k * cols / kMinSplitWork));
   }
-  if (row_tasks > 1) {
-    std::vector<float> packed(direct ? 0
-                                     : static_cast<size_t>(batch * k * padded));
-    for (int64_t s = 0; s < batch && !direct; ++s) {
-      PackRows(yp + s * y.stride(0), y.stride(1), y.stride(2), k, cols, padded,
-               packed.data() + s * k * padded);
-    }
-    const int64_t per = (rows + row_tasks - 1) / row_tasks;
-    at::parallel_for(0, batch * row_tasks, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) {
-        const int64_t s = t / row_tasks;
-        const int64_t first = t % row_tasks * per;
-        const int64_t n = std::min(rows, first + per) - first;
-        if (n <= 0) continue;
-        internal::SmallGemm(
-            xp + s * x.stride(0) + first * x.stride(1), x.stride(1),
-            x.stride(2), n, k,
-            direct ? yp + s * y.stride(0) : packed.data() + s * k * padded,
-            direct ? y.stride(1) : padded, cols, op + (s * rows + first) * cols,
-            cols);
-      }
-    });
-    return out;
+  const bool pack_first = !direct && row_tasks > 1;
+  std::vector<float> packed_all(
+      pack_first ? static_cast<size_t>(batch * k * padded) : 0);
+  for (int64_t s = 0; s < batch && pack_first; ++s) {
+    PackRows(yp + s * y.stride(0), y.stride(1), y.stride(2), k, cols, padded,
+             packed_all.data() + s * k * padded);
   }
-  at::parallel_for(0, batch, kBmmGrain, [&](int64_t begin, int64_t end) {
-    // Columns past cols stay 0.
-    std::vector<float> packed(direct ? 0 : static_cast<size_t>(k * padded));
-    for (int64_t s = begin; s < end; ++s) {
-      const float* bp = yp + s * y.stride(0);
-      int64_t ldb = y.stride(1);
-      if (!direct) {
-        PackRows(bp, y.stride(1), y.stride(2), k, cols, padded, packed.data());
-        bp = packed.data();
-        ldb = padded;
-      }
-      internal::SmallGemm(xp + s * x.stride(0), x.stride(1), x.stride(2), rows,
-                          k, bp, ldb, cols, op + s * rows * cols, cols);
-    }
-  });
+  const int64_t per = (rows + row_tasks - 1) / row_tasks;
+  const int64_t grain = row_tasks > 1 ? 1 : kBmmGrain;
+  at::parallel_for(
+      0, batch * row_tasks, grain, [&](int64_t begin, int64_t end) {
+        // Else each task packs its samples' y here (columns past cols stay 0).
+        std::vector<float> packed(
+            direct || pack_first ? 0 : static_cast<size_t>(k * padded));
+        for (int64_t t = begin; t < end; ++t) {
+          const int64_t s = t / row_tasks;
+          const int64_t first = t % row_tasks * per;
+          const int64_t n = std::min(rows, first + per) - first;
+          if (n <= 0) continue;
+          const float* bp = yp + s * y.stride(0);
+          int64_t ldb = y.stride(1);
+          if (pack_first) {
+            bp = packed_all.data() + s * k * padded;
+            ldb = padded;
+          } else if (!direct) {
+            PackRows(bp, y.stride(1), y.stride(2), k, cols, padded,
+                     packed.data());
+            bp = packed.data();
+            ldb = padded;
+          }
+          internal::SmallGemm(xp + s * x.stride(0) + first * x.stride(1),
+                              x.stride(1), x.stride(2), n, k, bp, ldb, cols,
+                              op + (s * rows + first) * cols, cols);
+        }
+      });
   return out;
 }
 

@@ -72,8 +72,8 @@ std::string_view ToString(PatchEmbedding embedding);
 
 /// x.flatten(1) for x [B, ...]. When x is a strided view (PerConv tokens of
 /// channels-first features are a transposed view of them), its gradient
-/// comes back in x's memory layout, so the encoder below sees a dense one. The flattening
-/// tokenizers (Flatten, PerSamp, Shuffled) use it.
+/// comes back in x's memory layout, so the encoder below sees a dense one.
+/// The flattening tokenizers (Flatten, PerSamp, Shuffled) use it.
 at::Tensor FlattenSamples(const at::Tensor& x);
 
 /// [B, 1, h*w*d], (h, w, d) order. Same values as PerSampTokens.
