@@ -181,7 +181,8 @@ BENCHMARK(BM_DispatchCombine)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 void BM_MinAtarConv(benchmark::State& state) {
   torch::manual_seed(0);
   tokrl::nn::MinAtarConv conv(tokrl::nn::MinAtarConvOptions(4));
-  const at::Tensor obs = torch::randint(0, 2, {kBatch, 4, 10, 10}, torch::kUInt8);
+  const at::Tensor obs =
+      torch::randint(0, 2, {kBatch, 4, 10, 10}, torch::kUInt8);
   const at::Tensor g = torch::randn({kBatch, 1, 1600});
   tokrl::nn::SetFastPaths(state.range(0) == 1);
   for (auto _ : state) {
@@ -249,6 +250,27 @@ void BM_SmallLinear(benchmark::State& state) {
 }
 BENCHMARK(BM_SmallLinear)
     ->ArgsProduct({{0, 1}, {1, 8, 16}})
+    ->Unit(benchmark::kMicrosecond);
+
+// A narrow head layer's forward and backward with gradients, batch 32 of
+// 1600 inputs (SoftMoE's MinAtar head) -> arg 1 outputs: the kernel (arg 0
+// = 1; the same bits on any thread count) against torch::linear (OpenBLAS).
+void BM_NarrowLinear(benchmark::State& state) {
+  torch::manual_seed(0);
+  const at::Tensor x = torch::randn({32, 1600}).requires_grad_(true);
+  const at::Tensor w =
+      (torch::randn({state.range(1), 1600}) * 0.02).requires_grad_(true);
+  const at::Tensor bias = torch::zeros({state.range(1)}).requires_grad_(true);
+  const at::Tensor g = torch::randn({32, state.range(1)});
+  tokrl::nn::SetFastPaths(state.range(0) == 1);
+  for (auto _ : state) {
+    tokrl::nn::LinearForward(x, w, bias).backward(g);
+  }
+  tokrl::nn::SetFastPaths(true);
+  state.SetLabel(state.range(0) == 1 ? "small-matrix kernel" : "torch::linear");
+}
+BENCHMARK(BM_NarrowLinear)
+    ->ArgsProduct({{0, 1}, {6, 18}})
     ->Unit(benchmark::kMicrosecond);
 
 // The small-matrix kernel alone on SoftMoE-4's MinAtar products, 32 samples

@@ -31,11 +31,11 @@ bool SmallLinearApplies(const at::Tensor& x, const at::Tensor& weight,
          x.size(2) % internal::kSmallGemmLanes == 0;
 }
 
-at::Tensor SmallLinear(const at::Tensor& x, const at::Tensor& weight,
-                       const at::Tensor& bias) {
-  TOKRL_CHECK(SmallLinearApplies(x, weight, bias))
-      << "SmallLinear of x " << x.sizes() << ", weight " << weight.sizes()
-      << ", bias " << bias.sizes();
+namespace {
+
+// x [K, R, in] W[k]^T + bias[k] per member in SmallGemmRowsByRows, for any R.
+at::Tensor RowsByRowsLinear(const at::Tensor& x, const at::Tensor& weight,
+                            const at::Tensor& bias) {
   const at::Tensor a = x.contiguous();
   const at::Tensor w = weight.contiguous();
   const int64_t members = a.size(0), rows = a.size(1), in = a.size(2),
@@ -48,6 +48,16 @@ at::Tensor SmallLinear(const at::Tensor& x, const at::Tensor& weight,
         out.data_ptr<float>() + k * rows * out_features, out_features);
   }
   return out.add_(bias.unsqueeze(1));
+}
+
+}  // namespace
+
+at::Tensor SmallLinear(const at::Tensor& x, const at::Tensor& weight,
+                       const at::Tensor& bias) {
+  TOKRL_CHECK(SmallLinearApplies(x, weight, bias))
+      << "SmallLinear of x " << x.sizes() << ", weight " << weight.sizes()
+      << ", bias " << bias.sizes();
+  return RowsByRowsLinear(x, weight, bias);
 }
 
 namespace {
@@ -63,6 +73,67 @@ bool KernelLinearApplies(const at::Tensor& x, const at::Tensor& weight,
          bias.size(-1) == weight.size(-2);
 }
 
+// Narrow layers (fewer than kKernelLinearMinOut outputs: a DQN head's
+// actions, PerPatch's embedding) of any rows, on any CPU the fast paths
+// take.
+bool NarrowLinearApplies(const at::Tensor& x, const at::Tensor& weight,
+                         const at::Tensor& bias) {
+  return FastPathApplies(x) && FastPathApplies(weight) &&
+         FastPathApplies(bias) && x.dim() == 3 && weight.dim() == 3 &&
+         bias.dim() == 2 && x.size(0) == weight.size(0) &&
+         bias.size(0) == weight.size(0) && bias.size(1) == weight.size(1) &&
+         x.size(2) == weight.size(2) && x.size(1) >= 1 &&
+         weight.size(1) < kKernelLinearMinOut &&
+         x.size(2) % internal::kSmallGemmLanes == 0;
+}
+
+// Why: OpenBLAS splits a product among its threads at boundaries that
+// depend on the thread count, and sums its edge blocks in another order:
+// a DQN head's weight gradient (6 x 32 by 32 x 1600) and the forward and
+// input gradient of an 18-action head came out with other bits at 2-4
+// threads than at one (torch.mm, Debian's OpenBLAS 0.3.21), so SoftMoE DQN
+// runs depended on train.torch_threads. Here the forward is one dot product
+// per output (serial) and the gradients BatchedMatmul's products with both
+// operands' rows contiguous (no packing), whose sums do not depend on the
+// threads.
+struct NarrowLinearFn : torch::autograd::Function<NarrowLinearFn> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx,
+                            const at::Tensor& x, const at::Tensor& weight,
+                            const at::Tensor& bias) {
+    ctx->save_for_backward({x, weight});
+    return RowsByRowsLinear(x, weight, bias);
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx,
+      torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor g = grads[0].contiguous();  // [K, R, out]
+    at::Tensor grad_x, grad_weight, grad_bias;
+    if (ctx->needs_input_grad(0)) {
+      grad_x = BatchedMatmul(g, false, saved[1].contiguous(), false);
+    }
+    if (ctx->needs_input_grad(1)) {
+      grad_weight = BatchedMatmul(g, true, saved[0].contiguous(), false);
+    }
+    if (ctx->needs_input_grad(2)) {
+      // Row after row (ATen's sum splits long reductions by thread).
+      const int64_t members = g.size(0), rows = g.size(1), out = g.size(2);
+      grad_bias = at::zeros({members, out}, g.options());
+      const float* gp = g.data_ptr<float>();
+      float* bp = grad_bias.data_ptr<float>();
+      for (int64_t k = 0; k < members; ++k) {
+        for (int64_t r = 0; r < rows; ++r) {
+          for (int64_t o = 0; o < out; ++o) {
+            bp[k * out + o] += gp[(k * rows + r) * out + o];
+          }
+        }
+      }
+    }
+    return {grad_x, grad_weight, grad_bias};
+  }
+};
+
 }  // namespace
 
 at::Tensor LinearForward(const at::Tensor& x, const at::Tensor& weight,
@@ -72,7 +143,8 @@ at::Tensor LinearForward(const at::Tensor& x, const at::Tensor& weight,
     // takes it.
     const at::Tensor x1 = x.unsqueeze(0), w1 = weight.unsqueeze(0),
                      b1 = bias.unsqueeze(0);
-    if (SmallLinearApplies(x1, w1, b1) || KernelLinearApplies(x1, w1, b1)) {
+    if (SmallLinearApplies(x1, w1, b1) || KernelLinearApplies(x1, w1, b1) ||
+        NarrowLinearApplies(x1, w1, b1)) {
       return PackedLinearForward(x1, w1, b1)[0].contiguous();
     }
   }
@@ -94,10 +166,13 @@ at::Tensor PackedLinearForward(const at::Tensor& x, const at::Tensor& weight,
     // AVX-512 loop runs them at ~230 (bench_nn BM_SmallGemm). Its backward
     // (BatchedMatmul) computes G^T x and G W, right operands contiguous;
     // the forward packs x^T per call (200 KB for the flatten baseline), so
-    // narrow outputs (a DQN head's 6 actions) stay with OpenBLAS.
+    // narrow outputs (a DQN head's 6 actions) take NarrowLinearFn instead.
     return BatchedMatmul(weight, false, x, true)
         .add_(bias.view({k, out, 1}))
         .transpose(1, 2);
+  }
+  if (NarrowLinearApplies(x, weight, bias)) {
+    return NarrowLinearFn::apply(x, weight, bias);
   }
   return torch::baddbmm(bias.view({k, out, 1}), weight, x.transpose(1, 2))
       .transpose(1, 2);

@@ -1,7 +1,8 @@
 // Dense layers' y = x W^T + b with the products of a few rows that need no
-// gradient (acting on one env's observation per run, evaluation) through
-// the small-matrix kernel (small_gemm_kernel.h) instead of a BLAS GEMM, and
-// on CPUs with AVX-512 the larger ones too, with gradients.
+// gradient (acting on one env's observation per run, evaluation) and of
+// narrow layers through the small-matrix kernel (small_gemm_kernel.h)
+// instead of a BLAS GEMM, and on CPUs with AVX-512 the larger ones too,
+// with gradients.
 //
 // Contract
 //   * LinearForward(x [B, in], weight [out, in], bias [out]) -> [B, out]
@@ -17,8 +18,13 @@
 //     than kSmallLinearRows rows and the layer at least kKernelLinearMinOut
 //     outputs, LinearForward runs the kernel as an autograd function
 //     (gradients of x, weight and bias equal torch::linear's within float
-//     rounding), and PackedLinearForward the same per member. Else they are
+//     rounding), and PackedLinearForward the same per member. Else, for a
+//     layer of fewer than kKernelLinearMinOut outputs under the same
+//     conditions as SmallLinearApplies but any R and with gradients (on
+//     any CPU), the kernel as an autograd function too. Else they are
 //     torch::linear and torch::baddbmm.
+//   * In the kernel, the results (outputs and gradients) do not depend on
+//     the number of threads (OpenBLAS's do: see linear.cc).
 #ifndef TOKRL_NN_LINEAR_H_
 #define TOKRL_NN_LINEAR_H_
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -139,6 +140,36 @@ TEST(LinearTest, PackedLinearForwardIsEachMembersLinear) {
       }
     }
   }
+}
+
+// Narrow layers with gradients: the same bits on one and three threads, for
+// shapes where OpenBLAS's did not (a DQN head's 6 x 1600 weight gradient,
+// every product of an 18-action head, PerPatch's embedding).
+TEST(LinearTest, NarrowLayersGiveTheSameBitsOnAnyThreadCount) {
+  const int threads = torch::get_num_threads();
+  torch::manual_seed(6);
+  for (const auto& [rows, in, out] : std::vector<std::array<int64_t, 3>>{
+           {32, 1600, 6}, {32, 512, 18}, {8, 3136, 18}, {288, 144, 16}}) {
+    SCOPED_TRACE(::testing::Message() << rows << " x " << in << " -> " << out);
+    const at::Tensor x0 = torch::randn({rows, in});
+    const at::Tensor w0 = torch::randn({out, in}) / std::sqrt(in);
+    const at::Tensor b0 = torch::randn({out});
+    const at::Tensor g = torch::randn({rows, out});
+    std::vector<std::vector<at::Tensor>> results;
+    for (const int n : {1, 3}) {
+      torch::set_num_threads(n);
+      const at::Tensor x = x0.clone().requires_grad_(true);
+      const at::Tensor w = w0.clone().requires_grad_(true);
+      const at::Tensor b = b0.clone().requires_grad_(true);
+      const at::Tensor y = LinearForward(x, w, b);
+      y.backward(g);
+      results.push_back({y.detach(), x.grad(), w.grad(), b.grad()});
+    }
+    for (size_t i = 0; i < results[0].size(); ++i) {
+      EXPECT_TRUE(torch::equal(results[0][i], results[1][i])) << i;
+    }
+  }
+  torch::set_num_threads(threads);
 }
 
 TEST(LinearTest, ShapeMismatchIsAnError) {

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/linear.h"
 #include "tokrl/nn/testing.h"
 
 namespace tokrl::nn {
@@ -37,7 +38,9 @@ TEST(NoisyLinearTest, NoiseInTrainingResetChangesItEvalIsDeterministic) {
   torch::manual_seed(2);
   NoisyLinear layer(NoisyLinearOptions(8, 4));
   const at::Tensor x = torch::randn({3, 8});
-  const at::Tensor mean = torch::linear(x, layer->weight_mu, layer->bias_mu);
+  // The layer's products are LinearForward's (the same values as
+  // torch::linear within float rounding).
+  const at::Tensor mean = LinearForward(x, layer->weight_mu, layer->bias_mu);
 
   // Train mode: noisy, but fixed until reset_noise().
   const at::Tensor a = layer->forward(x);

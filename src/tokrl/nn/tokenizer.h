@@ -87,6 +87,14 @@ at::Tensor PerFeatTokens(const at::Tensor& features);
 at::Tensor PerSampTokens(const at::Tensor& features);
 /// Average-pooled P x P patches (stride P, VALID): [B, (h/P)*(w/P), d].
 at::Tensor PerPatchAvgTokens(const at::Tensor& features, int64_t patch);
+/// The learned embedding: the conv of weight [e, d, P, P] and bias [e]
+/// (stride P, VALID) over features [B, d, h, w], as tokens
+/// [B, (h/P)*(w/P), e]; equals PerConvTokens(conv2d(features, weight, bias,
+/// P)) within float rounding, computed as one dense layer over the patches
+/// (LinearForward), whose sums do not depend on the number of threads on
+/// the fast paths (ATen's conv's weight gradient does).
+at::Tensor PerPatchConvTokens(const at::Tensor& features,
+                              const at::Tensor& weight, const at::Tensor& bias);
 /// PerConv after permuting the h*w*d entries of each sample (in (h, w, d)
 /// order) by `permutation` (int64 [h*w*d]): out_flat[j] = in_flat[perm[j]].
 at::Tensor ShuffledTokens(const at::Tensor& features,

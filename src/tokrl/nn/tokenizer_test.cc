@@ -3,9 +3,15 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <array>
+#include <cmath>
 #include <set>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/fast_paths.h"
+#include "tokrl/nn/linear.h"
+#include "tokrl/nn/small_gemm_kernel.h"
 #include "tokrl/nn/testing.h"
 
 namespace tokrl::nn {
@@ -199,6 +205,68 @@ TEST(TokenizerModuleTest, PatchConvEmbeddingIsKernelEqualsStride) {
   EXPECT_TRUE(torch::allclose(t[0][2], expected, 1e-5, 1e-5));
   t.sum().backward();
   testing::ExpectEveryParameterHasNonzeroGrad(*tok);
+}
+
+// The embedding as a dense layer over the patches equals ATen's conv (values
+// and all three gradients, the features' in their layout), for
+// channels-last and contiguous features, with the fast paths (the patch
+// loops and the kernel) and without (ATen's view and torch::linear), a patch
+// that drops the last rows, patch rows the kernel takes (d*P*P a multiple of
+// 8) or not, and narrow and wide embeddings; its bits do not depend on the
+// number of threads where every product is in the kernel.
+TEST(TokenizerTest, PerPatchConvTokensEqualTheConv) {
+  const int threads = torch::get_num_threads();
+  torch::manual_seed(7);
+  for (const auto& [d, hw, p, e] : std::vector<std::array<int64_t, 4>>{
+           {16, 10, 3, 16}, {8, 11, 4, 5}, {3, 10, 3, 40}, {16, 10, 2, 64}}) {
+    for (const auto format :
+         {at::MemoryFormat::ChannelsLast, at::MemoryFormat::Contiguous}) {
+      SCOPED_TRACE(::testing::Message() << d << "x" << hw << "x" << hw << " P="
+                                        << p << " e=" << e << " " << format);
+      const at::Tensor f0 = torch::randn({32, d, hw, hw}).contiguous(format);
+      const at::Tensor w0 = torch::randn({e, d, p, p}) / (p * std::sqrt(d));
+      const at::Tensor b0 = torch::randn({e});
+      const int64_t n = hw / p;
+      const at::Tensor g = torch::randn({32, n * n, e});
+      std::vector<std::vector<at::Tensor>> results;
+      // ATen's conv; ours on 1 and 3 threads; ours without the fast paths.
+      for (const int mode : {0, 1, 3, 4}) {
+        torch::set_num_threads(mode == 3 ? 3 : 1);
+        SetFastPaths(mode != 4);
+        const at::Tensor f = f0.clone().requires_grad_(true);
+        const at::Tensor w = w0.clone().requires_grad_(true);
+        const at::Tensor b = b0.clone().requires_grad_(true);
+        const at::Tensor t = mode == 0
+                                 ? PerConvTokens(torch::conv2d(f, w, b, p))
+                                 : PerPatchConvTokens(f, w, b);
+        ASSERT_EQ(t.sizes(), (Shape{32, n * n, e}));
+        t.backward(g);
+        results.push_back({t.detach(), f.grad(), w.grad(), b.grad()});
+        EXPECT_EQ(f.grad().strides(), f.strides()) << mode;
+      }
+      SetFastPaths(true);
+      for (size_t i = 0; i < results[0].size(); ++i) {
+        for (const size_t r : {1, 3}) {  // ours, with and without fast paths
+          EXPECT_TRUE(torch::allclose(results[r][i], results[0][i], 1e-4, 1e-4))
+              << r << " " << i << ": "
+              << (results[r][i] - results[0][i]).abs().max();
+        }
+        // Wide embeddings are OpenBLAS's without AVX-512 (linear.h).
+        if (e < kKernelLinearMinOut || internal::SmallGemmHasAvx512()) {
+          EXPECT_TRUE(torch::equal(results[1][i], results[2][i])) << i;
+        }
+      }
+    }
+  }
+  torch::set_num_threads(threads);
+  EXPECT_THROW(
+      PerPatchConvTokens(torch::randn({2, 4, 5, 5}), torch::randn({3, 4, 6, 6}),
+                         torch::randn({3})),
+      tokrl::Error);
+  EXPECT_THROW(
+      PerPatchConvTokens(torch::randn({2, 4, 5, 5}), torch::randn({3, 2, 2, 2}),
+                         torch::randn({3})),
+      tokrl::Error);
 }
 
 TEST(TokenizerModuleTest, CloneAndSaveLoadKeepThePermutation) {
