@@ -9,29 +9,20 @@
 
 namespace tokrl::nn {
 
-// Why: a 1-row product against a 128 x 1600 weight (the flatten baseline's
-// dense layer, run at every greedy acting step) costs OpenBLAS's sgemm 47 us
-// on a Zen 5 core, most of it packing the weight; the kernel reads the
-// weight once: 7.8 us (BM_SmallLinear in bench_nn). There the kernel still
-// led at 32 rows (107 against 128 us) and drew level at 64, but it runs
-// without FMA (core/cpu_clones.h), which on other cores halves its rate
-// against OpenBLAS's FMA loop; 8 rows (34 against 56 us) keep a margin.
-bool SmallLinearApplies(const at::Tensor& x, const at::Tensor& weight,
-                        const at::Tensor& bias) {
-  if (at::GradMode::is_enabled() &&
-      (x.requires_grad() || weight.requires_grad() || bias.requires_grad())) {
-    return false;
-  }
+namespace {
+
+// x [K, R, in], weight [K, out, in], bias [K, out] in the kernel's
+// dot-product form (SmallGemmRowsByRows): the fast paths apply to all
+// three, the shapes agree, and in is a multiple of its lanes.
+bool RowsByRowsApplies(const at::Tensor& x, const at::Tensor& weight,
+                       const at::Tensor& bias) {
   return FastPathApplies(x) && FastPathApplies(weight) &&
          FastPathApplies(bias) && x.dim() == 3 && weight.dim() == 3 &&
          bias.dim() == 2 && x.size(0) == weight.size(0) &&
          bias.size(0) == weight.size(0) && bias.size(1) == weight.size(1) &&
          x.size(2) == weight.size(2) && x.size(1) >= 1 &&
-         x.size(1) <= kSmallLinearRows &&
          x.size(2) % internal::kSmallGemmLanes == 0;
 }
-
-namespace {
 
 // x [K, R, in] W[k]^T + bias[k] per member in SmallGemmRowsByRows, for any R.
 at::Tensor RowsByRowsLinear(const at::Tensor& x, const at::Tensor& weight,
@@ -51,6 +42,22 @@ at::Tensor RowsByRowsLinear(const at::Tensor& x, const at::Tensor& weight,
 }
 
 }  // namespace
+
+// Why: a 1-row product against a 128 x 1600 weight (the flatten baseline's
+// dense layer, run at every greedy acting step) costs OpenBLAS's sgemm 47 us
+// on a Zen 5 core, most of it packing the weight; the kernel reads the
+// weight once: 7.8 us (BM_SmallLinear in bench_nn). There the kernel still
+// led at 32 rows (107 against 128 us) and drew level at 64, but it runs
+// without FMA (core/cpu_clones.h), which on other cores halves its rate
+// against OpenBLAS's FMA loop; 8 rows (34 against 56 us) keep a margin.
+bool SmallLinearApplies(const at::Tensor& x, const at::Tensor& weight,
+                        const at::Tensor& bias) {
+  if (at::GradMode::is_enabled() &&
+      (x.requires_grad() || weight.requires_grad() || bias.requires_grad())) {
+    return false;
+  }
+  return RowsByRowsApplies(x, weight, bias) && x.size(1) <= kSmallLinearRows;
+}
 
 at::Tensor SmallLinear(const at::Tensor& x, const at::Tensor& weight,
                        const at::Tensor& bias) {
@@ -78,13 +85,8 @@ bool KernelLinearApplies(const at::Tensor& x, const at::Tensor& weight,
 // take.
 bool NarrowLinearApplies(const at::Tensor& x, const at::Tensor& weight,
                          const at::Tensor& bias) {
-  return FastPathApplies(x) && FastPathApplies(weight) &&
-         FastPathApplies(bias) && x.dim() == 3 && weight.dim() == 3 &&
-         bias.dim() == 2 && x.size(0) == weight.size(0) &&
-         bias.size(0) == weight.size(0) && bias.size(1) == weight.size(1) &&
-         x.size(2) == weight.size(2) && x.size(1) >= 1 &&
-         weight.size(1) < kKernelLinearMinOut &&
-         x.size(2) % internal::kSmallGemmLanes == 0;
+  return RowsByRowsApplies(x, weight, bias) &&
+         weight.size(1) < kKernelLinearMinOut;
 }
 
 // Why: OpenBLAS splits a product among its threads at boundaries that
@@ -100,8 +102,10 @@ struct NarrowLinearFn : torch::autograd::Function<NarrowLinearFn> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx,
                             const at::Tensor& x, const at::Tensor& weight,
                             const at::Tensor& bias) {
-    ctx->save_for_backward({x, weight});
-    return RowsByRowsLinear(x, weight, bias);
+    // Contiguous once, for both directions.
+    const at::Tensor a = x.contiguous(), w = weight.contiguous();
+    ctx->save_for_backward({a, w});
+    return RowsByRowsLinear(a, w, bias);
   }
 
   static torch::autograd::variable_list backward(
@@ -111,10 +115,10 @@ struct NarrowLinearFn : torch::autograd::Function<NarrowLinearFn> {
     const at::Tensor g = grads[0].contiguous();  // [K, R, out]
     at::Tensor grad_x, grad_weight, grad_bias;
     if (ctx->needs_input_grad(0)) {
-      grad_x = BatchedMatmul(g, false, saved[1].contiguous(), false);
+      grad_x = BatchedMatmul(g, false, saved[1], false);
     }
     if (ctx->needs_input_grad(1)) {
-      grad_weight = BatchedMatmul(g, true, saved[0].contiguous(), false);
+      grad_weight = BatchedMatmul(g, true, saved[0], false);
     }
     if (ctx->needs_input_grad(2)) {
       // Row after row (ATen's sum splits long reductions by thread).
