@@ -11,8 +11,9 @@
 //   TOKRL_BENCH_DEVICE=cuda TOKRL_PROFILE=DIR ./build/bench_agent ...
 //       (what the GPU runs per update: DIR/<row>.gpu.txt)
 //   TOKRL_BENCH_AVX512=0 ./build/bench_agent ...
-//       (the kernels' AVX2 loops and OpenBLAS's dense layers, as on a CPU
-//       without AVX-512)
+//       (the small-matrix kernel's AVX2 loop and OpenBLAS's dense layers,
+//       as on a CPU without AVX-512; the other loops keep the clone that
+//       load time picked for this CPU, core/cpu_clones.h)
 //   TOKRL_BENCH_THREADS=2 ./build/bench_agent ...
 //       (LibTorch on two threads; default one)
 #include <benchmark/benchmark.h>

@@ -181,7 +181,7 @@ void SmallGemmRowsByRows(const float* a, int64_t lda, int64_t rows,
 
 namespace {
 
-TOKRL_CLONES
+TOKRL_CLONES_AVX2
 void SmallGemmAvx2(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
                    int64_t k, const float* b, int64_t ldb, int64_t cols,
                    float* out, int64_t ldo) {
