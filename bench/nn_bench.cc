@@ -252,9 +252,11 @@ BENCHMARK(BM_SmallLinear)
     ->ArgsProduct({{0, 1}, {1, 8, 16}})
     ->Unit(benchmark::kMicrosecond);
 
-// A narrow head layer's forward and backward with gradients, batch 32 of
-// 1600 inputs (SoftMoE's MinAtar head) -> arg 1 outputs: the kernel (arg 0
-// = 1; the same bits on any thread count) against torch::linear (OpenBLAS).
+// A dense layer's forward and backward with gradients, batch 32 of 1600
+// inputs -> arg 1 outputs (6, 18: SoftMoE's MinAtar heads; 128: the
+// flatten baseline's dense layer): the kernel as one autograd node (arg 0
+// = 1; for 128 outputs only with AVX-512, else both are torch::linear)
+// against torch::linear (OpenBLAS).
 void BM_NarrowLinear(benchmark::State& state) {
   torch::manual_seed(0);
   const at::Tensor x = torch::randn({32, 1600}).requires_grad_(true);
@@ -270,7 +272,7 @@ void BM_NarrowLinear(benchmark::State& state) {
   state.SetLabel(state.range(0) == 1 ? "small-matrix kernel" : "torch::linear");
 }
 BENCHMARK(BM_NarrowLinear)
-    ->ArgsProduct({{0, 1}, {6, 18}})
+    ->ArgsProduct({{0, 1}, {6, 18, 128}})
     ->Unit(benchmark::kMicrosecond);
 
 // The small-matrix kernel alone on SoftMoE-4's MinAtar products, 32 samples

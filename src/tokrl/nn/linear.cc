@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <vector>
+
 #include "tokrl/core/check.h"
 #include "tokrl/nn/experts.h"
 #include "tokrl/nn/fast_paths.h"
@@ -11,34 +13,69 @@ namespace tokrl::nn {
 
 namespace {
 
-// x [K, R, in], weight [K, out, in], bias [K, out] in the kernel's
-// dot-product form (SmallGemmRowsByRows): the fast paths apply to all
-// three, the shapes agree, and in is a multiple of its lanes.
-bool RowsByRowsApplies(const at::Tensor& x, const at::Tensor& weight,
-                       const at::Tensor& bias) {
-  return FastPathApplies(x) && FastPathApplies(weight) &&
-         FastPathApplies(bias) && x.dim() == 3 && weight.dim() == 3 &&
-         bias.dim() == 2 && x.size(0) == weight.size(0) &&
-         bias.size(0) == weight.size(0) && bias.size(1) == weight.size(1) &&
-         x.size(2) == weight.size(2) && x.size(1) >= 1 &&
-         x.size(2) % internal::kSmallGemmLanes == 0;
+// x [R, in], weight [out, in], bias [out] (a dense layer) or x [K, R, in],
+// weight [K, out, in], bias [K, out] (a packed network's K layers) whose
+// shapes agree, on the fast paths.
+bool LayerApplies(const at::Tensor& x, const at::Tensor& weight,
+                  const at::Tensor& bias) {
+  if (!FastPathApplies(x) || !FastPathApplies(weight) ||
+      !FastPathApplies(bias)) {
+    return false;
+  }
+  if (weight.dim() == 3) {
+    if (x.dim() != 3 || bias.dim() != 2 || x.size(0) != weight.size(0) ||
+        bias.size(0) != weight.size(0)) {
+      return false;
+    }
+  } else if (weight.dim() != 2 || x.dim() != 2 || bias.dim() != 1) {
+    return false;
+  }
+  return x.size(-1) == weight.size(-1) && bias.size(-1) == weight.size(-2) &&
+         x.size(-2) >= 1;
 }
 
-// x [K, R, in] W[k]^T + bias[k] per member in SmallGemmRowsByRows, for any R.
+// In the kernel's dot-product form (SmallGemmRowsByRows): in is a multiple
+// of its lanes.
+bool RowsByRowsApplies(const at::Tensor& x, const at::Tensor& weight,
+                       const at::Tensor& bias) {
+  return LayerApplies(x, weight, bias) &&
+         x.size(-1) % internal::kSmallGemmLanes == 0;
+}
+
+// A 2-d operand as a packed one of one member (a view).
+at::Tensor Packed(const at::Tensor& t, bool packed) {
+  return packed ? t : t.unsqueeze(0);
+}
+
+// x W^T + bias for contiguous x [.., R, in] and weight [.., out, in] (per
+// member when packed) in SmallGemmRowsByRows, for any R: [.., R, out].
 at::Tensor RowsByRowsLinear(const at::Tensor& x, const at::Tensor& weight,
                             const at::Tensor& bias) {
-  const at::Tensor a = x.contiguous();
-  const at::Tensor w = weight.contiguous();
-  const int64_t members = a.size(0), rows = a.size(1), in = a.size(2),
-                out_features = w.size(1);
-  at::Tensor out = at::empty({members, rows, out_features}, a.options());
+  const bool packed = weight.dim() == 3;
+  const int64_t members = packed ? x.size(0) : 1, rows = x.size(-2),
+                in = x.size(-1), out_features = weight.size(-2);
+  at::Tensor out =
+      at::empty(packed ? std::vector<int64_t>{members, rows, out_features}
+                       : std::vector<int64_t>{rows, out_features},
+                x.options());
   for (int64_t k = 0; k < members; ++k) {
     internal::SmallGemmRowsByRows(
-        a.data_ptr<float>() + k * rows * in, in, rows,
-        w.data_ptr<float>() + k * out_features * in, in, out_features, in,
+        x.data_ptr<float>() + k * rows * in, in, rows,
+        weight.data_ptr<float>() + k * out_features * in, in, out_features, in,
         out.data_ptr<float>() + k * rows * out_features, out_features);
   }
-  return out.add_(bias.unsqueeze(1));
+  return out.add_(packed ? bias.unsqueeze(1) : bias);
+}
+
+// The product without gradient of at most kSmallLinearRows rows (per
+// member), either rank.
+bool NoGradSmallApplies(const at::Tensor& x, const at::Tensor& weight,
+                        const at::Tensor& bias) {
+  if (at::GradMode::is_enabled() &&
+      (x.requires_grad() || weight.requires_grad() || bias.requires_grad())) {
+    return false;
+  }
+  return RowsByRowsApplies(x, weight, bias) && x.size(-2) <= kSmallLinearRows;
 }
 
 }  // namespace
@@ -52,11 +89,7 @@ at::Tensor RowsByRowsLinear(const at::Tensor& x, const at::Tensor& weight,
 // against OpenBLAS's FMA loop; 8 rows (34 against 56 us) keep a margin.
 bool SmallLinearApplies(const at::Tensor& x, const at::Tensor& weight,
                         const at::Tensor& bias) {
-  if (at::GradMode::is_enabled() &&
-      (x.requires_grad() || weight.requires_grad() || bias.requires_grad())) {
-    return false;
-  }
-  return RowsByRowsApplies(x, weight, bias) && x.size(1) <= kSmallLinearRows;
+  return weight.dim() == 3 && NoGradSmallApplies(x, weight, bias);
 }
 
 at::Tensor SmallLinear(const at::Tensor& x, const at::Tensor& weight,
@@ -64,61 +97,79 @@ at::Tensor SmallLinear(const at::Tensor& x, const at::Tensor& weight,
   TOKRL_CHECK(SmallLinearApplies(x, weight, bias))
       << "SmallLinear of x " << x.sizes() << ", weight " << weight.sizes()
       << ", bias " << bias.sizes();
-  return RowsByRowsLinear(x, weight, bias);
+  return RowsByRowsLinear(x.contiguous(), weight.contiguous(), bias);
 }
 
 namespace {
 
-// x [.., R, in], weight [.., out, in], bias [.., out] (2-d or packed 3-d).
+// Layers (of either rank) the kernel computes with gradients: where it has
+// its AVX-512 loop, batches past kSmallLinearRows rows of layers of at
+// least kKernelLinearMinOut outputs (why: see KernelLinearFn); on any CPU,
+// narrow layers (fewer outputs: a DQN head's actions, PerPatch's
+// embedding) of any rows in the dot-product form.
 bool KernelLinearApplies(const at::Tensor& x, const at::Tensor& weight,
                          const at::Tensor& bias) {
-  return internal::SmallGemmHasAvx512() && FastPathApplies(x) &&
-         FastPathApplies(weight) && FastPathApplies(bias) &&
-         x.dim() == weight.dim() && bias.dim() == weight.dim() - 1 &&
-         x.size(-2) > kSmallLinearRows && x.size(-1) == weight.size(-1) &&
-         weight.size(-2) >= kKernelLinearMinOut &&
-         bias.size(-1) == weight.size(-2);
+  if (!LayerApplies(x, weight, bias)) return false;
+  if (weight.size(-2) < kKernelLinearMinOut) {
+    return x.size(-1) % internal::kSmallGemmLanes == 0;
+  }
+  return internal::SmallGemmHasAvx512() && x.size(-2) > kSmallLinearRows;
 }
 
-// Narrow layers (fewer than kKernelLinearMinOut outputs: a DQN head's
-// actions, PerPatch's embedding) of any rows, on any CPU the fast paths
-// take.
-bool NarrowLinearApplies(const at::Tensor& x, const at::Tensor& weight,
-                         const at::Tensor& bias) {
-  return RowsByRowsApplies(x, weight, bias) &&
-         weight.size(1) < kKernelLinearMinOut;
-}
-
-// Why: OpenBLAS splits a product among its threads at boundaries that
-// depend on the thread count, and sums its edge blocks in another order:
-// a DQN head's weight gradient (6 x 32 by 32 x 1600) and the forward and
-// input gradient of an 18-action head came out with other bits at 2-4
-// threads than at one (torch.mm, Debian's OpenBLAS 0.3.21), so SoftMoE DQN
-// runs depended on train.torch_threads. Here the forward is one dot product
-// per output (serial) and the gradients BatchedMatmul's products with both
-// operands' rows contiguous (no packing), whose sums do not depend on the
-// threads.
-struct NarrowLinearFn : torch::autograd::Function<NarrowLinearFn> {
+// A dense layer as one autograd node, x [.., R, in] -> [.., R, out]
+// contiguous (2-d or packed 3-d operands): as separate ops (unsqueeze,
+// BatchedMatmul, bias, transpose, select, contiguous) the flatten
+// baseline's layer cost a dozen ops forward and as many autograd nodes
+// backward, one of which zero-filled and copied the whole gradient.
+//
+// Why the kernel for wide layers: OpenBLAS 0.3.21 runs its AVX2 (Haswell)
+// sgemm on AVX-512 cores it does not know (Zen 5), at ~100-120 GFLOP/s for
+// the flatten baseline's 32 x 1600 by 1600 x 128 products; the kernel's
+// AVX-512 loop runs them at ~230 (bench_nn BM_SmallGemm). The forward is
+// (W x^T)^T, packing x^T per call (200 KB for the flatten baseline) rather
+// than W^T (800 KB); narrow layers (a DQN head's 6 actions) take the
+// dot-product form, which packs nothing.
+//
+// Why narrow layers in the kernel on every CPU: OpenBLAS splits a product
+// among its threads at boundaries that depend on the thread count, and
+// sums its edge blocks in another order: a DQN head's weight gradient (6 x
+// 32 by 32 x 1600) and the forward and input gradient of an 18-action head
+// came out with other bits at 2-4 threads than at one (torch.mm, Debian's
+// OpenBLAS 0.3.21), so SoftMoE DQN runs depended on train.torch_threads.
+// Here the gradients are BatchedMatmul's products with both operands' rows
+// contiguous (no packing), whose sums do not depend on the threads.
+struct KernelLinearFn : torch::autograd::Function<KernelLinearFn> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx,
                             const at::Tensor& x, const at::Tensor& weight,
                             const at::Tensor& bias) {
+    const bool packed = weight.dim() == 3;
     // Contiguous once, for both directions.
     const at::Tensor a = x.contiguous(), w = weight.contiguous();
     ctx->save_for_backward({a, w});
-    return RowsByRowsLinear(a, w, bias);
+    ctx->saved_data["packed"] = packed;
+    if (w.size(-2) < kKernelLinearMinOut) return RowsByRowsLinear(a, w, bias);
+    const at::Tensor product =
+        BatchedMatmul(Packed(w, packed), false, Packed(a, packed), true)
+            .add_(Packed(bias, packed).unsqueeze(2));
+    // The result is its own tensor, not a view (of the product).
+    std::vector<int64_t> sizes = x.sizes().vec();
+    sizes.back() = w.size(-2);
+    at::Tensor out = at::empty(sizes, a.options());
+    Packed(out, packed).copy_(product.transpose(1, 2));
+    return out;
   }
 
   static torch::autograd::variable_list backward(
       torch::autograd::AutogradContext* ctx,
       torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const at::Tensor g = grads[0].contiguous();  // [K, R, out]
+    const bool packed = ctx->saved_data["packed"].toBool();
+    const at::Tensor g = Packed(grads[0].contiguous(), packed);  // [K, R, out]
+    const at::Tensor a = Packed(saved[0], packed), w = Packed(saved[1], packed);
     at::Tensor grad_x, grad_weight, grad_bias;
-    if (ctx->needs_input_grad(0)) {
-      grad_x = BatchedMatmul(g, false, saved[1], false);
-    }
+    if (ctx->needs_input_grad(0)) grad_x = BatchedMatmul(g, false, w, false);
     if (ctx->needs_input_grad(1)) {
-      grad_weight = BatchedMatmul(g, true, saved[0], false);
+      grad_weight = BatchedMatmul(g, true, a, false);
     }
     if (ctx->needs_input_grad(2)) {
       // Row after row (ATen's sum splits long reductions by thread).
@@ -134,50 +185,48 @@ struct NarrowLinearFn : torch::autograd::Function<NarrowLinearFn> {
         }
       }
     }
+    if (!packed) {
+      for (at::Tensor* t : {&grad_x, &grad_weight, &grad_bias}) {
+        if (t->defined()) *t = (*t)[0];
+      }
+    }
     return {grad_x, grad_weight, grad_bias};
   }
 };
+
+// x W^T + bias in the kernel where one of its paths takes the operands
+// (either rank), else undefined.
+at::Tensor KernelLinear(const at::Tensor& x, const at::Tensor& weight,
+                        const at::Tensor& bias) {
+  if (NoGradSmallApplies(x, weight, bias)) {
+    return RowsByRowsLinear(x.contiguous(), weight.contiguous(), bias);
+  }
+  if (KernelLinearApplies(x, weight, bias)) {
+    return KernelLinearFn::apply(x, weight, bias);
+  }
+  return at::Tensor();
+}
 
 }  // namespace
 
 at::Tensor LinearForward(const at::Tensor& x, const at::Tensor& weight,
                          const at::Tensor& bias) {
-  if (x.dim() == 2 && weight.dim() == 2 && bias.dim() == 1) {
-    // As a packed layer of one member, where one of the kernel's paths
-    // takes it.
-    const at::Tensor x1 = x.unsqueeze(0), w1 = weight.unsqueeze(0),
-                     b1 = bias.unsqueeze(0);
-    if (SmallLinearApplies(x1, w1, b1) || KernelLinearApplies(x1, w1, b1) ||
-        NarrowLinearApplies(x1, w1, b1)) {
-      return PackedLinearForward(x1, w1, b1)[0].contiguous();
-    }
+  if (weight.dim() == 2) {
+    if (at::Tensor y = KernelLinear(x, weight, bias); y.defined()) return y;
   }
   return torch::linear(x, weight, bias);
 }
 
 at::Tensor PackedLinearForward(const at::Tensor& x, const at::Tensor& weight,
                                const at::Tensor& bias) {
-  if (SmallLinearApplies(x, weight, bias)) return SmallLinear(x, weight, bias);
+  if (weight.dim() == 3) {
+    if (at::Tensor y = KernelLinear(x, weight, bias); y.defined()) return y;
+  }
   // (W x^T)^T: backward then yields the weight's gradient in the weight's
   // own layout, where x W^T would yield it transposed and cost a strided
   // copy of every weight gradient.
   const int64_t k = weight.size(0);
   const int64_t out = weight.size(1);
-  if (KernelLinearApplies(x, weight, bias)) {
-    // Why the kernel: OpenBLAS 0.3.21 runs its AVX2 (Haswell) sgemm on
-    // AVX-512 cores it does not know (Zen 5), at ~100-120 GFLOP/s for the
-    // flatten baseline's 32 x 1600 by 1600 x 128 products; the kernel's
-    // AVX-512 loop runs them at ~230 (bench_nn BM_SmallGemm). Its backward
-    // (BatchedMatmul) computes G^T x and G W, right operands contiguous;
-    // the forward packs x^T per call (200 KB for the flatten baseline), so
-    // narrow outputs (a DQN head's 6 actions) take NarrowLinearFn instead.
-    return BatchedMatmul(weight, false, x, true)
-        .add_(bias.view({k, out, 1}))
-        .transpose(1, 2);
-  }
-  if (NarrowLinearApplies(x, weight, bias)) {
-    return NarrowLinearFn::apply(x, weight, bias);
-  }
   return torch::baddbmm(bias.view({k, out, 1}), weight, x.transpose(1, 2))
       .transpose(1, 2);
 }

@@ -24,7 +24,8 @@
 //     any CPU), the kernel as an autograd function too. Else they are
 //     torch::linear and torch::baddbmm.
 //   * In the kernel, the results (outputs and gradients) do not depend on
-//     the number of threads (OpenBLAS's do: see linear.cc).
+//     the number of threads (OpenBLAS's do: see linear.cc), and the output
+//     is a contiguous tensor of its own, recorded as one autograd node.
 #ifndef TOKRL_NN_LINEAR_H_
 #define TOKRL_NN_LINEAR_H_
 
@@ -55,9 +56,9 @@ at::Tensor SmallLinear(const at::Tensor& x, const at::Tensor& weight,
                        const at::Tensor& bias);
 
 /// A packed network's K dense layers, x [K, R, in], weight [K, out, in],
-/// bias [K, out] -> [K, R, out] (a transposed view unless SmallLinear takes
-/// it): SmallLinear where it applies, else the kernel (BatchedMatmul) under
-/// LinearForward's AVX-512 conditions, else torch::baddbmm; differentiable.
+/// bias [K, out] -> [K, R, out]: SmallLinear where it applies, else the
+/// kernel as an autograd function under LinearForward's conditions, else
+/// torch::baddbmm (a transposed view); differentiable.
 at::Tensor PackedLinearForward(const at::Tensor& x, const at::Tensor& weight,
                                const at::Tensor& bias);
 

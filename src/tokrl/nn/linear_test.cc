@@ -5,9 +5,11 @@
 
 #include <array>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/small_gemm_kernel.h"
 
 namespace tokrl::nn {
 namespace {
@@ -170,6 +172,43 @@ TEST(LinearTest, NarrowLayersGiveTheSameBitsOnAnyThreadCount) {
     }
   }
   torch::set_num_threads(threads);
+}
+
+// Layers the kernel computes with gradients (narrow ones on any CPU, wide
+// ones with AVX-512), dense and packed: the output is a contiguous tensor
+// of its own whose autograd node leads straight to the parameters' and
+// input's gradient accumulators (no view or copy nodes between).
+TEST(LinearTest, KernelLayersAreOneAutogradNode) {
+  torch::manual_seed(7);
+  std::vector<int64_t> widths = {6};
+  if (internal::SmallGemmHasAvx512()) widths.push_back(128);
+  for (const int64_t out : widths) {
+    for (const bool packed : {false, true}) {
+      SCOPED_TRACE(::testing::Message()
+                   << out << " outputs" << (packed ? ", packed" : ""));
+      const std::vector<int64_t> lead =
+          packed ? std::vector<int64_t>{2} : std::vector<int64_t>{};
+      const auto shape = [&](std::vector<int64_t> dims) {
+        dims.insert(dims.begin(), lead.begin(), lead.end());
+        return dims;
+      };
+      const at::Tensor x = torch::randn(shape({32, 64})).requires_grad_(true);
+      const at::Tensor w = torch::randn(shape({out, 64})).requires_grad_(true);
+      const at::Tensor b = torch::randn(shape({out})).requires_grad_(true);
+      const at::Tensor y =
+          packed ? PackedLinearForward(x, w, b) : LinearForward(x, w, b);
+      EXPECT_EQ(y.sizes(), at::IntArrayRef(shape({32, out})));
+      EXPECT_TRUE(y.is_contiguous());
+      EXPECT_FALSE(y.is_view());
+      ASSERT_NE(y.grad_fn(), nullptr);
+      EXPECT_NE(y.grad_fn()->name().find("KernelLinearFn"), std::string::npos)
+          << y.grad_fn()->name();
+      for (const auto& edge : y.grad_fn()->next_edges()) {
+        ASSERT_TRUE(edge.is_valid());
+        EXPECT_EQ(edge.function->name(), "torch::autograd::AccumulateGrad");
+      }
+    }
+  }
 }
 
 TEST(LinearTest, ShapeMismatchIsAnError) {
