@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <vector>
@@ -37,10 +38,12 @@ constexpr std::array<EnumName<HeadType>, 3> kHeadNames = {{
 // BM_LinearAtGroups).
 struct GroupedLinear : torch::autograd::Function<GroupedLinear> {
   // Float CPU rows, contiguous, whole vectors of 8 wide.
-  static bool UseKernel(const at::Tensor& zs, const at::Tensor& weight) {
+  static bool UseKernel(const at::Tensor& zs, const at::Tensor& weight,
+                        const at::Tensor& bias) {
     return FastPathApplies(zs) && FastPathApplies(weight) &&
+           FastPathApplies(bias) &&
            weight.size(1) % tokrl::internal::kSmallGemmLanes == 0 &&
-           weight.is_contiguous() && zs.is_contiguous();
+           weight.is_contiguous() && zs.is_contiguous() && bias.is_contiguous();
   }
 
   static torch::autograd::variable_list forward(
@@ -69,21 +72,34 @@ struct GroupedLinear : torch::autograd::Function<GroupedLinear> {
     const at::Tensor zs = z.index_select(0, order);  // grouped
     at::Tensor ys = at::empty({b, atoms}, z.options());
     const int64_t in = weight.size(1);
-    const bool kernel = UseKernel(zs, weight);
-    for (int64_t g = 0; g < num_groups; ++g) {
-      const int64_t start = offsets[g], count = offsets[g + 1] - start;
-      if (count == 0) continue;
-      at::Tensor out = ys.narrow(0, start, count);
-      const at::Tensor b_g = bias.narrow(0, g * atoms, atoms);
-      const at::Tensor z_g = zs.narrow(0, start, count);
-      const at::Tensor w_g = weight.narrow(0, g * atoms, atoms);
-      if (kernel) {
-        tokrl::internal::SmallGemmRowsByRows(z_g.data_ptr<float>(), in, count,
-                                             w_g.data_ptr<float>(), in, atoms,
-                                             in, out.data_ptr<float>(), atoms);
-        out.add_(b_g);
-      } else {
-        at::addmm_out(out, b_g, z_g, w_g.t());
+    if (UseKernel(zs, weight, bias)) {
+      // Pointers into the blocks: narrow() views cost a few LibTorch ops
+      // per group (~70 per Rainbow-lite update, forward and backward).
+      const float* zp = zs.data_ptr<float>();
+      const float* wp = weight.data_ptr<float>();
+      const float* bp = bias.data_ptr<float>();
+      float* yp = ys.data_ptr<float>();
+      for (int64_t g = 0; g < num_groups; ++g) {
+        const int64_t start = offsets[g], count = offsets[g + 1] - start;
+        if (count == 0) continue;
+        float* out = yp + start * atoms;
+        tokrl::internal::SmallGemmRowsByRows(zp + start * in, in, count,
+                                             wp + g * atoms * in, in, atoms, in,
+                                             out, atoms);
+        for (int64_t r = 0; r < count; ++r) {
+          for (int64_t j = 0; j < atoms; ++j) {
+            out[r * atoms + j] += bp[g * atoms + j];
+          }
+        }
+      }
+    } else {
+      for (int64_t g = 0; g < num_groups; ++g) {
+        const int64_t start = offsets[g], count = offsets[g + 1] - start;
+        if (count == 0) continue;
+        at::Tensor out = ys.narrow(0, start, count);
+        at::addmm_out(out, bias.narrow(0, g * atoms, atoms),
+                      zs.narrow(0, start, count),
+                      weight.narrow(0, g * atoms, atoms).t());
       }
     }
     ctx->save_for_backward({zs, weight, order});
@@ -104,36 +120,53 @@ struct GroupedLinear : torch::autograd::Function<GroupedLinear> {
     const at::Tensor gs = grads[0].index_select(0, order);
     at::Tensor dzs = at::empty_like(zs);
     at::Tensor dw = at::empty_like(weight);
-    const int64_t in = weight.size(1);
-    const bool kernel = UseKernel(zs, weight);  // gs: zs's type, contiguous
     at::Tensor db = at::empty({weight.size(0)}, weight.options());
-    for (size_t g = 0; g + 1 < offsets.size(); ++g) {
-      const int64_t rows = static_cast<int64_t>(g) * atoms;
-      const int64_t start = offsets[g], count = offsets[g + 1] - start;
-      at::Tensor dw_a = dw.narrow(0, rows, atoms);
-      at::Tensor db_a = db.narrow(0, rows, atoms);
-      if (count == 0) {
-        dw_a.zero_();
-        db_a.zero_();
-        continue;
+    const int64_t in = weight.size(1);
+    if (UseKernel(zs, weight, db)) {  // gs: zs's type, contiguous
+      const float* gp = gs.data_ptr<float>();
+      const float* zp = zs.data_ptr<float>();
+      const float* wp = weight.data_ptr<float>();
+      float* dzp = dzs.data_ptr<float>();
+      float* dwp = dw.data_ptr<float>();
+      float* dbp = db.data_ptr<float>();
+      for (size_t g = 0; g + 1 < offsets.size(); ++g) {
+        const int64_t rows = static_cast<int64_t>(g) * atoms;
+        const int64_t start = offsets[g], count = offsets[g + 1] - start;
+        float* dw_a = dwp + rows * in;
+        float* db_a = dbp + rows;
+        if (count == 0) {
+          std::fill(dw_a, dw_a + atoms * in, 0.0f);
+          std::fill(db_a, db_a + atoms, 0.0f);
+          continue;
+        }
+        const float* g_a = gp + start * atoms;
+        tokrl::internal::SmallGemm(g_a, atoms, 1, count, atoms, wp + rows * in,
+                                   in, in, dzp + start * in, in);
+        tokrl::internal::SmallGemm(g_a, 1, atoms, atoms, count, zp + start * in,
+                                   in, in, dw_a, in);
+        // Row after row.
+        std::copy(g_a, g_a + atoms, db_a);
+        for (int64_t r = 1; r < count; ++r) {
+          for (int64_t j = 0; j < atoms; ++j) db_a[j] += g_a[r * atoms + j];
+        }
       }
-      const at::Tensor g_a = gs.narrow(0, start, count);
-      at::Tensor dz_a = dzs.narrow(0, start, count);
-      const at::Tensor w_a = weight.narrow(0, rows, atoms);
-      const at::Tensor z_a = zs.narrow(0, start, count);
-      if (kernel) {
-        const float* gp = g_a.data_ptr<float>();
-        tokrl::internal::SmallGemm(gp, atoms, 1, count, atoms,
-                                   w_a.data_ptr<float>(), in, in,
-                                   dz_a.data_ptr<float>(), in);
-        tokrl::internal::SmallGemm(gp, 1, atoms, atoms, count,
-                                   z_a.data_ptr<float>(), in, in,
-                                   dw_a.data_ptr<float>(), in);
-      } else {
-        at::mm_out(dz_a, g_a, w_a);
-        at::mm_out(dw_a, g_a.t(), z_a);
+    } else {
+      for (size_t g = 0; g + 1 < offsets.size(); ++g) {
+        const int64_t rows = static_cast<int64_t>(g) * atoms;
+        const int64_t start = offsets[g], count = offsets[g + 1] - start;
+        at::Tensor dw_a = dw.narrow(0, rows, atoms);
+        at::Tensor db_a = db.narrow(0, rows, atoms);
+        if (count == 0) {
+          dw_a.zero_();
+          db_a.zero_();
+          continue;
+        }
+        const at::Tensor g_a = gs.narrow(0, start, count);
+        at::Tensor dz_a = dzs.narrow(0, start, count);
+        at::mm_out(dz_a, g_a, weight.narrow(0, rows, atoms));
+        at::mm_out(dw_a, g_a.t(), zs.narrow(0, start, count));
+        at::sum_out(db_a, g_a, {0});
       }
-      at::sum_out(db_a, g_a, {0});
     }
     return {at::empty_like(dzs).index_copy_(0, order, dzs), dw, db,
             at::Tensor(), at::Tensor()};
