@@ -43,8 +43,20 @@ FusedAdamOptions AgentAdamOptions(const AgentOptions& options) {
       .lr = options.lr, .beta1 = 0.9, .beta2 = 0.999, .eps = options.adam_eps};
 }
 
-torch::Tensor AgentSupport(const AgentOptions& options, torch::Device device) {
+torch::Tensor AgentSupport(const AgentOptions& options,
+                           const nn::QNetworkOptions& network,
+                           torch::Device device) {
+  TOKRL_CHECK((network.head == nn::HeadType::kC51) == options.distributional)
+      << "the network's head is " << nn::ToString(network.head)
+      << " but agent.distributional is "
+      << (options.distributional ? "true" : "false");
   if (!options.distributional) return {};
+  TOKRL_CHECK(network.num_atoms == options.num_atoms &&
+              network.v_min == options.v_min && network.v_max == options.v_max)
+      << "the network's C51 head has " << network.num_atoms << " atoms in ["
+      << network.v_min << ", " << network.v_max << "], the agent "
+      << options.num_atoms << " in [" << options.v_min << ", " << options.v_max
+      << "]";
   return torch::linspace(
       options.v_min, options.v_max, options.num_atoms,
       torch::TensorOptions().dtype(torch::kFloat).device(device));
@@ -64,7 +76,7 @@ DqnAgent::DqnAgent(const AgentOptions& options,
   for (auto& p : target_->parameters()) p.set_requires_grad(false);
   optimizer_ = std::make_unique<FusedAdam>(online_->parameters(),
                                            AgentAdamOptions(options));
-  support_ = AgentSupport(options, device_);
+  support_ = AgentSupport(options, network, device_);
   if (options.cuda_graphs && device_.is_cuda() && CudaGraph::Available() &&
       SupportsGraphs(network)) {
     StartGraphs();
@@ -167,11 +179,11 @@ TdTerms ComputeTdTerms(const AgentOptions& options,
       targets = TdTargets(returns, discounts, next_target.q,
                           options.double_q ? next_online.q : torch::Tensor());
     } else {
-      const torch::Tensor next_q = C51QValues(next_target.logits, support);
-      const torch::Tensor next_online_q =
-          options.double_q ? C51QValues(next_online.logits, support)
-                           : torch::Tensor();
-      const torch::Tensor next_actions = DoubleQActions(next_q, next_online_q);
+      // The heads' Q values are these logits' expectations over `support`
+      // already (C51QValues again cost two softmaxes of [B, A, K] per
+      // update).
+      const torch::Tensor next_actions = DoubleQActions(
+          next_target.q, options.double_q ? next_online.q : torch::Tensor());
       const torch::Tensor next_probs =
           torch::softmax(SelectActions(next_target.logits, next_actions), -1);
       target_probs =

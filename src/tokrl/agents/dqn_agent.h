@@ -64,8 +64,9 @@ struct UpdateMetrics {
 // per_sample loss [N] (differentiable), priorities [N] and Q(s, a) [N].
 // `taken` = online(s) at the taken actions, with gradient; next_target =
 // target(s'); next_online = online(s') when options.double_q (else unused);
-// support: the C51 atoms. Shared by DqnAgent and PackedAgent (members
-// folded into N).
+// support: the C51 atoms, those of the heads that computed next_target.q and
+// next_online.q (AgentSupport checks), which the C51 rule uses as they are.
+// Shared by DqnAgent and PackedAgent (members folded into N).
 struct TdTerms {
   torch::Tensor per_sample, priorities, q_taken;
 };
@@ -92,9 +93,14 @@ SampledBatch ToDevice(const SampledBatch& batch, torch::Device device);
 
 // The agents' Adam (Dopamine's betas, agent.lr and agent.adam_eps) and C51
 // support (agent.v_min .. v_max, num_atoms atoms; undefined for scalar Q),
-// shared by DqnAgent and PackedAgent.
+// shared by DqnAgent and PackedAgent. AgentSupport throws tokrl::Error
+// unless the network's head matches the agent: a C51 head exactly when
+// options.distributional, with the same atoms and v_min / v_max (the
+// update bootstraps from the head's own Q values, ComputeTdTerms).
 FusedAdamOptions AgentAdamOptions(const AgentOptions& options);
-torch::Tensor AgentSupport(const AgentOptions& options, torch::Device device);
+torch::Tensor AgentSupport(const AgentOptions& options,
+                           const nn::QNetworkOptions& network,
+                           torch::Device device);
 
 class GraphedStep;
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tokrl/agents/losses.h"
+#include "tokrl/agents/packed_agent.h"
 #include "tokrl/agents/testing.h"
 #include "tokrl/agents/train_config.h"
 #include "tokrl/core/testing.h"
@@ -54,6 +55,41 @@ TEST(DqnAgent, ActEqualsEpsilonGreedyOnTheOnlineNetwork) {
     }
     EXPECT_EQ(a.Uniform(), b.Uniform()) << "epsilon " << epsilon;
   }
+}
+
+// The C51 rule bootstraps from the head's own Q values, so a network whose
+// head does not match the agent (scalar against C51, other atoms or value
+// range) is refused when the agent is built, naming both sides.
+TEST(DqnAgent, HeadThatDoesNotMatchTheAgentIsAnError) {
+  const AgentSetup dqn = MakeSetup("dqn", "flatten");
+  const AgentSetup rainbow = MakeSetup("rainbow_lite", "flatten");
+  EXPECT_NO_THROW(
+      DqnAgent(rainbow.resolved.agent, rainbow.resolved.network, torch::kCPU));
+  EXPECT_NO_THROW(PackedAgent(rainbow.resolved.agent, rainbow.resolved.network,
+                              2, torch::kCPU));
+  const auto expect_refused = [](const AgentOptions& agent,
+                                 const nn::QNetworkOptions& network,
+                                 const std::string& words) {
+    EXPECT_NE(
+        ErrorOf([&] { DqnAgent(agent, network, torch::kCPU); }).find(words),
+        std::string::npos)
+        << words;
+    EXPECT_NE(ErrorOf([&] {
+                PackedAgent(agent, network, 2, torch::kCPU);
+              }).find(words),
+              std::string::npos)
+        << words;
+  };
+  expect_refused(dqn.resolved.agent, rainbow.resolved.network,
+                 "agent.distributional is false");
+  expect_refused(rainbow.resolved.agent, dqn.resolved.network,
+                 "agent.distributional is true");
+  nn::QNetworkOptions other = rainbow.resolved.network;
+  other.v_max = rainbow.resolved.agent.v_max + 1.0;
+  expect_refused(rainbow.resolved.agent, other, "C51 head has");
+  other = rainbow.resolved.network;
+  other.num_atoms = rainbow.resolved.agent.num_atoms + 2;
+  expect_refused(rainbow.resolved.agent, other, "C51 head has");
 }
 
 // The fast paths (fused routing kernel, one-pass gradient norm) and the

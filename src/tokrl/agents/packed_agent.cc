@@ -27,7 +27,7 @@ PackedAgent::PackedAgent(const AgentOptions& options,
   for (auto& p : target_->parameters()) p.set_requires_grad(false);
   optimizer_ = std::make_unique<FusedAdam>(online_->packed_parameters(),
                                            AgentAdamOptions(options));
-  support_ = AgentSupport(options, device_);
+  support_ = AgentSupport(options, network, device_);
   if (options.cuda_graphs && device_.is_cuda() && CudaGraph::Available() &&
       SupportsGraphs(network)) {
     graphed_ = std::make_unique<GraphedStep>(device_, /*capture=*/true);
