@@ -99,17 +99,6 @@ torch::Tensor SelectActions(const torch::Tensor& values,
   return values.gather(1, a.view({-1, 1, 1}).expand({-1, 1, k})).squeeze(1);
 }
 
-torch::Tensor C51QValues(const torch::Tensor& logits,
-                         const torch::Tensor& support) {
-  TOKRL_CHECK(logits.defined() && logits.dim() == 3)
-      << "C51QValues: logits must be [B, A, K], got " << Shape(logits);
-  TOKRL_CHECK(support.defined() && support.dim() == 1 &&
-              support.size(0) == logits.size(2))
-      << "C51QValues: support must be [" << logits.size(2) << "], got "
-      << Shape(support);
-  return (torch::softmax(logits, -1) * support.to(logits.options())).sum(-1);
-}
-
 torch::Tensor TdTargets(const torch::Tensor& returns,
                         const torch::Tensor& discounts,
                         const torch::Tensor& next_q_target,

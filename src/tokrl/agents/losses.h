@@ -8,9 +8,10 @@
 //                       double_q ? online(next_obs) : torch::Tensor())  [B]
 //   loss    = (weights * TdLoss(q, targets, LossType::kMse)).mean()
 //
-// A C51 / Rainbow update reads:
-//   next_q      = C51QValues(target_logits(next_obs), support)          [B,A]
-//   next_a      = DoubleQActions(next_q, double_q ? C51QValues(
+// A C51 / Rainbow update reads (nn::C51QValues, heads.h, is what the heads
+// return as QOutput::q):
+//   next_q      = nn::C51QValues(target_logits(next_obs), support)      [B,A]
+//   next_a      = DoubleQActions(next_q, double_q ? nn::C51QValues(
 //                     online_logits(next_obs), support) : torch::Tensor())
 //   next_probs  = softmax(SelectActions(target_logits(next_obs), next_a))
 //   target      = ProjectDistribution(next_probs, returns, discounts,
@@ -56,11 +57,6 @@ torch::Tensor DoubleQActions(const torch::Tensor& next_q_target,
 // [B] in [0, A).
 torch::Tensor SelectActions(const torch::Tensor& values,
                             const torch::Tensor& actions);
-
-// Expected values of per-action distributions: softmax(logits [B, A, K])
-// weighted by support [K] -> [B, A]. Q(s, a) = sum_i z_i p_i(s, a).
-torch::Tensor C51QValues(const torch::Tensor& logits,
-                         const torch::Tensor& support);
 
 // Bootstrapped TD targets [B], without gradient:
 //   returns + discounts * next_q_target[b, a*],

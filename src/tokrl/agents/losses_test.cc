@@ -96,13 +96,6 @@ TEST(Losses, SelectActionsGathersPerRow) {
   EXPECT_THROW(SelectActions(q, torch::tensor({1, 2, 0})), Error);
 }
 
-TEST(Losses, C51QValuesAreExpectations) {
-  // Logits log(p) give exactly p after softmax.
-  const auto probs = torch::tensor({{{0.2f, 0.3f, 0.5f}, {1.0f, 0.0f, 0.0f}}});
-  const auto q = C51QValues(probs.log(), F({-1, 0, 1}));
-  ExpectClose(q, torch::tensor({{0.3f, -1.0f}}));
-}
-
 // ---- C51 projection ---------------------------------------------------------
 
 TEST(Losses, ProjectionOnThreeAtomsByHand) {

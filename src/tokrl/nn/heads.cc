@@ -38,12 +38,10 @@ constexpr std::array<EnumName<HeadType>, 3> kHeadNames = {{
 // BM_LinearAtGroups).
 struct GroupedLinear : torch::autograd::Function<GroupedLinear> {
   // Float CPU rows, contiguous, whole vectors of 8 wide.
-  static bool UseKernel(const at::Tensor& zs, const at::Tensor& weight,
-                        const at::Tensor& bias) {
+  static bool UseKernel(const at::Tensor& zs, const at::Tensor& weight) {
     return FastPathApplies(zs) && FastPathApplies(weight) &&
-           FastPathApplies(bias) &&
            weight.size(1) % tokrl::internal::kSmallGemmLanes == 0 &&
-           weight.is_contiguous() && zs.is_contiguous() && bias.is_contiguous();
+           weight.is_contiguous() && zs.is_contiguous();
   }
 
   static torch::autograd::variable_list forward(
@@ -72,7 +70,8 @@ struct GroupedLinear : torch::autograd::Function<GroupedLinear> {
     const at::Tensor zs = z.index_select(0, order);  // grouped
     at::Tensor ys = at::empty({b, atoms}, z.options());
     const int64_t in = weight.size(1);
-    if (UseKernel(zs, weight, bias)) {
+    if (UseKernel(zs, weight) && FastPathApplies(bias) &&
+        bias.is_contiguous()) {
       // Pointers into the blocks: narrow() views cost a few LibTorch ops
       // per group (~70 per Rainbow-lite update, forward and backward).
       const float* zp = zs.data_ptr<float>();
@@ -122,7 +121,7 @@ struct GroupedLinear : torch::autograd::Function<GroupedLinear> {
     at::Tensor dw = at::empty_like(weight);
     at::Tensor db = at::empty({weight.size(0)}, weight.options());
     const int64_t in = weight.size(1);
-    if (UseKernel(zs, weight, db)) {  // gs: zs's type, contiguous
+    if (UseKernel(zs, weight)) {  // gs: zs's type, contiguous
       const float* gp = gs.data_ptr<float>();
       const float* zp = zs.data_ptr<float>();
       const float* wp = weight.data_ptr<float>();

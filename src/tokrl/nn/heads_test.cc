@@ -50,6 +50,17 @@ TEST(HeadsTest, C51HeadQIsExpectationOverSupport) {
   EXPECT_LE(out.q.max().item<double>(), 3.0);
 }
 
+TEST(HeadsTest, C51QValuesAreExpectations) {
+  // Logits log(p) give exactly p after softmax.
+  const at::Tensor probs =
+      torch::tensor({{{0.2f, 0.3f, 0.5f}, {1.0f, 0.0f, 0.0f}}});
+  const at::Tensor q =
+      C51QValues(probs.log(), torch::tensor({-1.0f, 0.0f, 1.0f}));
+  const at::Tensor want = torch::tensor({{0.3f, -1.0f}});
+  ASSERT_EQ(q.sizes(), want.sizes());
+  EXPECT_TRUE(torch::allclose(q, want, /*rtol=*/0, /*atol=*/1e-6)) << q;
+}
+
 TEST(HeadsTest, DuelingCombineHasZeroMeanAdvantage) {
   torch::manual_seed(2);
   const at::Tensor v = torch::randn({2, 1, 5});

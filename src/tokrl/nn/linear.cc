@@ -67,17 +67,6 @@ at::Tensor RowsByRowsLinear(const at::Tensor& x, const at::Tensor& weight,
   return out.add_(packed ? bias.unsqueeze(1) : bias);
 }
 
-// The product without gradient of at most kSmallLinearRows rows (per
-// member), either rank.
-bool NoGradSmallApplies(const at::Tensor& x, const at::Tensor& weight,
-                        const at::Tensor& bias) {
-  if (at::GradMode::is_enabled() &&
-      (x.requires_grad() || weight.requires_grad() || bias.requires_grad())) {
-    return false;
-  }
-  return RowsByRowsApplies(x, weight, bias) && x.size(-2) <= kSmallLinearRows;
-}
-
 }  // namespace
 
 // Why: a 1-row product against a 128 x 1600 weight (the flatten baseline's
@@ -89,7 +78,11 @@ bool NoGradSmallApplies(const at::Tensor& x, const at::Tensor& weight,
 // against OpenBLAS's FMA loop; 8 rows (34 against 56 us) keep a margin.
 bool SmallLinearApplies(const at::Tensor& x, const at::Tensor& weight,
                         const at::Tensor& bias) {
-  return weight.dim() == 3 && NoGradSmallApplies(x, weight, bias);
+  if (at::GradMode::is_enabled() &&
+      (x.requires_grad() || weight.requires_grad() || bias.requires_grad())) {
+    return false;
+  }
+  return RowsByRowsApplies(x, weight, bias) && x.size(-2) <= kSmallLinearRows;
 }
 
 at::Tensor SmallLinear(const at::Tensor& x, const at::Tensor& weight,
@@ -146,7 +139,6 @@ struct KernelLinearFn : torch::autograd::Function<KernelLinearFn> {
     // Contiguous once, for both directions.
     const at::Tensor a = x.contiguous(), w = weight.contiguous();
     ctx->save_for_backward({a, w});
-    ctx->saved_data["packed"] = packed;
     if (w.size(-2) < kKernelLinearMinOut) return RowsByRowsLinear(a, w, bias);
     const at::Tensor product =
         BatchedMatmul(Packed(w, packed), false, Packed(a, packed), true)
@@ -163,7 +155,7 @@ struct KernelLinearFn : torch::autograd::Function<KernelLinearFn> {
       torch::autograd::AutogradContext* ctx,
       torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const bool packed = ctx->saved_data["packed"].toBool();
+    const bool packed = saved[1].dim() == 3;
     const at::Tensor g = Packed(grads[0].contiguous(), packed);  // [K, R, out]
     const at::Tensor a = Packed(saved[0], packed), w = Packed(saved[1], packed);
     at::Tensor grad_x, grad_weight, grad_bias;
@@ -198,9 +190,7 @@ struct KernelLinearFn : torch::autograd::Function<KernelLinearFn> {
 // (either rank), else undefined.
 at::Tensor KernelLinear(const at::Tensor& x, const at::Tensor& weight,
                         const at::Tensor& bias) {
-  if (NoGradSmallApplies(x, weight, bias)) {
-    return RowsByRowsLinear(x.contiguous(), weight.contiguous(), bias);
-  }
+  if (SmallLinearApplies(x, weight, bias)) return SmallLinear(x, weight, bias);
   if (KernelLinearApplies(x, weight, bias)) {
     return KernelLinearFn::apply(x, weight, bias);
   }

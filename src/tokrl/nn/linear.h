@@ -7,9 +7,9 @@
 // Contract
 //   * LinearForward(x [B, in], weight [out, in], bias [out]) -> [B, out]
 //     equals torch::linear(x, weight, bias) within float rounding (the sums
-//     run in another order); so does SmallLinear for each member k of
-//     x [K, R, in], weight [K, out, in], bias [K, out] -> [K, R, out] (a
-//     packed network's layers, packed_q_network.h).
+//     run in another order); so does SmallLinear, for 2-d operands and for
+//     each member k of x [K, R, in], weight [K, out, in], bias [K, out] ->
+//     [K, R, out] (a packed network's layers, packed_q_network.h).
 //   * The kernel takes the operands when SmallLinearApplies: the fast paths
 //     apply to all three (fast_paths.h), R <= kSmallLinearRows, in is a
 //     multiple of 8, the shapes agree, and no gradient is recorded (grad
@@ -47,7 +47,8 @@ inline constexpr int64_t kKernelLinearMinOut = 32;
 at::Tensor LinearForward(const at::Tensor& x, const at::Tensor& weight,
                          const at::Tensor& bias);
 
-/// Whether SmallLinear takes x [K, R, in], weight [K, out, in], bias [K, out].
+/// Whether SmallLinear takes x [K, R, in], weight [K, out, in], bias [K, out]
+/// (a packed network's layers), or x [R, in], weight [out, in], bias [out].
 bool SmallLinearApplies(const at::Tensor& x, const at::Tensor& weight,
                         const at::Tensor& bias);
 
