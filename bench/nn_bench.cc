@@ -213,6 +213,33 @@ void BM_Experts(benchmark::State& state) {
 }
 BENCHMARK(BM_Experts)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
+// The same experts on SoftMoE-4's slots as DispatchTokens lays them out,
+// [32, 4, 25, 16], forward and backward: grouped by expert into [4, 800, 16]
+// and back by copies (arg 0, what ApplyExperts did before) against the
+// kernel reading and writing the slots in place (arg 1).
+void BM_ExpertSlots(benchmark::State& state) {
+  torch::manual_seed(0);
+  tokrl::nn::Experts experts(tokrl::nn::ExpertsOptions(4, 16, 128));
+  const at::Tensor slots = torch::randn({32, 4, 25, 16}).requires_grad_(true);
+  const at::Tensor g = torch::randn({32, 4, 25, 16});
+  const bool in_place = state.range(0) == 1;
+  for (auto _ : state) {
+    at::Tensor out;
+    if (in_place) {
+      out = experts->forward(slots);
+    } else {
+      out = experts->forward(slots.permute({1, 0, 2, 3}).reshape({4, 800, 16}))
+                .view({4, 32, 25, 16})
+                .permute({1, 0, 2, 3});
+    }
+    out.backward(g);
+    experts->zero_grad();
+    slots.mutable_grad().reset();
+  }
+  state.SetLabel(in_place ? "slots in place" : "grouped by copies");
+}
+BENCHMARK(BM_ExpertSlots)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
 // The C51 layer of MinAtar SoftMoE-4 Rainbow-lite (1600 -> 6 actions x 51
 // atoms) at the taken actions of a batch of 32, forward and backward.
 void BM_LinearAtGroups(benchmark::State& state) {

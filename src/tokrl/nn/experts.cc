@@ -4,7 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <vector>
+#include <memory>
 
 #include "tokrl/core/check.h"
 #include "tokrl/nn/expert_mlp_kernel.h"
@@ -60,7 +60,13 @@ at::Tensor ExpertHidden(const at::Tensor& x, const at::Tensor& w1,
 }  // namespace
 
 at::Tensor ExpertsImpl::forward(const at::Tensor& x) {
-  CheckExpertInput(x, options);
+  TOKRL_CHECK((x.dim() == 3 && x.size(0) == options.num_experts()) ||
+              (x.dim() == 4 && x.size(1) == options.num_experts()))
+      << "expected expert input [n, T, d] or [B, n, p, d] for n = "
+      << options.num_experts() << ", got " << x.sizes();
+  TOKRL_CHECK(x.size(-1) == options.token_dim())
+      << "expected expert input of token size " << options.token_dim()
+      << ", got " << x.sizes();
   return ExpertMlp(x, w1, b1, w2, b2);
 }
 
@@ -84,8 +90,32 @@ namespace kernel = ::tokrl::internal;
 // depend on the number of threads).
 constexpr int64_t kExpertRowsPerTask = 256;
 
-// All contiguous: x [n, T, d], w1 [n, d, H], b1 [n, H], w2 [n, H, d],
-// b2 [n, d].
+// Where each expert's slot rows lie in x: [G, T, d] (expert g's T rows in
+// one block) or [S, n, p, d] with G = K * n experts (expert k * n + e has
+// rows x[k * B + b, e, j], b < B = S / K, j < p: blocks of p rows).
+struct ExpertRows {
+  explicit ExpertRows(const at::Tensor& x, int64_t experts) {
+    const bool slots = x.dim() == 4;
+    n = slots ? x.size(1) : experts;
+    p = x.size(slots ? 2 : 1);
+    d = x.size(-1);
+    samples = slots ? x.size(0) / (experts / n) : 1;
+    rows = samples * p;
+    // With one expert per member its blocks are adjacent: one block.
+    if (n > 1) layout = {.block = p, .block_stride = n * p * d};
+  }
+
+  // Offset of expert g's first row.
+  int64_t Offset(int64_t g) const {
+    return (g / n * samples * n + g % n) * p * d;
+  }
+
+  int64_t n, p, d, samples, rows;
+  kernel::SlotRows layout;
+};
+
+// All contiguous: x [G, T, d] or [S, n, p, d] (ExpertRows), w1 [G, d, H],
+// b1 [G, H], w2 [G, H, d], b2 [G, d].
 struct ExpertMlpFn : torch::autograd::Function<ExpertMlpFn> {
   static kernel::ExpertWeights Weights(const at::Tensor& w1,
                                        const at::Tensor& b1,
@@ -107,14 +137,15 @@ struct ExpertMlpFn : torch::autograd::Function<ExpertMlpFn> {
       const at::Tensor& w1, const at::Tensor& b1, const at::Tensor& w2,
       const at::Tensor& b2) {
     ctx->save_for_backward({x, w1, b1, w2, b2});
-    const int64_t rows = x.size(1), d = x.size(2);
+    const ExpertRows where(x, w1.size(0));
     at::Tensor y = at::empty_like(x);
     ForEachSampleChunk(
-        x.size(0), rows,
+        w1.size(0), where.rows,
         [&](int64_t, int64_t e, int64_t first, int64_t end) {
-          kernel::ExpertMlpForward(x.data_ptr<float>() + e * rows * d, first,
+          kernel::ExpertMlpForward(x.data_ptr<float>() + where.Offset(e), first,
                                    end, Weights(w1, b1, w2, b2, e),
-                                   y.data_ptr<float>() + e * rows * d);
+                                   y.data_ptr<float>() + where.Offset(e),
+                                   where.layout);
         },
         kExpertRowsPerTask);
     return {y};
@@ -127,9 +158,9 @@ struct ExpertMlpFn : torch::autograd::Function<ExpertMlpFn> {
     const at::Tensor &x = saved[0], &w1 = saved[1], &b1 = saved[2],
                      &w2 = saved[3], &b2 = saved[4];
     const at::Tensor g = grads[0].contiguous();
-    const int64_t n = x.size(0), rows = x.size(1), d = x.size(2),
-                  h = w1.size(2);
-    const int64_t per = NumSampleChunks(rows, kExpertRowsPerTask);
+    const int64_t n = w1.size(0), d = w1.size(1), h = w1.size(2);
+    const ExpertRows where(x, n);
+    const int64_t per = NumSampleChunks(where.rows, kExpertRowsPerTask);
     const at::Tensor w1t = w1.transpose(1, 2).contiguous();  // [n, H, d]
     const at::Tensor w2t = w2.transpose(1, 2).contiguous();  // [n, d, H]
     at::Tensor grad_x = at::empty_like(x);
@@ -139,18 +170,19 @@ struct ExpertMlpFn : torch::autograd::Function<ExpertMlpFn> {
     at::Tensor pw2 = at::empty({n, per, h, d}, x.options());
     at::Tensor pb2 = at::empty({n, per, d}, x.options());
     ForEachSampleChunk(
-        n, rows,
+        n, where.rows,
         [&](int64_t task, int64_t e, int64_t first, int64_t end) {
           kernel::ExpertWeights w = Weights(w1, b1, w2, b2, e);
           w.w1t = w1t.data_ptr<float>() + e * h * d;
           w.w2t = w2t.data_ptr<float>() + e * d * h;
-          kernel::ExpertMlpBackward(x.data_ptr<float>() + e * rows * d, first,
-                                    end, w, g.data_ptr<float>() + e * rows * d,
-                                    grad_x.data_ptr<float>() + e * rows * d,
-                                    pw1.data_ptr<float>() + task * d * h,
-                                    pb1.data_ptr<float>() + task * h,
-                                    pw2.data_ptr<float>() + task * h * d,
-                                    pb2.data_ptr<float>() + task * d);
+          kernel::ExpertMlpBackward(
+              x.data_ptr<float>() + where.Offset(e), first, end, w,
+              g.data_ptr<float>() + where.Offset(e),
+              grad_x.data_ptr<float>() + where.Offset(e),
+              pw1.data_ptr<float>() + task * d * h,
+              pb1.data_ptr<float>() + task * h,
+              pw2.data_ptr<float>() + task * h * d,
+              pb2.data_ptr<float>() + task * d, where.layout);
         },
         kExpertRowsPerTask);
     return {grad_x, SumChunksInOrder(pw1), SumChunksInOrder(pb1),
@@ -163,22 +195,35 @@ struct ExpertMlpFn : torch::autograd::Function<ExpertMlpFn> {
 at::Tensor ExpertMlp(const at::Tensor& x, const at::Tensor& w1,
                      const at::Tensor& b1, const at::Tensor& w2,
                      const at::Tensor& b2) {
-  TOKRL_CHECK(x.dim() == 3 && w1.dim() == 3 && w2.dim() == 3 && b1.dim() == 2 &&
-              b2.dim() == 2 && w1.size(0) == x.size(0) &&
-              w1.size(1) == x.size(2) && w2.size(0) == x.size(0) &&
-              w2.size(1) == w1.size(2) && w2.size(2) == x.size(2) &&
-              b1.size(0) == x.size(0) && b1.size(1) == w1.size(2) &&
-              b2.size(0) == x.size(0) && b2.size(1) == x.size(2))
+  const int64_t g = w1.dim() == 3 ? w1.size(0) : -1;
+  // Slots [S, n, p, d]: n experts per member, S / K samples per member.
+  const bool slots = x.dim() == 4 && g > 0 && x.size(1) > 0 &&
+                     g % x.size(1) == 0 && x.size(0) % (g / x.size(1)) == 0;
+  TOKRL_CHECK((x.dim() == 3 && x.size(0) == g) || slots)
+      << "experts' MLP of x " << x.sizes() << " for w1 " << w1.sizes();
+  const int64_t d = x.size(-1);
+  TOKRL_CHECK(w1.size(1) == d && w2.dim() == 3 && w2.size(0) == g &&
+              w2.size(1) == w1.size(2) && w2.size(2) == d && b1.dim() == 2 &&
+              b1.size(0) == g && b1.size(1) == w1.size(2) && b2.dim() == 2 &&
+              b2.size(0) == g && b2.size(1) == d)
       << "experts' MLP of x " << x.sizes() << ", w1 " << w1.sizes() << ", b1 "
       << b1.sizes() << ", w2 " << w2.sizes() << ", b2 " << b2.sizes();
   constexpr int64_t kLanes = internal::kSmallGemmLanes;
   if (FastPathApplies(x) && FastPathApplies(w1) && FastPathApplies(b1) &&
       FastPathApplies(w2) && FastPathApplies(b2) && x.numel() > 0 &&
-      x.size(2) % kLanes == 0 && w1.size(2) % kLanes == 0) {
+      d % kLanes == 0 && w1.size(2) % kLanes == 0) {
     return ExpertMlpFn::apply(x.contiguous(), w1.contiguous(), b1.contiguous(),
                               w2.contiguous(), b2.contiguous())[0];
   }
-  return BatchedAffine(ExpertHidden(x, w1, b1), w2, b2);
+  if (!slots) return BatchedAffine(ExpertHidden(x, w1, b1), w2, b2);
+  // Grouped by expert [G, B * p, d], and back.
+  const int64_t n = x.size(1), k = g / n, b = x.size(0) / k, p = x.size(2);
+  const at::Tensor grouped =
+      x.view({k, b, n, p, d}).permute({0, 2, 1, 3, 4}).reshape({g, b * p, d});
+  return BatchedAffine(ExpertHidden(grouped, w1, b1), w2, b2)
+      .view({k, n, b, p, d})
+      .permute({0, 2, 1, 3, 4})
+      .reshape(x.sizes());
 }
 
 int64_t ExpertParameterCount(int64_t num_experts, int64_t token_dim,
@@ -197,23 +242,23 @@ at::Tensor Transposed(const at::Tensor& x, bool transpose) {
   return transpose ? x.transpose(1, 2) : x;
 }
 
-// y [k, cols] (any strides) into dst [k, padded]; columns past cols stay
-// as dst has them (zeros).
+// y [k, cols] (any strides) into dst [k, padded], columns past cols 0.
 void PackRows(const float* y, int64_t s1, int64_t s2, int64_t k, int64_t cols,
               int64_t padded, float* dst) {
-  if (s2 == 1) {  // rows contiguous, then padded
-    for (int64_t j = 0; j < k; ++j) {
-      std::copy(y + j * s1, y + j * s1 + cols, dst + j * padded);
+  for (int64_t j = 0; j < k; ++j) {
+    float* row = dst + j * padded;
+    if (s2 == 1) {  // rows contiguous
+      std::copy(y + j * s1, y + j * s1 + cols, row);
+    } else {
+      // Row by row, for a transposed view too: the writes run along dst's
+      // rows and the reads revisit the same few cache lines of y. (Column
+      // by column, every write missed L1: packing x^T was 6.2% of a DQN
+      // flatten update in perf, now 3.3%.)
+      for (int64_t c = 0; c < cols; ++c) row[c] = y[j * s1 + c * s2];
     }
-  } else {
-    // Row by row, for a transposed view too: the writes run along dst's
-    // rows and the reads revisit the same few cache lines of y. (Column by
-    // column, every write missed L1: packing x^T was 6.2% of a DQN flatten
-    // update in perf, now 3.3%.)
-    for (int64_t j = 0; j < k; ++j) {
-      for (int64_t c = 0; c < cols; ++c)
-        dst[j * padded + c] = y[j * s1 + c * s2];
-    }
+    // The kernel reads these lanes and drops their sums: zeros, never
+    // whatever the allocator left there.
+    std::fill(row + cols, row + padded, 0.0f);
   }
 }
 
@@ -251,18 +296,20 @@ at::Tensor Bmm(const at::Tensor& a, bool transpose_a, const at::Tensor& b,
                          std::max<int64_t>(1, rows * k * cols / kMinSplitWork));
   }
   const bool pack_first = !direct && row_tasks > 1;
-  std::vector<float> packed_all(
+  // Not zeroed: PackRows writes every element (zeroing SoftMoE's [3200, 104]
+  // logit gradient operand cost more than packing it).
+  const auto packed_all = std::make_unique_for_overwrite<float[]>(
       pack_first ? static_cast<size_t>(batch * k * padded) : 0);
   for (int64_t s = 0; s < batch && pack_first; ++s) {
     PackRows(yp + s * y.stride(0), y.stride(1), y.stride(2), k, cols, padded,
-             packed_all.data() + s * k * padded);
+             packed_all.get() + s * k * padded);
   }
   const int64_t per = (rows + row_tasks - 1) / row_tasks;
   const int64_t grain = row_tasks > 1 ? 1 : kBmmGrain;
   at::parallel_for(
       0, batch * row_tasks, grain, [&](int64_t begin, int64_t end) {
-        // Else each task packs its samples' y here (columns past cols stay 0).
-        std::vector<float> packed(
+        // Else each task packs its samples' y here.
+        const auto packed = std::make_unique_for_overwrite<float[]>(
             direct || pack_first ? 0 : static_cast<size_t>(k * padded));
         for (int64_t t = begin; t < end; ++t) {
           const int64_t s = t / row_tasks;
@@ -272,12 +319,12 @@ at::Tensor Bmm(const at::Tensor& a, bool transpose_a, const at::Tensor& b,
           const float* bp = yp + s * y.stride(0);
           int64_t ldb = y.stride(1);
           if (pack_first) {
-            bp = packed_all.data() + s * k * padded;
+            bp = packed_all.get() + s * k * padded;
             ldb = padded;
           } else if (!direct) {
             PackRows(bp, y.stride(1), y.stride(2), k, cols, padded,
-                     packed.data());
-            bp = packed.data();
+                     packed.get());
+            bp = packed.get();
             ldb = padded;
           }
           internal::SmallGemm(xp + s * x.stride(0) + first * x.stride(1),
@@ -364,14 +411,7 @@ at::Tensor CombineSlots(const at::Tensor& combine,
 at::Tensor ApplyExperts(const at::Tensor& tokens, const at::Tensor& dispatch,
                         const at::Tensor& combine, ExpertsImpl& experts) {
   const at::Tensor slots = DispatchTokens(tokens, dispatch);  // [B, n, p, d]
-  const int64_t b = slots.size(0);
-  const int64_t n = slots.size(1);
-  const int64_t p = slots.size(2);
-  const int64_t d = slots.size(3);
-  // Group by expert: [n, B*p, d], run, and ungroup to [B, n, p, d].
-  const at::Tensor out =
-      experts.forward(slots.permute({1, 0, 2, 3}).reshape({n, b * p, d}));
-  return CombineSlots(combine, out.view({n, b, p, d}).permute({1, 0, 2, 3}));
+  return CombineSlots(combine, experts.forward(slots));
 }
 
 }  // namespace tokrl::nn

@@ -58,7 +58,9 @@ class ExpertsImpl : public torch::nn::Cloneable<ExpertsImpl> {
   explicit ExpertsImpl(const ExpertsOptions& options);
   void reset() override;
   void pretty_print(std::ostream& stream) const override;
-  /// x [n, T, d] -> [n, T, d]; row t of expert e goes through f_e only.
+  /// x [n, T, d] -> [n, T, d]: row t of expert e goes through f_e only;
+  /// or slots [B, n, p, d] -> [B, n, p, d]: slot (e, j) of every sample
+  /// goes through f_e (ExpertMlp's layouts).
   at::Tensor forward(const at::Tensor& x);
   /// The first layer alone: relu(x W1 + b1), [n, T, H].
   at::Tensor hidden(const at::Tensor& x);
@@ -90,7 +92,12 @@ at::Tensor BatchedAffine(const at::Tensor& x, const at::Tensor& weight,
 
 /// The experts' MLP, x [n, T, d] -> [n, T, d]: relu(x[e] W1[e] + b1[e])
 /// W2[e] + b2[e] for w1 [n, d, H], b1 [n, H], w2 [n, H, d], b2 [n, d] (n
-/// experts, or a packed network's K*n); differentiable in all five. On CPU
+/// experts, or a packed network's K*n). Or x laid out as DispatchTokens
+/// returns it, slots [K*B, n, p, d] (K members of B samples; K = 1 unless
+/// packed) -> the same shape, for weights of K*n experts: slot
+/// [k*B + b, e, j] goes through expert k*n + e; the kernel reads and
+/// writes this layout in place (grouping by expert cost two copies per
+/// forward and two per backward). Differentiable in all five. On CPU
 /// floats under the fast paths with d and H multiples of 8: one kernel per
 /// direction (expert_mlp_kernel.h) that never stores the [n, T, H] hidden
 /// activations and whose results do not depend on the number of threads;

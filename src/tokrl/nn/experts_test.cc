@@ -255,6 +255,61 @@ TEST(ExpertMlpTest, KernelEqualsBatchedAffines) {
   }
 }
 
+// Slots as DispatchTokens lays them out, [K*B, n, p, d], give bit for bit
+// what the same rows grouped by expert, [K*n, B*p, d], give: values and all
+// five gradients, in the kernel (blocks of p rows that straddle its chunks of
+// 64 and tasks of 256) and in the plain ops; one member and two (packed),
+// several experts and one. Malformed slots are an error.
+TEST(ExpertMlpTest, SlotsEqualRowsGroupedByExpert) {
+  torch::manual_seed(12);
+  struct Case {
+    int64_t k, b, n, p, d, hidden;
+  };
+  for (const bool fast : {true, false}) {
+    for (const Case& c : {Case{1, 32, 4, 25, 16, 64}, Case{2, 5, 3, 7, 8, 24},
+                          Case{1, 6, 1, 50, 8, 16}}) {
+      SCOPED_TRACE(::testing::Message()
+                   << "fast=" << fast << " K=" << c.k << " B=" << c.b
+                   << " n=" << c.n << " p=" << c.p);
+      const int64_t g = c.k * c.n;
+      const at::Tensor x = torch::randn({c.k * c.b, c.n, c.p, c.d});
+      const at::Tensor dy = torch::randn_like(x);
+      const at::Tensor w1 = torch::randn({g, c.d, c.hidden}) * 0.3;
+      const at::Tensor b1 = torch::randn({g, c.hidden}) * 0.3;
+      const at::Tensor w2 = torch::randn({g, c.hidden, c.d}) * 0.3;
+      const at::Tensor b2 = torch::randn({g, c.d});
+      const auto group = [&](const at::Tensor& t) {
+        return t.view({c.k, c.b, c.n, c.p, c.d})
+            .permute({0, 2, 1, 3, 4})
+            .reshape({g, c.b * c.p, c.d});
+      };
+      SetFastPaths(fast);
+      const MlpResult slots = RunExpertMlp(x, w1, b1, w2, b2, dy);
+      const MlpResult grouped =
+          RunExpertMlp(group(x), w1, b1, w2, b2, group(dy));
+      SetFastPaths(true);
+      ASSERT_EQ(slots.y.sizes(), x.sizes());
+      EXPECT_TRUE(torch::equal(group(slots.y), grouped.y));
+      EXPECT_TRUE(torch::equal(group(slots.grad_x), grouped.grad_x));
+      EXPECT_TRUE(torch::equal(slots.grad_w1, grouped.grad_w1));
+      EXPECT_TRUE(torch::equal(slots.grad_b1, grouped.grad_b1));
+      EXPECT_TRUE(torch::equal(slots.grad_w2, grouped.grad_w2));
+      EXPECT_TRUE(torch::equal(slots.grad_b2, grouped.grad_b2));
+    }
+  }
+  const at::Tensor w1 = torch::randn({4, 8, 8}), b1 = torch::zeros({4, 8});
+  const at::Tensor w2 = torch::randn({4, 8, 8}), b2 = torch::zeros({4, 8});
+  // 3 experts do not divide 4; 2 members do not divide 3 samples.
+  EXPECT_THROW(ExpertMlp(torch::randn({2, 3, 5, 8}), w1, b1, w2, b2),
+               tokrl::Error);
+  EXPECT_THROW(ExpertMlp(torch::randn({3, 2, 5, 8}), w1, b1, w2, b2),
+               tokrl::Error);
+  Experts experts(ExpertsOptions(4, 8, 8));
+  EXPECT_EQ(experts->forward(torch::randn({3, 4, 5, 8})).sizes(),
+            (std::vector<int64_t>{3, 4, 5, 8}));
+  EXPECT_THROW(experts->forward(torch::randn({3, 2, 5, 8})), tokrl::Error);
+}
+
 // The kernel's results do not depend on the number of threads.
 TEST(ExpertMlpTest, SameBitsForAnyThreadCount) {
   torch::manual_seed(11);

@@ -267,27 +267,19 @@ at::Tensor PackedQNetworkImpl::features(const at::Tensor& obs) {
     case Penultimate::kSoftMoE: {
       const at::Tensor& phi = P("penultimate.phi");  // [K, d, n, p]
       const int64_t n = phi.size(2);
-      const int64_t p = phi.size(3);
       const at::Tensor logits = SoftMoELogits(
           tokens, phi, member.normalize,
           member.normalize ? P("penultimate.scale").view({k}) : at::Tensor());
       const SoftMoERouting r = SoftMoERoutingWeights(logits);
-      // Slots grouped by (member, expert): [K*n, B*p, t], as ApplyExperts
-      // groups one member's by expert.
-      const at::Tensor slots = DispatchTokens(tokens, r.dispatch)
-                                   .view({k, b, n, p, t})
-                                   .permute({0, 2, 1, 3, 4})
-                                   .reshape({k * n, b * p, t});
+      // Slots [K*B, n, p, t]; member j's expert e is expert j * n + e.
+      const at::Tensor slots = DispatchTokens(tokens, r.dispatch);
       const at::Tensor& w1 = P("penultimate.experts.w1");  // [K, n, t, H]
       const int64_t hidden = w1.size(3);
       const at::Tensor out =
           ExpertMlp(slots, w1.view({k * n, t, hidden}),
                     P("penultimate.experts.b1").view({k * n, hidden}),
                     P("penultimate.experts.w2").view({k * n, hidden, t}),
-                    P("penultimate.experts.b2").view({k * n, t}))
-              .view({k, n, b, p, t})
-              .permute({0, 2, 1, 3, 4})
-              .reshape({k * b, n, p, t});
+                    P("penultimate.experts.b2").view({k * n, t}));
       z = CombineSlots(r.combine, out).view({k, b, m * t});
       break;
     }
