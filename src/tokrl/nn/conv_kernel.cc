@@ -25,7 +25,7 @@ struct Patches {
         pw(s.out_width - 1 + s.kernel),
         grid((s.out_height - 1) * pw + s.out_width),
         ld(SmallGemmPadded(grid)),
-        cols(static_cast<size_t>(rows * ld)),
+        cols(ScratchFloats(rows * ld)),
         padded(static_cast<size_t>(s.channels * ph * pw)) {}
 
   // From x's channels [first, first + channels) of one sample.
@@ -48,15 +48,15 @@ struct Patches {
         for (int64_t kx = 0; kx < k; ++kx) {
           const float* from = padded.data() + (c * ph + ky) * pw + kx;
           std::copy(from, from + grid,
-                    cols.data() + ((c * k + ky) * k + kx) * ld);
+                    cols.get() + ((c * k + ky) * k + kx) * ld);
         }
       }
     }
   }
 
   int64_t rows, ph, pw, grid, ld;
-  std::vector<float> cols;
-  std::vector<float> padded;  // [channels, ph, pw]
+  std::unique_ptr<float[]> cols;  // the padding columns never read
+  std::vector<float> padded;      // [channels, ph, pw]
 };
 
 }  // namespace
@@ -81,16 +81,16 @@ void ConvForward(const float* x, const ConvShape& s, int64_t begin, int64_t end,
       }
     }
   }
-  std::vector<float> out(static_cast<size_t>(p.grid * o));
+  const auto out = ScratchFloats(p.grid * o);
   for (int64_t b = begin; b < end; ++b) {
     float* yb = y + b * positions * all;
     for (int64_t g = 0; g < s.groups; ++g) {
       p.Fill(x + b * in_sample, s, g * s.channels);
-      SmallGemm(p.cols.data(), 1, p.ld, p.grid, p.rows,
-                wt.data() + g * p.rows * op, op, o, out.data(), o);
+      SmallGemm(p.cols.get(), 1, p.ld, p.grid, p.rows,
+                wt.data() + g * p.rows * op, op, o, out.get(), o);
       for (int64_t oy = 0; oy < s.out_height; ++oy) {
         for (int64_t ox = 0; ox < s.out_width; ++ox) {
-          const float* from = out.data() + (oy * p.pw + ox) * o;
+          const float* from = out.get() + (oy * p.pw + ox) * o;
           float* to = yb + (oy * s.out_width + ox) * all + g * o;
           for (int64_t c = 0; c < o; ++c) to[c] = from[c] + bias[g * o + c];
         }
@@ -117,9 +117,9 @@ void ConvWeightGradient(const float* x, const ConvShape& s, int64_t begin,
   // the columns ox >= out_width (and the padding columns) stay 0, so they
   // add exact zeros to the sums.
   std::vector<float> gt(static_cast<size_t>(p.grid * op), 0.0f);
-  std::vector<float> dwt(static_cast<size_t>(p.rows * o));  // [rows, o]
+  const auto dwt = ScratchFloats(p.rows * o);  // [rows, o]
   std::vector<float> sums(static_cast<size_t>(all));
-  std::vector<float> masked(s.relu ? static_cast<size_t>(positions * all) : 0);
+  const auto masked = ScratchFloats(s.relu ? positions * all : 0);
   std::fill(grad_weight, grad_weight + all * p.rows, 0.0f);
   std::fill(grad_bias, grad_bias + all, 0.0f);
   for (int64_t b = begin; b < end; ++b) {
@@ -128,9 +128,9 @@ void ConvWeightGradient(const float* x, const ConvShape& s, int64_t begin,
       const float* yb = y + b * positions * all;
       for (int64_t i = 0; i < positions * all; ++i) {
         const float gi = gb[i];  // read unconditionally: a select, no branch
-        masked[static_cast<size_t>(i)] = yb[i] <= 0.0f ? 0.0f : gi;
+        masked[i] = yb[i] <= 0.0f ? 0.0f : gi;
       }
-      gb = masked.data();
+      gb = masked.get();
     }
     // The bias's: one sample's sum per channel, over positions in order.
     std::fill(sums.begin(), sums.end(), 0.0f);
@@ -151,12 +151,12 @@ void ConvWeightGradient(const float* x, const ConvShape& s, int64_t begin,
         }
       }
       // dW^T [rows, o] = cols [rows, grid] grad [grid, o].
-      SmallGemm(p.cols.data(), p.ld, 1, p.rows, p.grid, gt.data(), op, o,
-                dwt.data(), o);
+      SmallGemm(p.cols.get(), p.ld, 1, p.rows, p.grid, gt.data(), op, o,
+                dwt.get(), o);
       float* dw = grad_weight + g * o * p.rows;
       for (int64_t c = 0; c < o; ++c) {
         for (int64_t r = 0; r < p.rows; ++r) {
-          dw[c * p.rows + r] += dwt[static_cast<size_t>(r * o + c)];
+          dw[c * p.rows + r] += dwt[r * o + c];
         }
       }
     }

@@ -4,7 +4,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <memory>
 
 #include "tokrl/core/check.h"
 #include "tokrl/nn/expert_mlp_kernel.h"
@@ -298,8 +297,8 @@ at::Tensor Bmm(const at::Tensor& a, bool transpose_a, const at::Tensor& b,
   const bool pack_first = !direct && row_tasks > 1;
   // Not zeroed: PackRows writes every element (zeroing SoftMoE's [3200, 104]
   // logit gradient operand cost more than packing it).
-  const auto packed_all = std::make_unique_for_overwrite<float[]>(
-      pack_first ? static_cast<size_t>(batch * k * padded) : 0);
+  const auto packed_all =
+      internal::ScratchFloats(pack_first ? batch * k * padded : 0);
   for (int64_t s = 0; s < batch && pack_first; ++s) {
     PackRows(yp + s * y.stride(0), y.stride(1), y.stride(2), k, cols, padded,
              packed_all.get() + s * k * padded);
@@ -309,8 +308,8 @@ at::Tensor Bmm(const at::Tensor& a, bool transpose_a, const at::Tensor& b,
   at::parallel_for(
       0, batch * row_tasks, grain, [&](int64_t begin, int64_t end) {
         // Else each task packs its samples' y here.
-        const auto packed = std::make_unique_for_overwrite<float[]>(
-            direct || pack_first ? 0 : static_cast<size_t>(k * padded));
+        const auto packed =
+            internal::ScratchFloats(direct || pack_first ? 0 : k * padded);
         for (int64_t t = begin; t < end; ++t) {
           const int64_t s = t / row_tasks;
           const int64_t first = t % row_tasks * per;
