@@ -34,7 +34,12 @@ struct Lanes<16> {
 typedef Lanes<8>::Vec Vec;
 typedef Lanes<8>::VecU VecU;
 
-template <int R, int V, int W>
+// kUnitRow: a_row == 1 (a transposed operand, as SoftMoE's dispatch D^T X),
+// so that row r's element is at a constant offset r from column j's and the
+// compiler needs no register per row for it (with a_row a variable, GCC kept
+// the 12 rows' offsets in vector registers and moved one out for every
+// broadcast; bench_nn BM_SmallGemm/0/1, paired: -14%).
+template <int R, int V, int W, bool kUnitRow>
 inline __attribute__((always_inline)) void Block(const float* a, int64_t a_row,
                                                  int64_t a_col, int64_t k,
                                                  const float* b, int64_t ldb,
@@ -52,7 +57,7 @@ inline __attribute__((always_inline)) void Block(const float* a, int64_t a_row,
       bj[v] = *reinterpret_cast<const BVecU*>(b + j * ldb + v * W);
     }
     for (int r = 0; r < R; ++r) {
-      const float s = a[r * a_row + j * a_col];
+      const float s = kUnitRow ? a[r + j * a_col] : a[r * a_row + j * a_col];
       for (int v = 0; v < V; ++v) acc[r][v] += s * bj[v];
     }
   }
@@ -75,32 +80,44 @@ inline __attribute__((always_inline)) void Block(const float* a, int64_t a_row,
 
 // Rows in blocks of RM, the rest in blocks of 6, 4, 2 and 1 (fewer
 // accumulators: each waits on its previous addition).
-template <int V, int W, int RM>
-inline __attribute__((always_inline)) void Columns(
+template <int V, int W, int RM, bool kUnitRow>
+inline __attribute__((always_inline)) void RowBlocks(
     const float* a, int64_t a_row, int64_t a_col, int64_t rows, int64_t k,
     const float* b, int64_t ldb, int64_t cols, float* out, int64_t ldo) {
   int64_t i = 0;
   for (; i + RM <= rows; i += RM) {
-    Block<RM, V, W>(a + i * a_row, a_row, a_col, k, b, ldb, cols, out + i * ldo,
-                    ldo);
+    Block<RM, V, W, kUnitRow>(a + i * a_row, a_row, a_col, k, b, ldb, cols,
+                              out + i * ldo, ldo);
   }
   for (; i + 6 <= rows; i += 6) {
-    Block<6, V, W>(a + i * a_row, a_row, a_col, k, b, ldb, cols, out + i * ldo,
-                   ldo);
+    Block<6, V, W, kUnitRow>(a + i * a_row, a_row, a_col, k, b, ldb, cols,
+                             out + i * ldo, ldo);
   }
   if (i + 4 <= rows) {
-    Block<4, V, W>(a + i * a_row, a_row, a_col, k, b, ldb, cols, out + i * ldo,
-                   ldo);
+    Block<4, V, W, kUnitRow>(a + i * a_row, a_row, a_col, k, b, ldb, cols,
+                             out + i * ldo, ldo);
     i += 4;
   }
   if (i + 2 <= rows) {
-    Block<2, V, W>(a + i * a_row, a_row, a_col, k, b, ldb, cols, out + i * ldo,
-                   ldo);
+    Block<2, V, W, kUnitRow>(a + i * a_row, a_row, a_col, k, b, ldb, cols,
+                             out + i * ldo, ldo);
     i += 2;
   }
   if (i < rows) {
-    Block<1, V, W>(a + i * a_row, a_row, a_col, k, b, ldb, cols, out + i * ldo,
-                   ldo);
+    Block<1, V, W, kUnitRow>(a + i * a_row, a_row, a_col, k, b, ldb, cols,
+                             out + i * ldo, ldo);
+  }
+}
+
+template <int V, int W, int RM>
+inline __attribute__((always_inline)) void Columns(
+    const float* a, int64_t a_row, int64_t a_col, int64_t rows, int64_t k,
+    const float* b, int64_t ldb, int64_t cols, float* out, int64_t ldo) {
+  if (a_row == 1) {
+    RowBlocks<V, W, RM, true>(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo);
+  } else {
+    RowBlocks<V, W, RM, false>(a, a_row, a_col, rows, k, b, ldb, cols, out,
+                               ldo);
   }
 }
 
