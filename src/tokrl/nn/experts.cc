@@ -280,6 +280,14 @@ at::Tensor Bmm(const at::Tensor& a, bool transpose_a, const at::Tensor& b,
   // y's rows go to the kernel as they are when contiguous and whole
   // vectors wide, else packed (a few KB per sample).
   const bool direct = y.stride(2) == 1 && cols == padded;
+  if (!direct && x.stride(1) == 1 && rows == internal::SmallGemmPadded(rows) &&
+      k * padded > rows * cols) {
+    // x^T's rows could go as they are where y's must be packed: out^T =
+    // y^T x^T instead, then transposed (SoftMoE's router weight gradient
+    // X^T G packed G, [3200, 100], 1.3 MB, every update; now it copies a
+    // [100, 16] result). Each element is the same sum in the same order.
+    return Bmm(y, true, x, true).transpose(1, 2).contiguous();
+  }
   at::Tensor out = at::empty({batch, rows, cols}, x.options());
   const float* xp = x.data_ptr<float>();
   const float* yp = y.data_ptr<float>();

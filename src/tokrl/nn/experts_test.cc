@@ -182,6 +182,29 @@ TEST(ExpertsTest, BatchedMatmulSplitsRowsWithTheSameBits) {
   }
 }
 
+// Where b would be packed and a^T's rows can go to the kernel as they are
+// (a transposed, rows a multiple of 8: SoftMoE's router weight gradient
+// X^T G), the product is computed turned around: the same bits as with a
+// contiguous copy of a^T (which takes the usual path), contiguous, and
+// torch::bmm's values.
+TEST(ExpertsTest, BatchedMatmulTurnedAroundGivesTheSameBits) {
+  torch::manual_seed(9);
+  for (const bool tb : {false, true}) {
+    SCOPED_TRACE(::testing::Message() << "tb=" << tb);
+    const at::Tensor a = torch::randn({2, 300, 16});  // used as a^T
+    const at::Tensor b =
+        tb ? torch::randn({2, 13, 300}) : torch::randn({2, 300, 13});
+    const at::Tensor turned = BatchedMatmul(a, true, b, tb);
+    const at::Tensor usual =
+        BatchedMatmul(a.transpose(1, 2).contiguous(), false, b, tb);
+    EXPECT_TRUE(turned.is_contiguous());
+    EXPECT_TRUE(torch::equal(turned, usual));
+    EXPECT_TRUE(torch::allclose(
+        turned, torch::bmm(a.transpose(1, 2), tb ? b.transpose(1, 2) : b), 1e-4,
+        1e-4));
+  }
+}
+
 TEST(ExpertsTest, BatchedMatmulGivesATransposedViewItsGradientInItsLayout) {
   // SoftMoE's tokens: a transposed view of the encoder output, as b.
   torch::manual_seed(6);
