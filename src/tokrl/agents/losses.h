@@ -63,6 +63,9 @@ torch::Tensor SelectActions(const torch::Tensor& values,
 //   a* = DoubleQActions(next_q_target, next_q_online).
 // returns, discounts: [B]; next_q_target: [B, A]; next_q_online: [B, A] or
 // undefined (torch::Tensor()) for no double Q. Result dtype: next_q_target's.
+// On contiguous CPU floats with nn fast paths on: one loop, with the same
+// bits as the tensor ops (argmax as ATen's: the first maximum, a NaN counts
+// as the maximum).
 torch::Tensor TdTargets(const torch::Tensor& returns,
                         const torch::Tensor& discounts,
                         const torch::Tensor& next_q_target,
@@ -71,7 +74,8 @@ torch::Tensor TdTargets(const torch::Tensor& returns,
 // Per-sample TD loss [B] between q_selected [B] and targets [B] (targets are
 // detached). The caller reduces (e.g. mean of importance-weighted losses) so
 // that per-sample values can also serve as replay priorities.
-// huber_delta > 0 is used by kHuber only.
+// huber_delta > 0 is used by kHuber only. kMse on contiguous CPU floats
+// with nn fast paths on is one autograd node with the tensor ops' bits.
 torch::Tensor TdLoss(const torch::Tensor& q_selected,
                      const torch::Tensor& targets, LossType type,
                      double huber_delta = 1.0);

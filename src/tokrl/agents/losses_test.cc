@@ -87,6 +87,62 @@ TEST(Losses, HuberVersusMse) {
   EXPECT_FALSE(t.grad().defined());
 }
 
+// On CPU floats under the fast paths TdTargets is a loop and TdLoss's kMse
+// one autograd node: the same bits as the tensor ops, for targets (plain
+// max and double Q, ties, a NaN Q value, a terminal row whose next values
+// are inf), the loss and its gradient.
+TEST(Losses, HostTdTermsGiveTheTensorOpsBits) {
+  torch::manual_seed(3);
+  const int64_t b = 32, a = 6;
+  torch::Tensor next_target = torch::randn({b, a});
+  torch::Tensor next_online = torch::randn({b, a});
+  next_online[0] = torch::tensor({1.0f, 3.0f, 3.0f, 0.0f, 3.0f, -1.0f});
+  next_target[1][2] = std::numeric_limits<float>::quiet_NaN();
+  next_online[2][4] = std::numeric_limits<float>::quiet_NaN();
+  next_target[3].fill_(std::numeric_limits<float>::infinity());
+  const torch::Tensor returns = torch::randn({b});
+  torch::Tensor discounts = torch::full({b}, 0.99f);
+  discounts[3] = 0.0f;
+  const torch::Tensor q_all = torch::randn({b, a});
+  const torch::Tensor actions = torch::randint(a, {b}, torch::kInt64);
+  const torch::Tensor weights = torch::rand({b});
+  struct Run {
+    torch::Tensor plain_targets, double_targets, loss, grad;
+  };
+  std::vector<Run> runs;
+  for (const bool fast : {true, false}) {
+    nn::SetFastPaths(fast);
+    Run run;
+    run.plain_targets = TdTargets(returns, discounts, next_target);
+    run.double_targets =
+        TdTargets(returns, discounts, next_target, next_online);
+    const torch::Tensor q = q_all.clone().requires_grad_(true);
+    run.loss =
+        TdLoss(SelectActions(q, actions), run.double_targets, LossType::kMse);
+    (weights * run.loss).mean().backward();
+    run.grad = q.grad();
+    runs.push_back(run);
+  }
+  nn::SetFastPaths(true);
+  const Run &host = runs[0], &ops = runs[1];
+  // allclose with no tolerance and NaN equal to NaN: the same bits.
+  EXPECT_TRUE(torch::allclose(host.plain_targets, ops.plain_targets, 0.0, 0.0,
+                              /*equal_nan=*/true));
+  EXPECT_TRUE(torch::allclose(host.double_targets, ops.double_targets, 0.0, 0.0,
+                              /*equal_nan=*/true));
+  // A NaN Q value is the maximum: row 1's target bootstraps from it, row
+  // 2's online NaN at action 4 picks that action.
+  EXPECT_TRUE(std::isnan(host.plain_targets[1].item<float>()));
+  EXPECT_EQ(host.double_targets[2].item<float>(),
+            (returns[2] + 0.99f * next_target[2][4]).item<float>());
+  EXPECT_EQ(host.plain_targets[3].item<float>(), returns[3].item<float>());
+  // Row 0's online ties: the first of them, action 1.
+  EXPECT_EQ(host.double_targets[0].item<float>(),
+            (returns[0] + 0.99f * next_target[0][1]).item<float>());
+  EXPECT_TRUE(torch::allclose(host.loss, ops.loss, 0.0, 0.0, true));
+  EXPECT_TRUE(torch::allclose(host.grad, ops.grad, 0.0, 0.0, true));
+}
+
 TEST(Losses, SelectActionsGathersPerRow) {
   const auto q = torch::arange(6, torch::kFloat32).view({2, 3});
   ExpectClose(SelectActions(q, torch::tensor({2, 0})), F({2, 3}));
