@@ -84,9 +84,10 @@ bool HostFloat(const torch::Tensor& t) {
 }
 
 // TdTargets as one loop: ~10 ATen ops (argmax, gather, where, ...) on a
-// batch of 32 cost ~15 us per DQN update, the loop well under one. The
-// same float operations in the same order as the tensor form, so the same
-// bits; argmax as ATen's (first maximum, a NaN counting as the maximum).
+// batch of 32, which with MseTdLossFn's three saved ~14 us of a ~0.8 ms DQN
+// update. The same float operations in the same order as the tensor form,
+// so the same bits; argmax as ATen's (first maximum, a NaN counting as the
+// maximum).
 torch::Tensor TdTargetsOnTheHost(const torch::Tensor& returns,
                                  const torch::Tensor& discounts,
                                  const torch::Tensor& next_q_target,
@@ -205,8 +206,7 @@ torch::Tensor TdLoss(const torch::Tensor& q_selected,
   TOKRL_CHECK(q_selected.defined() && q_selected.dim() == 1)
       << "TdLoss: q_selected must be [B], got " << Shape(q_selected);
   CheckBatchVector(targets, q_selected.size(0), "TdLoss: targets");
-  if (type == LossType::kMse && HostFloat(q_selected) &&
-      HostFloat(targets.detach())) {
+  if (type == LossType::kMse && HostFloat(q_selected) && HostFloat(targets)) {
     return MseTdLossFn::apply(q_selected, targets.detach());
   }
   const torch::Tensor diff =
