@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """tokrl against its PyTorch-eager peer (peer.py), both run by this script.
 
-For each agent (dqn, rainbow_lite) and network (flatten, softmoe4,
+For each agent (dqn, rainbow_lite, der) and network (flatten, softmoe4,
 softmoe1_scaled4 by default; tokenized_avg_x4, the paper's tokenized
 baseline, on request) it measures, one process at a time, with the same torch
 thread count on both sides:
@@ -9,8 +9,9 @@ thread count on both sides:
                random play: tokrl's bench_agent BM_Update against
                peer.py --mode update;
   env steps/s  the whole training loop after min_replay (acting, env,
-               replay, an update every 4 steps): `tokrl train` (its
-               metrics.jsonl) against peer.py --mode train;
+               replay, an update every agent.update_period steps: 4, DER
+               1): `tokrl train` (its metrics.jsonl) against peer.py
+               --mode train;
   max RSS      of the `tokrl train` and `peer.py --mode train` processes.
 Both sides read the same resolved config (`tokrl train --print-config`)
 and play tokrl's MinAtar (the peer through libtokrl_env_c.so). The network
@@ -47,7 +48,7 @@ import time
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-AGENTS = {"dqn": 0, "rainbow_lite": 1}
+AGENTS = {"dqn": 0, "rainbow_lite": 1, "der": 2}
 # bench_agent's BM_Update network index ("nature": BM_UpdateAtari).
 NETWORKS = {"flatten": 0, "softmoe4": 1, "softmoe1_scaled4": 2,
             "tokenized_avg_x4": 3, "nature": None}
@@ -166,7 +167,7 @@ def main():
     ap.add_argument("--build", type=pathlib.Path, default=ROOT / "build",
                     help="tokrl build folder (tokrl, bench_agent, "
                     "libtokrl_env_c.so)")
-    ap.add_argument("--agents", default="dqn,rainbow_lite")
+    ap.add_argument("--agents", default="dqn,rainbow_lite,der")
     ap.add_argument("--networks", default="flatten,softmoe4,softmoe1_scaled4")
     ap.add_argument("--rows", help="agent/network pairs in this order, e.g. "
                     "dqn/nature,rainbow_lite/softmoe4 (instead of --agents "

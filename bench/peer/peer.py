@@ -1,13 +1,14 @@
 #!/usr/bin/python3
-"""A minimal PyTorch-eager peer of tokrl: DQN and Rainbow-lite on MinAtar.
+"""A minimal PyTorch-eager peer of tokrl: DQN, Rainbow-lite and DER on MinAtar.
 
 Written for bench/peer/compare.py, which runs it beside tokrl in one
 invocation. It is the straightforward Python program an RL researcher would
 write: the same networks as tokrl's presets (MinAtar conv -> flatten + dense,
-SoftMoE-4, or SoftMoE-1 x4 on PerConv tokens, linear or C51 head), the same
-hyperparameters (read from tokrl's resolved config, `tokrl train
---print-config`), numpy replay (uniform, or proportional prioritized with
-n-step returns), Adam, epsilon-greedy. The environment is tokrl's own MinAtar
+SoftMoE-4, or SoftMoE-1 x4 on PerConv tokens, linear or C51 head, for DER
+dueling with NoisyNet layers), the same hyperparameters (read from tokrl's
+resolved config, `tokrl train --print-config`), numpy replay (uniform, or
+proportional prioritized with n-step returns), Adam, epsilon-greedy, double
+Q when the config asks for it. The environment is tokrl's own MinAtar
 through the C ABI in libtokrl_env_c.so (src/tokrl/capi/env_c.h), so both
 sides play the same game code. For an Atari config (env id "ale/...", the
 Nature CNN of configs/dqn_atari.toml) --mode update runs on synthetic frames
@@ -151,6 +152,41 @@ class SoftMoE(nn.Module):
         return combine @ out  # [B, m, d]
 
 
+class NoisyLinear(nn.Module):
+    """Factorised Gaussian NoisyNet layer (Fortunato et al. 2018): weights
+    mu + sigma * f(eps_out) f(eps_in)^T, f(e) = sign(e) sqrt(|e|); the noise
+    changes only on reset_noise()."""
+
+    def __init__(self, inp, out, sigma0):
+        super().__init__()
+        bound = 1 / math.sqrt(inp)
+        self.weight_mu = nn.Parameter(torch.empty(out, inp).uniform_(-bound,
+                                                                     bound))
+        self.weight_sigma = nn.Parameter(torch.full((out, inp), sigma0 * bound))
+        self.bias_mu = nn.Parameter(torch.empty(out).uniform_(-bound, bound))
+        self.bias_sigma = nn.Parameter(torch.full((out,), sigma0 * bound))
+        self.register_buffer("eps_in", torch.zeros(inp))
+        self.register_buffer("eps_out", torch.zeros(out))
+        self.reset_noise()
+
+    @staticmethod
+    def _noise(n, like):
+        e = torch.randn(n, device=like.device)
+        return e.sign() * e.abs().sqrt()
+
+    def reset_noise(self):
+        self.eps_in.copy_(self._noise(self.eps_in.numel(), self.eps_in))
+        self.eps_out.copy_(self._noise(self.eps_out.numel(), self.eps_out))
+
+    def forward(self, x):
+        if not self.training:  # tokrl's deterministic evaluation
+            return F.linear(x, self.weight_mu, self.bias_mu)
+        return F.linear(
+            x, self.weight_mu + self.weight_sigma * torch.outer(self.eps_out,
+                                                                self.eps_in),
+            self.bias_mu + self.bias_sigma * self.eps_out)
+
+
 class QNetwork(nn.Module):
     # The Nature CNN's convs: (out channels, kernel, stride).
     NATURE = ((32, 8, 4), (64, 4, 2), (64, 3, 1))
@@ -190,9 +226,22 @@ class QNetwork(nn.Module):
         else:
             raise SystemExit(f"peer: penultimate {self.penultimate!r} "
                              "not implemented")
+        if net.get("extra_layer", False):
+            raise SystemExit("peer: network.extra_layer not implemented")
         self.num_actions = num_actions
         self.num_atoms = num_atoms
-        self.head = nn.Linear(width, num_actions * num_atoms)
+
+        def layer(out):
+            if net.get("noisy", False):
+                return NoisyLinear(width, out, net["noisy_sigma0"])
+            return nn.Linear(width, out)
+        self.head = layer(num_actions * num_atoms)  # the advantage stream
+        self.value = layer(num_atoms) if net.get("dueling", False) else None
+
+    def reset_noise(self):
+        for m in self.modules():
+            if isinstance(m, NoisyLinear):
+                m.reset_noise()
 
     def forward(self, obs):  # uint8 [B, C, H, W]
         if self.encoder == "minatar":
@@ -210,7 +259,11 @@ class QNetwork(nn.Module):
             z = torch.relu(self.dense(tokens)).sum(1)
         else:
             z = self.softmoe(tokens).flatten(1)
-        return self.head(z).view(-1, self.num_actions, self.num_atoms)
+        out = self.head(z).view(-1, self.num_actions, self.num_atoms)
+        if self.value is None:
+            return out
+        return (self.value(z).view(-1, 1, self.num_atoms) + out -
+                out.mean(1, keepdim=True))
 
 
 # ---- replay: uniform or proportional prioritized, n-step ------------------------
@@ -315,6 +368,8 @@ class Agent:
                                       device=device)
         self.grad_clip = a.get("grad_clip_norm", 0)
         self.loss_type = a["loss"]
+        self.double_q = a["double_q"]
+        self.noisy = cfg["network"].get("noisy", False)
         self.num_actions = num_actions
 
     def q(self, net, obs):
@@ -324,6 +379,9 @@ class Agent:
         return out.squeeze(-1), out
 
     def act(self, obs, epsilon, rng):
+        if self.noisy:  # fresh noise every acting step, as tokrl
+            with torch.no_grad():
+                self.online.reset_noise()
         if rng.random() < epsilon:
             return int(rng.integers(self.num_actions))
         with torch.no_grad():
@@ -336,11 +394,17 @@ class Agent:
             return torch.from_numpy(batch[key]).to(self.device)
         obs, next_obs, actions = t("obs"), t("next_obs"), t("action")
         returns, discounts, weights = t("returns"), t("discounts"), t("weights")
+        if self.noisy:  # fresh noise for both networks every update
+            with torch.no_grad():
+                self.online.reset_noise()
+                self.target.reset_noise()
         q, logits = self.q(self.online, obs)
         rows = torch.arange(len(actions), device=self.device)
         with torch.no_grad():
             next_q, next_logits = self.q(self.target, next_obs)
-            next_a = next_q.argmax(1)
+            # Double Q: the online network picks the next action.
+            next_a = (self.q(self.online, next_obs)[0] if self.double_q
+                      else next_q).argmax(1)
             if self.c51:
                 probs = torch.softmax(next_logits[rows, next_a], -1)
                 tz = (returns[:, None] + discounts[:, None] *
@@ -378,14 +442,18 @@ TOKRL_NAMES = {"encoder.conv.conv.": "conv.", "encoder.conv1.conv.": "conv1.",
                "encoder.conv2.conv.": "conv2.", "encoder.conv3.conv.": "conv3.",
                "penultimate.dense.": "dense.",
                "penultimate.experts.": "softmoe.", "penultimate.": "softmoe.",
-               "head.advantage.": "head."}
+               "head.advantage.": "head.", "head.value.": "value."}
 
 
 def check_network(cfg, path, tolerance=1e-5):
     saved = torch.jit.load(path)
     obs, want_q = saved.obs, saved.q
     state = {}
-    for name, value in saved.online.named_parameters():
+    # The NoisyNet layers' noise buffers too (tokrl's other buffers, such
+    # as the C51 support, have no counterpart in the peer's module).
+    noise = [(n, b) for n, b in saved.online.named_buffers()
+             if n.endswith((".eps_in", ".eps_out"))]
+    for name, value in list(saved.online.named_parameters()) + noise:
         prefix = next((p for p in TOKRL_NAMES if name.startswith(p)), None)
         if prefix is None:
             raise SystemExit(f"peer: tokrl parameter {name} has no "

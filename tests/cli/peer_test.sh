@@ -22,10 +22,10 @@ except RuntimeError as e:
 echo "$err"
 grep -q "error: .*unknown env 'minatar/pong'" <<<"$err"
 out=$($py "$root/bench/peer/compare.py" --build "$build" --quick \
-  --agents dqn,rainbow_lite --networks softmoe4)
+  --agents dqn,rainbow_lite,der --networks softmoe4)
 echo "$out"
 # One table row per agent, with three ratios each.
-for agent in dqn rainbow_lite; do
+for agent in dqn rainbow_lite der; do
   grep -Eq "^$agent/softmoe4 .*[0-9.]+x .*[0-9.]+x +[0-9]+ +[0-9]+$" <<<"$out"
 done
 # --repeats: medians, then the paired ratios' ranges of updates/s and env

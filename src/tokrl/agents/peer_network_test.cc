@@ -49,7 +49,7 @@ TEST(PeerNetwork, PeerComputesTokrlsOutputs) {
     int64_t obs_values;  // observations drawn from [0, obs_values)
   };
   std::vector<Case> cases;
-  for (const std::string agent : {"dqn", "rainbow_lite"}) {
+  for (const std::string agent : {"dqn", "rainbow_lite", "der"}) {
     for (const std::string network :
          {"flatten", "softmoe4", "softmoe1_scaled4", "tokenized_avg_x4"}) {
       cases.push_back({agent + "/" + network,
