@@ -5,10 +5,10 @@
 // the flatten tokens' gradient in the encoder's layout, the tokenized
 // baselines' fused dense-ReLU-aggregate layer, Top-k MoE's routing weights
 // and router softmax, the first conv on observations, the experts' fused
-// MLP). They compute the same values as the plain LibTorch ops within float
-// rounding; the switch exists so that benchmarks can measure both in one
-// process (bench_agent's "plain" rows) and tests can compare them. On by
-// default.
+// MLP, NoisyNet's noisy weights in one pass). They compute the same values
+// as the plain LibTorch ops within float rounding; the switch exists so that
+// benchmarks can measure both in one process (bench_agent's "plain" rows) and
+// tests can compare them. On by default.
 #ifndef TOKRL_NN_FAST_PATHS_H_
 #define TOKRL_NN_FAST_PATHS_H_
 

@@ -190,9 +190,10 @@ at::Tensor LinearAtGroups(const at::Tensor& z, const at::Tensor& weight,
 
 TakenOutput AtActions(const at::Tensor& q, const at::Tensor& logits,
                       const at::Tensor& actions) {
-  const at::Tensor index = actions.to(q.device(), torch::kLong);
+  const at::Tensor index =
+      actions.to((q.defined() ? q : logits).device(), torch::kLong);
   TakenOutput result;
-  result.q = q.gather(1, index.unsqueeze(1)).squeeze(1);
+  if (q.defined()) result.q = q.gather(1, index.unsqueeze(1)).squeeze(1);
   if (logits.defined()) {
     result.logits =
         logits.gather(1, index.view({-1, 1, 1}).expand({-1, 1, logits.size(2)}))
@@ -283,7 +284,7 @@ void QHeadImpl::pretty_print(std::ostream& stream) const {
   stream << ")";
 }
 
-HeadOutput QHeadImpl::forward(const at::Tensor& z) {
+at::Tensor QHeadImpl::Outputs(const at::Tensor& z) {
   TOKRL_CHECK(z.dim() == 2 && z.size(1) == options.in_features())
       << "expected head input [B, " << options.in_features() << "], got "
       << z.sizes();
@@ -293,6 +294,11 @@ HeadOutput QHeadImpl::forward(const at::Tensor& z) {
   if (options.dueling()) {
     out = DuelingCombine(Apply(value, z).view({b, 1, n}), out);
   }
+  return out;
+}
+
+HeadOutput QHeadImpl::forward(const at::Tensor& z) {
+  const at::Tensor out = Outputs(z);
   HeadOutput result;
   if (options.type() == HeadType::kC51) {
     result.logits = out;
@@ -317,8 +323,15 @@ TakenOutput QHeadImpl::forward_taken(const at::Tensor& z,
     result.q = C51QValues(result.logits.unsqueeze(1), support).squeeze(1);
     return result;
   }
-  const HeadOutput full = forward(z);
-  return AtActions(full.q, full.logits, actions);
+  const at::Tensor out = Outputs(z);
+  if (options.type() != HeadType::kC51) {
+    return AtActions(out.squeeze(-1), at::Tensor(), actions);
+  }
+  // Q only at the taken actions (mean Q's): the other actions' softmaxes
+  // were not used.
+  result = AtActions(at::Tensor(), out, actions);
+  result.q = C51QValues(result.logits.unsqueeze(1), support).squeeze(1);
+  return result;
 }
 
 }  // namespace tokrl::nn

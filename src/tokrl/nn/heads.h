@@ -100,8 +100,9 @@ struct TakenOutput {
   at::Tensor q;       ///< [B]
   at::Tensor logits;  ///< [B, N] for C51, undefined otherwise
 };
-/// q [B, A] and logits [B, A, N] (or undefined) at actions [B] (int64, any
-/// device): q[b] = q[b, actions[b]], logits likewise.
+/// q [B, A] and logits [B, A, N] at actions [B] (int64, any device): q[b] =
+/// q[b, actions[b]], logits likewise; either may be undefined (and is then
+/// in the result).
 TakenOutput AtActions(const at::Tensor& q, const at::Tensor& logits,
                       const at::Tensor& actions);
 
@@ -117,7 +118,8 @@ class QHeadImpl : public torch::nn::Cloneable<QHeadImpl> {
   /// the layers). A C51 head without dueling and noise, on CPU float with
   /// nn fast paths on, computes only the taken actions' rows of its layer
   /// (1/A of its FLOPs, forward and backward; equal within float rounding);
-  /// otherwise forward(z) then a gather.
+  /// otherwise the layers on every action, then a gather (C51: softmaxes of
+  /// the taken actions' logits only).
   TakenOutput forward_taken(const at::Tensor& z, const at::Tensor& actions);
   /// Atoms per action (1 for a linear head).
   int64_t atoms() const {
@@ -134,6 +136,8 @@ class QHeadImpl : public torch::nn::Cloneable<QHeadImpl> {
 
  private:
   torch::nn::AnyModule MakeLayer(const std::string& name, int64_t out);
+  /// The layers' outputs, dueling combined: [B, A, atoms()].
+  at::Tensor Outputs(const at::Tensor& z);
 };
 TORCH_MODULE(QHead);
 

@@ -4,8 +4,12 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/linear.h"
 #include "tokrl/nn/testing.h"
 
@@ -32,6 +36,23 @@ TEST(NoisyLinearTest, FactorisedNoiseIsSignedSquareRoot) {
   torch::manual_seed(1);
   const at::Tensor e = torch::randn({1000}, torch::kDouble);
   EXPECT_TRUE(torch::allclose(f, e.sign() * e.abs().sqrt()));
+}
+
+// reset_noise's fast path draws FactorisedNoise's numbers, bit for bit.
+TEST(NoisyLinearTest, ResetNoiseDrawsFactorisedNoise) {
+  NoisyLinear layer(NoisyLinearOptions(1600, 153));
+  for (const bool fast : {true, false}) {
+    SCOPED_TRACE(fast);
+    SetFastPaths(fast);
+    torch::manual_seed(11);
+    layer->reset_noise();
+    torch::manual_seed(11);
+    const at::Tensor in = FactorisedNoise(1600, torch::kFloat);
+    const at::Tensor out = FactorisedNoise(153, torch::kFloat);
+    EXPECT_TRUE(torch::equal(layer->eps_in, in));
+    EXPECT_TRUE(torch::equal(layer->eps_out, out));
+  }
+  SetFastPaths(true);
 }
 
 TEST(NoisyLinearTest, NoiseInTrainingResetChangesItEvalIsDeterministic) {
@@ -82,6 +103,53 @@ TEST(NoisyLinearTest, GradientsReachMuAndSigma) {
   testing::ExpectEveryParameterHasNonzeroGrad(*layer);
   EXPECT_EQ(layer->parameters().size(), 4u);
   EXPECT_EQ(layer->buffers().size(), 2u);
+}
+
+// The fast path forms the noisy weight and bias in one autograd node of two
+// loops; they must be the tensor formula's bits in both directions, on any
+// thread count (its loops split the rows).
+TEST(NoisyLinearTest, FastParamsAreTheTensorOpsBitForBit) {
+  const int threads = torch::get_num_threads();
+  for (const auto& [in, out] :
+       {std::pair<int64_t, int64_t>{8, 4}, {1600, 306}}) {
+    SCOPED_TRACE(std::to_string(in) + " -> " + std::to_string(out));
+    torch::manual_seed(6);
+    NoisyLinear layer(NoisyLinearOptions(in, out));
+    {
+      torch::NoGradGuard no_grad;  // sigma differs from its constant init
+      layer->weight_sigma.uniform_(-0.3, 0.3);
+      layer->bias_sigma.uniform_(-0.3, 0.3);
+    }
+    // A batch of 32 rows: the kernel's dense layer, whose sums do not
+    // depend on the thread count (linear.h); OpenBLAS's for a few rows do.
+    const at::Tensor x = torch::randn({32, in});
+    const at::Tensor probe = torch::randn({32, out});
+    // The formula as tensor ops, through the same (fast) layer product.
+    const at::Tensor want = LinearForward(
+        x,
+        layer->weight_mu +
+            layer->weight_sigma * torch::outer(layer->eps_out, layer->eps_in),
+        layer->bias_mu + layer->bias_sigma * layer->eps_out);
+    (want * probe).sum().backward();
+    std::vector<at::Tensor> want_grads;
+    for (const auto& p : layer->parameters()) {
+      want_grads.push_back(p.grad().clone());
+      p.mutable_grad().reset();
+    }
+    for (const int t : {1, 3}) {
+      SCOPED_TRACE(t);
+      torch::set_num_threads(t);
+      const at::Tensor got = layer->forward(x);
+      EXPECT_TRUE(torch::equal(got, want));
+      (got * probe).sum().backward();
+      const auto params = layer->parameters();
+      for (size_t i = 0; i < params.size(); ++i) {
+        EXPECT_TRUE(torch::equal(params[i].grad(), want_grads[i])) << i;
+        params[i].mutable_grad().reset();
+      }
+    }
+    torch::set_num_threads(threads);
+  }
 }
 
 TEST(NoisyLinearTest, CloneKeepsNoiseAndIsDeepSaveLoadRoundTrips) {
