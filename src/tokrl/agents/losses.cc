@@ -184,9 +184,9 @@ torch::Tensor TdTargets(const torch::Tensor& returns,
   CheckBatchVector(returns, b, "TdTargets: returns");
   CheckBatchVector(discounts, b, "TdTargets: discounts");
   torch::NoGradGuard no_grad;
-  CheckDoubleQ(next_q_target, next_q_online);
   if (b > 0 && next_q_target.size(1) > 0 && HostFloat(next_q_target) &&
       HostFloat(next_q_online) && HostFloat(returns) && HostFloat(discounts)) {
+    CheckDoubleQ(next_q_target, next_q_online);  // DoubleQActions' check
     return TdTargetsOnTheHost(returns, discounts, next_q_target, next_q_online);
   }
   const torch::Tensor next_a = DoubleQActions(next_q_target, next_q_online);

@@ -313,23 +313,21 @@ TakenOutput QHeadImpl::forward_taken(const at::Tensor& z,
                                      const at::Tensor& actions) {
   TOKRL_CHECK(actions.dim() == 1 && actions.size(0) == z.size(0))
       << "expected actions [" << z.size(0) << "], got " << actions.sizes();
+  if (options.type() != HeadType::kC51) {
+    return AtActions(Outputs(z).squeeze(-1), at::Tensor(), actions);
+  }
   TakenOutput result;
-  if (options.type() == HeadType::kC51 && !options.dueling() &&
-      !options.noisy() && FastPathApplies(z) && z.dim() == 2 &&
-      z.size(1) == options.in_features()) {
+  if (!options.dueling() && !options.noisy() && FastPathApplies(z) &&
+      z.dim() == 2 && z.size(1) == options.in_features()) {
     auto* layer = advantage.ptr()->as<torch::nn::LinearImpl>();
     result.logits =
         LinearAtGroups(z, layer->weight, layer->bias, actions, atoms());
-    result.q = C51QValues(result.logits.unsqueeze(1), support).squeeze(1);
-    return result;
+  } else {
+    // Every action's logits (a dueling head's mean needs them), gathered.
+    result = AtActions(at::Tensor(), Outputs(z), actions);
   }
-  const at::Tensor out = Outputs(z);
-  if (options.type() != HeadType::kC51) {
-    return AtActions(out.squeeze(-1), at::Tensor(), actions);
-  }
-  // Q only at the taken actions (mean Q's): the other actions' softmaxes
-  // were not used.
-  result = AtActions(at::Tensor(), out, actions);
+  // Q at the taken actions only (mean Q's): the other actions' softmaxes
+  // would not be used.
   result.q = C51QValues(result.logits.unsqueeze(1), support).squeeze(1);
   return result;
 }
