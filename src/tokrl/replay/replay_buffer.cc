@@ -257,17 +257,28 @@ void ReplayBuffer::WriteFrames(const int64_t* src, int64_t n,
 
 void ReplayBuffer::MirrorFrames(torch::Device device) {
   const int64_t pool = static_cast<int64_t>(final_frames_.size()) / frame_size_;
-  mirror_ = torch::empty(
-      {capacity() + 1 + std::max<int64_t>(pool, num_envs_), frame_size_},
-      torch::TensorOptions().dtype(torch::kUInt8).device(device));
+  AllocateMirror(std::max<int64_t>(pool, num_envs_), device);
   UploadMirror();
+}
+
+// Why the old mirror is released before the new one is allocated (and the
+// new one filled from the host rather than from it): the mirror holds
+// capacity() frames, 7 GB for a 1M-frame Atari replay; holding both for a
+// copy (torch::cat) needed twice that on the device, at every growth of the
+// final observations' pool. CUDA's caching allocator hands the released
+// block back (or frees it) when the larger one does not fit beside it.
+void ReplayBuffer::AllocateMirror(int64_t pool_rows, torch::Device device) {
+  mirror_ = torch::Tensor();
+  mirror_ =
+      torch::empty({capacity() + 1 + pool_rows, frame_size_},
+                   torch::TensorOptions().dtype(torch::kUInt8).device(device));
 }
 
 void ReplayBuffer::UploadMirror() {
   const int64_t slots = capacity();
   const int64_t pool = static_cast<int64_t>(final_frames_.size()) / frame_size_;
   if (mirror_.size(0) < slots + 1 + pool) {
-    mirror_ = torch::empty({slots + 1 + pool, frame_size_}, mirror_.options());
+    AllocateMirror(pool, mirror_.device());
   }
   const auto host = [this](uint8_t* data, int64_t rows) {
     return torch::from_blob(data, {rows, frame_size_}, torch::kUInt8);
@@ -282,14 +293,12 @@ void ReplayBuffer::UploadMirror() {
 void ReplayBuffer::MirrorFinal(int32_t ref) {
   const int64_t row = capacity() + 1 + ref;
   if (row >= mirror_.size(0)) {
-    // Grow by doubling the pool: the pool only grows until episode ends
-    // are recycled as fast as they are stored.
+    // Double the pool (it only grows until episode ends are recycled as fast
+    // as they are stored) and upload everything, `ref` included.
     const int64_t pool = mirror_.size(0) - capacity() - 1;
-    mirror_ = torch::cat(
-        {mirror_,
-         torch::empty(
-             {std::max<int64_t>(pool, row + 1 - mirror_.size(0)), frame_size_},
-             mirror_.options())});
+    AllocateMirror(std::max<int64_t>(2 * pool, ref + 1), mirror_.device());
+    UploadMirror();
+    return;
   }
   mirror_[row].copy_(torch::from_blob(final_frames_.data() + ref * frame_size_,
                                       {frame_size_}, torch::kUInt8));

@@ -202,8 +202,11 @@ class ReplayBuffer {
   // Keeps a copy of every stored frame (and final observation) on `device`,
   // updated by Add and Load, so Sample gathers stacks there: per batch only
   // the frame indices and the scalar fields cross to the device, and each
-  // frame crosses once, when added. Costs capacity() frames of device
-  // memory, plus the final observations' pool. The buffer on the host stays
+  // frame crosses once, when added (and again when the final observations'
+  // pool outgrows its room: the pool doubles and the host storage is
+  // uploaded anew). Costs capacity() frames of device memory, plus the
+  // pool, and never twice that: a mirror is released before its
+  // replacement is allocated. The buffer on the host stays
   // the state (Save, Load, sampling decisions); the mirror changes no
   // result. Calling it again moves the mirror.
   void MirrorFrames(torch::Device device);
@@ -256,7 +259,12 @@ class ReplayBuffer {
   void WriteFrames(const int64_t* src, int64_t n, uint8_t* out) const;
   // Copies final observation `ref` into the mirror, growing it if needed.
   void MirrorFinal(int32_t ref);
-  // Copies the whole host storage into the mirror.
+  // Replaces the mirror by an uninitialized one on `device` with room for
+  // `pool_rows` final observations, releasing the old one first: the device
+  // never holds two mirrors.
+  void AllocateMirror(int64_t pool_rows, torch::Device device);
+  // Copies the whole host storage into the mirror (reallocated if the host's
+  // pool outgrew it).
   void UploadMirror();
   void WriteHeader(ReplayFileWriter& out) const;
   void ReadHeader(ReplayFileReader& in) const;

@@ -1,5 +1,7 @@
 #include "tokrl/replay/replay_buffer.h"
 
+#include <c10/core/Allocator.h>
+#include <c10/util/ThreadLocalDebugInfo.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -699,6 +701,82 @@ TEST(ReplayBuffer, MirroredFramesSampleExactlyTheHostsBatches) {
 TEST(ReplayBuffer, MirroredOnCudaSampleExactlyTheHostsBatches) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   ExpectMirrorsSampleAsTheHost(torch::Device(torch::kCUDA, 0));
+}
+
+// The type of the memory totals in LibTorch's reporter interface (int64_t in
+// 1.13, size_t in 2.x), so PeakBytes overrides it under either.
+template <typename F>
+struct ThirdArgument;
+template <typename C, typename R, typename A0, typename A1, typename A2,
+          typename... Rest>
+struct ThirdArgument<R (C::*)(A0, A1, A2, Rest...)> {
+  using type = A2;
+};
+using MemoryTotal = ThirdArgument<
+    decltype(&c10::MemoryReportingInfoBase::reportMemoryUsage)>::type;
+
+// The most bytes of tensors on one device type live at once, while it is
+// installed (c10::DebugInfoGuard) on the allocating thread: LibTorch's CPU
+// and CUDA allocators report every allocation and release to it.
+class PeakBytes : public c10::MemoryReportingInfoBase {
+ public:
+  PeakBytes(c10::DeviceType type, int64_t large) : type_(type), large_(large) {}
+  bool memoryProfilingEnabled() const override { return true; }
+  void reportMemoryUsage(void* /*ptr*/, int64_t alloc_size,
+                         MemoryTotal /*total_allocated*/,
+                         MemoryTotal /*total_reserved*/,
+                         c10::Device device) override {
+    if (device.type() != type_) return;
+    live_ += alloc_size;
+    peak_ = std::max(peak_, live_);
+    if (alloc_size >= large_) ++large_allocations_;
+  }
+  int64_t peak() const { return peak_; }
+  // Allocations of at least `large` bytes.
+  int large_allocations() const { return large_allocations_; }
+
+ private:
+  c10::DeviceType type_;
+  int64_t large_;
+  int64_t live_ = 0, peak_ = 0;
+  int large_allocations_ = 0;
+};
+
+// A mirror whose final observations' pool grows never holds its frames
+// twice: the peak of live device memory stays below 1.5 times the frames
+// (a mirror grown by concatenation, as before, peaked at twice them).
+void ExpectMirrorGrowsInPlaceOfTheOld(torch::Device device) {
+  const ReplayOptions o = Options(3 * 2000, 3, 3, 4);
+  ReplayBuffer host(o), mirrored(o);
+  const int64_t frames_bytes = (o.capacity + 1) * kFrame;
+  FakeVecEnv env(3, 62, /*end_prob=*/0.02);
+  auto peak =
+      std::make_shared<PeakBytes>(device.type(), /*large=*/frames_bytes);
+  {
+    c10::DebugInfoGuard guard(c10::DebugInfoKind::PROFILER_STATE, peak);
+    mirrored.MirrorFrames(device);  // room for 3 final observations
+    for (int r = 0; r < 2000; ++r) {
+      env.Step();
+      env.AddTo(host);
+      env.AddTo(mirrored);
+    }
+  }
+  // 2000 x 3 steps ending with probability 0.02: ~120 episode ends, so the
+  // pool doubled about five times.
+  EXPECT_GE(peak->large_allocations(), 4);
+  EXPECT_GE(peak->peak(), frames_bytes);
+  EXPECT_LT(peak->peak(), frames_bytes * 3 / 2);
+  Rng ra(3), rb(3);
+  ExpectSameBatch(host.Sample(64, ra), mirrored.Sample(64, rb));
+}
+
+TEST(ReplayBuffer, MirrorGrowsWithoutHoldingTwoMirrors) {
+  ExpectMirrorGrowsInPlaceOfTheOld(torch::kCPU);
+}
+
+TEST(ReplayBuffer, MirrorOnCudaGrowsWithoutHoldingTwoMirrors) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  ExpectMirrorGrowsInPlaceOfTheOld(torch::Device(torch::kCUDA, 0));
 }
 
 std::string LoadError(ReplayBuffer& buffer, const std::filesystem::path& path) {
