@@ -463,6 +463,7 @@ BENCHMARK(BM_PackedUpdate)
     ->Unit(benchmark::kMillisecond);
 
 void BM_Act(benchmark::State& state) {
+  TuneAllocator();  // as the trainer does
   torch::set_num_threads(BenchThreads());
   const Config c = MakeConfig(0, static_cast<int>(state.range(0)));
   auto env = MakeEnv(c.GetString("env.id"));
