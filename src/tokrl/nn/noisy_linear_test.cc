@@ -120,25 +120,25 @@ TEST(NoisyLinearTest, FastParamsAreTheTensorOpsBitForBit) {
       layer->weight_sigma.uniform_(-0.3, 0.3);
       layer->bias_sigma.uniform_(-0.3, 0.3);
     }
-    // A batch of 32 rows: the kernel's dense layer, whose sums do not
-    // depend on the thread count (linear.h); OpenBLAS's for a few rows do.
     const at::Tensor x = torch::randn({32, in});
     const at::Tensor probe = torch::randn({32, out});
-    // The formula as tensor ops, through the same (fast) layer product.
-    const at::Tensor want = LinearForward(
-        x,
-        layer->weight_mu +
-            layer->weight_sigma * torch::outer(layer->eps_out, layer->eps_in),
-        layer->bias_mu + layer->bias_sigma * layer->eps_out);
-    (want * probe).sum().backward();
-    std::vector<at::Tensor> want_grads;
-    for (const auto& p : layer->parameters()) {
-      want_grads.push_back(p.grad().clone());
-      p.mutable_grad().reset();
-    }
     for (const int t : {1, 3}) {
       SCOPED_TRACE(t);
       torch::set_num_threads(t);
+      // The formula as tensor ops, through the same (fast) layer product on
+      // as many threads: without AVX-512 the wide layer is OpenBLAS's, whose
+      // sums depend on the thread count (linear.h).
+      const at::Tensor want = LinearForward(
+          x,
+          layer->weight_mu +
+              layer->weight_sigma * torch::outer(layer->eps_out, layer->eps_in),
+          layer->bias_mu + layer->bias_sigma * layer->eps_out);
+      (want * probe).sum().backward();
+      std::vector<at::Tensor> want_grads;
+      for (const auto& p : layer->parameters()) {
+        want_grads.push_back(p.grad().clone());
+        p.mutable_grad().reset();
+      }
       const at::Tensor got = layer->forward(x);
       EXPECT_TRUE(torch::equal(got, want));
       (got * probe).sum().backward();
