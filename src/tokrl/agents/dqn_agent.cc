@@ -162,6 +162,10 @@ bool DqnAgent::ParametersFinite() {
   return true;
 }
 
+bool TargetQValues(const AgentOptions& options) {
+  return !(options.distributional && options.double_q);
+}
+
 TdTerms ComputeTdTerms(const AgentOptions& options,
                        const nn::TakenOutput& taken,
                        const nn::QOutput& next_target,
@@ -181,9 +185,9 @@ TdTerms ComputeTdTerms(const AgentOptions& options,
     } else {
       // The heads' Q values are these logits' expectations over `support`
       // already (C51QValues again cost two softmaxes of [B, A, K] per
-      // update).
-      const torch::Tensor next_actions = DoubleQActions(
-          next_target.q, options.double_q ? next_online.q : torch::Tensor());
+      // update). Under double Q the online network's Q values pick the action.
+      const torch::Tensor next_actions =
+          GreedyActions(options.double_q ? next_online.q : next_target.q);
       const torch::Tensor next_probs =
           torch::softmax(SelectActions(next_target.logits, next_actions), -1);
       target_probs =
@@ -213,7 +217,7 @@ UpdateLoss DqnAgent::ComputeLoss(const SampledBatch& batch) {
   nn::QOutput next_target, next_online;
   {
     torch::NoGradGuard no_grad;
-    next_target = target_->forward(batch.next_obs);
+    next_target = target_->forward(batch.next_obs, TargetQValues(options_));
     if (options_.double_q) next_online = online_->forward(batch.next_obs);
   }
   l.terms = ComputeTdTerms(options_, taken, next_target, next_online,

@@ -107,7 +107,7 @@ UpdateLoss PackedAgent::LossOf(nn::PackedQNetworkImpl& online,
   // Members folded into the batch: [K, B, ...] -> [K*B, ...].
   const auto fold = [&](const nn::QOutput& o) {
     nn::QOutput f;
-    f.q = o.q.reshape({k * b, -1});
+    if (o.q.defined()) f.q = o.q.reshape({k * b, -1});
     if (o.logits.defined()) {
       f.logits = o.logits.reshape({k * b, o.logits.size(2), o.logits.size(3)});
     }
@@ -119,7 +119,8 @@ UpdateLoss PackedAgent::LossOf(nn::PackedQNetworkImpl& online,
   nn::QOutput next_target, next_online;
   {
     torch::NoGradGuard no_grad;
-    next_target = fold(target.forward(stacked.next_obs));
+    next_target =
+        fold(target.forward(stacked.next_obs, TargetQValues(options_)));
     if (options_.double_q) {
       next_online = fold(online.forward(stacked.next_obs));
     }

@@ -121,14 +121,15 @@ TEST_P(PackedAgentTest, UpdateEqualsEachMembersUpdate) {
 
 INSTANTIATE_TEST_SUITE_P(
     Agents, PackedAgentTest,
-    ::testing::Values(Case{"dqn_flatten_clipped_double", "dqn", "flatten", 0.05,
-                           true, 0},
-                      Case{"rainbow_softmoe4_whole", "rainbow_lite", "softmoe4",
-                           0.0, false, kMembers},
-                      Case{"dqn_softmoe4_clipped_double_chunks_of_2", "dqn",
-                           "softmoe4", 0.5, true, 2},
-                      Case{"rainbow_softmoe1_x4_clipped_chunks_of_1",
-                           "rainbow_lite", "softmoe1_scaled4", 0.5, false, 1}),
+    ::testing::Values(
+        Case{"dqn_flatten_clipped_double", "dqn", "flatten", 0.05, true, 0},
+        Case{"rainbow_softmoe4_whole", "rainbow_lite", "softmoe4", 0.0, false,
+             kMembers},
+        Case{"rainbow_flatten_double", "rainbow_lite", "flatten", 0.0, true, 0},
+        Case{"dqn_softmoe4_clipped_double_chunks_of_2", "dqn", "softmoe4", 0.5,
+             true, 2},
+        Case{"rainbow_softmoe1_x4_clipped_chunks_of_1", "rainbow_lite",
+             "softmoe1_scaled4", 0.5, false, 1}),
     [](const auto& param_info) { return param_info.param.name; });
 
 // Each member explores with its own stream, as DqnAgent::Act would.

@@ -297,12 +297,12 @@ at::Tensor QHeadImpl::Outputs(const at::Tensor& z) {
   return out;
 }
 
-HeadOutput QHeadImpl::forward(const at::Tensor& z) {
+HeadOutput QHeadImpl::forward(const at::Tensor& z, bool q_values) {
   const at::Tensor out = Outputs(z);
   HeadOutput result;
   if (options.type() == HeadType::kC51) {
     result.logits = out;
-    result.q = C51QValues(out, support);
+    if (q_values) result.q = C51QValues(out, support);
   } else {
     result.q = out.squeeze(-1);
   }

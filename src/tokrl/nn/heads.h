@@ -111,8 +111,11 @@ class QHeadImpl : public torch::nn::Cloneable<QHeadImpl> {
   explicit QHeadImpl(const QHeadOptions& options);
   void reset() override;
   void pretty_print(std::ostream& stream) const override;
-  /// z [B, in_features] -> HeadOutput.
-  HeadOutput forward(const at::Tensor& z);
+  /// z [B, in_features] -> HeadOutput. A C51 head with q_values false
+  /// returns the logits alone (q undefined), for callers that read only
+  /// the logits (a C51 target network under double Q); a linear head always
+  /// returns q.
+  HeadOutput forward(const at::Tensor& z, bool q_values = true);
   /// forward(z) at actions [B] (int64, any device) only: q[b] =
   /// forward(z).q[b, actions[b]], logits likewise (differentiable in z and
   /// the layers). A C51 head without dueling and noise, on CPU float with

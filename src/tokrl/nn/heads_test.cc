@@ -93,6 +93,20 @@ TEST(HeadsTest, DuelingC51AppliesToLogits) {
   EXPECT_TRUE(torch::allclose(out.q, C51QValues(out.logits, head->support)));
 }
 
+TEST(HeadsTest, C51HeadCanReturnTheLogitsAlone) {
+  torch::manual_seed(5);
+  const at::Tensor z = torch::randn({4, 16});
+  QHead c51(
+      QHeadOptions(16, 3).type(HeadType::kC51).num_atoms(7).dueling(true));
+  const HeadOutput logits_only = c51->forward(z, /*q_values=*/false);
+  EXPECT_FALSE(logits_only.q.defined());
+  EXPECT_TRUE(torch::equal(logits_only.logits, c51->forward(z).logits));
+  // A linear head's q is its output: always returned.
+  QHead linear(QHeadOptions(16, 3));
+  EXPECT_TRUE(torch::equal(linear->forward(z, /*q_values=*/false).q,
+                           linear->forward(z).q));
+}
+
 TEST(HeadsTest, NoisyHeadUsesNoisyLayers) {
   torch::manual_seed(5);
   QHead head(QHeadOptions(16, 4)

@@ -290,7 +290,7 @@ at::Tensor PackedQNetworkImpl::features(const at::Tensor& obs) {
   return z;
 }
 
-QOutput PackedQNetworkImpl::forward(const at::Tensor& obs) {
+QOutput PackedQNetworkImpl::forward(const at::Tensor& obs, bool q_values) {
   const at::Tensor z = features(obs);
   const int64_t k = members_;
   const int64_t b = z.size(1);
@@ -305,7 +305,7 @@ QOutput PackedQNetworkImpl::forward(const at::Tensor& obs) {
   QOutput result;
   if (c51) {
     result.logits = out.view({k, b, a, atoms});
-    result.q = C51QValues(out, support_).view({k, b, a});
+    if (q_values) result.q = C51QValues(out, support_).view({k, b, a});
   } else {
     result.q = out.view({k, b, a});
   }

@@ -69,7 +69,8 @@ class PackedQNetworkImpl : public torch::nn::Cloneable<PackedQNetworkImpl> {
 
   /// obs [K, B, C, H, W] (uint8 or float) -> q [K, B, A], logits
   /// [K, B, A, N] for C51 (undefined otherwise); aux_loss undefined.
-  QOutput forward(const at::Tensor& obs);
+  /// q_values false: a C51 network returns its logits without q.
+  QOutput forward(const at::Tensor& obs, bool q_values = true);
   /// forward(obs) at actions [K*B] (int64, member-major: row k*B + i is
   /// member k's sample i; any device) only, folded: q [K*B], logits [K*B, N]
   /// for C51. Differentiable as forward. A C51 head without dueling on the
