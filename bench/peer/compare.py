@@ -174,7 +174,8 @@ def main():
                     "x --networks)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=8000,
-                    help="env steps per training run (first 2000: warm-up)")
+                    help="env steps per training run (first 2000: warm-up; at "
+                    "least 4000)")
     ap.add_argument("--updates", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=1,
                     help="measure each row this many times, tokrl and "
@@ -209,6 +210,12 @@ def main():
                                             args.min_time)
     if args.quick:
         steps, min_replay, updates, min_time = 600, 300, 5, 0.05
+    if steps < 2 * min_replay and not args.updates_only:
+        # Env steps/s are timed over the log windows after the warm-up
+        # (train.log_every = min_replay): a shorter run has none.
+        ap.error(f"--steps {steps}: a training run needs at least "
+                 f"{2 * min_replay} env steps ({min_replay} of warm-up, then "
+                 f"{min_replay} timed)")
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     os.environ["TOKRL_BENCH_THREADS"] = str(args.threads)  # bench_agent
     os.environ["TOKRL_BENCH_DEVICE"] = args.device

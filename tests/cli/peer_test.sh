@@ -21,6 +21,13 @@ except RuntimeError as e:
 " "$build/libtokrl_env_c.so")
 echo "$err"
 grep -q "error: .*unknown env 'minatar/pong'" <<<"$err"
+# A run too short to time after its warm-up is refused up front, by name.
+if err=$($py "$root/bench/peer/compare.py" --build "$build" --steps 3000 \
+  --rows dqn/flatten 2>&1); then
+  echo "compare.py accepted --steps 3000"; exit 1
+fi
+echo "$err"
+grep -q "error: --steps 3000: a training run needs at least 4000 env steps" <<<"$err"
 out=$($py "$root/bench/peer/compare.py" --build "$build" --quick \
   --agents dqn,rainbow_lite,der --networks softmoe4)
 echo "$out"
