@@ -11,9 +11,9 @@
 //   TOKRL_BENCH_DEVICE=cuda TOKRL_PROFILE=DIR ./build/bench_agent ...
 //       (what the GPU runs per update: DIR/<row>.gpu.txt)
 //   TOKRL_BENCH_AVX512=0 ./build/bench_agent ...
-//       (the small-matrix kernel's AVX2 loop and OpenBLAS's dense layers,
-//       as on a CPU without AVX-512; the other loops keep the clone that
-//       load time picked for this CPU, core/cpu_clones.h)
+//       (the small-matrix kernel's AVX2 + FMA loop, as on a CPU without
+//       AVX-512; the other loops keep the clone that load time picked for
+//       this CPU, core/cpu_clones.h)
 //   TOKRL_BENCH_THREADS=2 ./build/bench_agent ...
 //       (LibTorch on two threads; default one)
 #include <benchmark/benchmark.h>
@@ -114,7 +114,7 @@ double NominalPeakGflops() {
 }
 
 // TOKRL_BENCH_AVX512=0 keeps the small-matrix kernel off its AVX-512 loop
-// (and dense layers on OpenBLAS, linear.h) for the whole run.
+// for the whole run.
 const bool kAvx512Allowed = [] {
   const char* value = std::getenv("TOKRL_BENCH_AVX512");
   const bool allowed = value == nullptr || std::string(value) != "0";

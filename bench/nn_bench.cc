@@ -12,6 +12,8 @@
 //
 // Threads: LibTorch intra-op threads default to 1 here so numbers are stable
 // on shared machines; set TOKRL_BENCH_THREADS to change it.
+// TOKRL_BENCH_AVX512=0 keeps the small-matrix kernel on its AVX2 + FMA loop
+// (as on a CPU without AVX-512) but in BM_SmallGemm, which picks its loop.
 //   ./bench_nn --benchmark_min_time=2
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
@@ -19,6 +21,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "tokrl/core/allocator.h"
 #include "tokrl/nn/encoders.h"
 #include "tokrl/nn/experts.h"
 #include "tokrl/nn/fast_paths.h"
@@ -282,7 +285,7 @@ BENCHMARK(BM_SmallLinear)
 // A dense layer's forward and backward with gradients, batch 32 of 1600
 // inputs -> arg 1 outputs (6, 18: SoftMoE's MinAtar heads; 128: the
 // flatten baseline's dense layer): the kernel as one autograd node (arg 0
-// = 1; for 128 outputs only with AVX-512, else both are torch::linear)
+// = 1; for 128 outputs only with FMA, else both are torch::linear)
 // against torch::linear (OpenBLAS).
 void BM_NarrowLinear(benchmark::State& state) {
   torch::manual_seed(0);
@@ -347,6 +350,14 @@ BENCHMARK(BM_SmallGemm)
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As the trainer does: with glibc's defaults every large buffer is mapped
+  // and page-faulted in anew at each call, which on a VM whose page faults
+  // were slow doubled the kernel's time in BM_NarrowLinear/1/128.
+  tokrl::TuneAllocator();
+  if (const char* avx512 = std::getenv("TOKRL_BENCH_AVX512");
+      avx512 != nullptr && std::string(avx512) == "0") {
+    tokrl::internal::SetSmallGemmAvx512(false);
+  }
   const char* threads = std::getenv("TOKRL_BENCH_THREADS");
   torch::set_num_threads(threads ? std::stoi(threads) : 1);
   benchmark::Initialize(&argc, argv);

@@ -119,15 +119,15 @@ TEST(DqnAgent, FastPathsGiveThePlainUpdate) {
 }
 
 // train.torch_threads > 1 runs the parallel kernels (tokrl's and ATen's) on
-// several threads. Where the small-matrix kernel has its AVX-512 loop, every
-// MinAtar layer is in tokrl's kernels, whose sums split the same way for any
-// thread count: every head's update is then the same bits as on one thread
-// (the narrow head layers and PerPatch's embedding are in them since
-// OpenBLAS's and ATen's conv's sums were not). Elsewhere wide dense layers
-// are OpenBLAS's: the same update to float rounding.
+// several threads. Where the small-matrix kernel fuses multiply-adds (AVX2 +
+// FMA, AVX-512), every MinAtar layer is in tokrl's kernels, whose sums split
+// the same way for any thread count: every head's update is then the same
+// bits as on one thread (the narrow head layers and PerPatch's embedding are
+// in them since OpenBLAS's and ATen's conv's sums were not). Elsewhere wide
+// dense layers are OpenBLAS's: the same update to float rounding.
 TEST(DqnAgent, UpdateIsTheSameForAnyThreadCount) {
   const int threads = torch::get_num_threads();
-  const bool bitwise = internal::SmallGemmHasAvx512();
+  const bool bitwise = internal::SmallGemmFuses();
   for (const char* agent : {"dqn", "rainbow_lite", "der"}) {
     for (const std::string network :
          {"flatten", "tokenized_avg_x4", "softmoe4", "softmoe1_scaled4",

@@ -72,10 +72,10 @@ at::Tensor RowsByRowsLinear(const at::Tensor& x, const at::Tensor& weight,
 // Why: a 1-row product against a 128 x 1600 weight (the flatten baseline's
 // dense layer, run at every greedy acting step) costs OpenBLAS's sgemm 47 us
 // on a Zen 5 core, most of it packing the weight; the kernel reads the
-// weight once: 7.8 us (BM_SmallLinear in bench_nn). There the kernel still
-// led at 32 rows (107 against 128 us) and drew level at 64, but it runs
-// without FMA (core/cpu_clones.h), which on other cores halves its rate
-// against OpenBLAS's FMA loop; 8 rows (34 against 56 us) keep a margin.
+// weight once: 7.8 us (BM_SmallLinear in bench_nn). The dot-product form
+// still led at 32 rows (107 against 128 us) and drew level at 64; past 8
+// rows (34 against 56 us) layers go to the kernel's blocked form
+// (KernelLinearFn) where it fuses multiply-adds, else to OpenBLAS.
 bool SmallLinearApplies(const at::Tensor& x, const at::Tensor& weight,
                         const at::Tensor& bias) {
   if (at::GradMode::is_enabled() &&
@@ -95,18 +95,19 @@ at::Tensor SmallLinear(const at::Tensor& x, const at::Tensor& weight,
 
 namespace {
 
-// Layers (of either rank) the kernel computes with gradients: where it has
-// its AVX-512 loop, batches past kSmallLinearRows rows of layers of at
-// least kKernelLinearMinOut outputs (why: see KernelLinearFn); on any CPU,
-// narrow layers (fewer outputs: a DQN head's actions, PerPatch's
-// embedding) of any rows in the dot-product form.
+// Layers (of either rank) the kernel computes with gradients: where its
+// loops fuse multiply-adds (AVX2 + FMA or AVX-512), batches past
+// kSmallLinearRows rows of layers of at least kKernelLinearMinOut outputs
+// (why: see KernelLinearFn); on any CPU, narrow layers (fewer outputs: a
+// DQN head's actions, PerPatch's embedding) of any rows in the dot-product
+// form.
 bool KernelLinearApplies(const at::Tensor& x, const at::Tensor& weight,
                          const at::Tensor& bias) {
   if (!LayerApplies(x, weight, bias)) return false;
   if (weight.size(-2) < kKernelLinearMinOut) {
     return x.size(-1) % internal::kSmallGemmLanes == 0;
   }
-  return internal::SmallGemmHasAvx512() && x.size(-2) > kSmallLinearRows;
+  return internal::SmallGemmFuses() && x.size(-2) > kSmallLinearRows;
 }
 
 // A dense layer as one autograd node, x [.., R, in] -> [.., R, out]
@@ -118,8 +119,12 @@ bool KernelLinearApplies(const at::Tensor& x, const at::Tensor& weight,
 // Why the kernel for wide layers: OpenBLAS 0.3.21 runs its AVX2 (Haswell)
 // sgemm on AVX-512 cores it does not know (Zen 5), at ~100-120 GFLOP/s for
 // the flatten baseline's 32 x 1600 by 1600 x 128 products; the kernel's
-// AVX-512 loop runs them at ~230 (bench_nn BM_SmallGemm). The forward is
-// (W x^T)^T, packing x^T per call (200 KB for the flatten baseline) rather
+// AVX-512 loop runs them at ~230 (bench_nn BM_SmallGemm). Its AVX2 loop,
+// once it fused its multiply-adds, took 6-11% off a flatten update against
+// OpenBLAS's products on the same Zen 5 core (bench_agent BM_Update with
+// TOKRL_BENCH_AVX512=0, paired; without FMA it had only tied them), and
+// its sums, unlike OpenBLAS's, do not depend on the thread count. The forward
+// is (W x^T)^T, packing x^T per call (200 KB for the flatten baseline) rather
 // than W^T (800 KB); narrow layers (a DQN head's 6 actions) take the
 // dot-product form, which packs nothing.
 //

@@ -1,8 +1,8 @@
 // Dense layers' y = x W^T + b with the products of a few rows that need no
 // gradient (acting on one env's observation per run, evaluation) and of
 // narrow layers through the small-matrix kernel (small_gemm_kernel.h)
-// instead of a BLAS GEMM, and on CPUs with AVX-512 the larger ones too,
-// with gradients.
+// instead of a BLAS GEMM, and on CPUs with FMA (every AVX2 one) the larger
+// ones too, with gradients.
 //
 // Contract
 //   * LinearForward(x [B, in], weight [out, in], bias [out]) -> [B, out]
@@ -13,8 +13,8 @@
 //   * The kernel takes the operands when SmallLinearApplies: the fast paths
 //     apply to all three (fast_paths.h), R <= kSmallLinearRows, in is a
 //     multiple of 8, the shapes agree, and no gradient is recorded (grad
-//     mode off, or no operand requires one). Otherwise, where the kernel
-//     has its AVX-512 loop (internal::SmallGemmHasAvx512), x has more
+//     mode off, or no operand requires one). Otherwise, where the kernel's
+//     loops fuse multiply-adds (internal::SmallGemmFuses), x has more
 //     than kSmallLinearRows rows and the layer at least kKernelLinearMinOut
 //     outputs, LinearForward runs the kernel as an autograd function
 //     (gradients of x, weight and bias equal torch::linear's within float
@@ -37,11 +37,11 @@ class Tensor;
 
 namespace tokrl::nn {
 
-/// The most rows (per member) the small-matrix kernel computes without
-/// AVX-512.
+/// The most rows (per member) the kernel's dot-product form (SmallLinear)
+/// computes.
 inline constexpr int64_t kSmallLinearRows = 8;
-/// The fewest outputs of a layer that LinearForward gives the kernel with
-/// AVX-512.
+/// The fewest outputs of a layer that LinearForward gives the kernel's
+/// blocked form (with FMA); narrower ones take the dot-product form.
 inline constexpr int64_t kKernelLinearMinOut = 32;
 
 at::Tensor LinearForward(const at::Tensor& x, const at::Tensor& weight,

@@ -50,8 +50,8 @@ TEST(LinearTest, RecordsGradientsWhenAnOperandNeedsThem) {
   EXPECT_TRUE(torch::allclose(b.grad(), torch::ones({5})));
 }
 
-// Batches past kSmallLinearRows with gradients (the kernel where it has its
-// AVX-512 loop, torch::linear elsewhere): values and the gradients of x,
+// Batches past kSmallLinearRows with gradients (the kernel where its loops
+// fuse multiply-adds, torch::linear elsewhere): values and the gradients of x,
 // weight and bias equal torch::linear's, for layers below and above
 // kKernelLinearMinOut outputs and widths not a multiple of 8.
 TEST(LinearTest, GradientsOfBatchesEqualTorchLinear) {
@@ -110,7 +110,7 @@ TEST(LinearTest, SmallLinearIsEachMembersLinear) {
 }
 
 // A packed network's K layers, with gradients, for row counts that take
-// SmallLinear (no gradient), the kernel (AVX-512) and baddbmm: each member
+// SmallLinear (no gradient), the kernel (with FMA) and baddbmm: each member
 // equals its torch::linear.
 TEST(LinearTest, PackedLinearForwardIsEachMembersLinear) {
   torch::manual_seed(4);
@@ -175,13 +175,13 @@ TEST(LinearTest, NarrowLayersGiveTheSameBitsOnAnyThreadCount) {
 }
 
 // Layers the kernel computes with gradients (narrow ones on any CPU, wide
-// ones with AVX-512), dense and packed: the output is a contiguous tensor
+// ones with FMA), dense and packed: the output is a contiguous tensor
 // of its own whose autograd node leads straight to the parameters' and
 // input's gradient accumulators (no view or copy nodes between).
 TEST(LinearTest, KernelLayersAreOneAutogradNode) {
   torch::manual_seed(7);
   std::vector<int64_t> widths = {6};
-  if (internal::SmallGemmHasAvx512()) widths.push_back(128);
+  if (internal::SmallGemmFuses()) widths.push_back(128);
   for (const int64_t out : widths) {
     for (const bool packed : {false, true}) {
       SCOPED_TRACE(::testing::Message()

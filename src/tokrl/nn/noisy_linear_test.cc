@@ -126,7 +126,7 @@ TEST(NoisyLinearTest, FastParamsAreTheTensorOpsBitForBit) {
       SCOPED_TRACE(t);
       torch::set_num_threads(t);
       // The formula as tensor ops, through the same (fast) layer product on
-      // as many threads: without AVX-512 the wide layer is OpenBLAS's, whose
+      // as many threads: without FMA the wide layer is OpenBLAS's, whose
       // sums depend on the thread count (linear.h).
       const at::Tensor want = LinearForward(
           x,

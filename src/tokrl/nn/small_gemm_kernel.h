@@ -9,10 +9,11 @@
 // a is read at any element strides (so A or A^T without a copy); b's rows
 // are contiguous and must be readable up to cols rounded up to a multiple
 // of 8 (ldb >= that): callers pad it. out is row-major with leading
-// dimension ldo >= cols. The sum over j runs in order for every element, the
-// same on every CPU target (no fused multiply-add: core/cpu_clones.h), so
-// the AVX-512 loop (16 columns per vector, used where the CPU has it) and
-// the AVX2 / baseline one give the same bits.
+// dimension ldo >= cols. The sum over j runs in order for every element, as
+// fused multiply-adds where the CPU has FMA (every AVX2 CPU) and as
+// separate multiplies and adds where it has not (SmallGemmFuses), so the
+// AVX-512 loop (16 columns per vector, used where the CPU has it) and the
+// AVX2 one give the same bits.
 #ifndef TOKRL_NN_SMALL_GEMM_KERNEL_H_
 #define TOKRL_NN_SMALL_GEMM_KERNEL_H_
 
@@ -41,6 +42,12 @@ void SmallGemm(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
                int64_t k, const float* b, int64_t ldb, int64_t cols, float* out,
                int64_t ldo);
 
+/// Whether SmallGemm and SmallGemmRowsByRows add each product to its sum
+/// in one fused multiply-add (x86-64 CPUs with AVX2 and FMA, and builds
+/// with GCC's function targets): then every such CPU gives the same bits;
+/// without, the sums multiply and add separately.
+bool SmallGemmFuses();
+
 /// Whether SmallGemm runs its AVX-512 loop: this build and CPU have it and
 /// SetSmallGemmAvx512 allows it.
 bool SmallGemmHasAvx512();
@@ -52,7 +59,8 @@ bool SetSmallGemmAvx512(bool allowed);
 /// out[i, c] = sum_{j < k} a[i * lda + j] * b[c * ldb + j] for i < rows,
 /// c < cols: both operands' rows contiguous (a product with B^T where B is
 /// stored row-major, as a Linear layer's weight), k a multiple of 8. Each
-/// sum runs over 8 lanes of j, then adds the lanes in a fixed order.
+/// sum runs over 8 lanes of j (fused as SmallGemm's), then adds the lanes
+/// in a fixed order.
 void SmallGemmRowsByRows(const float* a, int64_t lda, int64_t rows,
                          const float* b, int64_t ldb, int64_t cols, int64_t k,
                          float* out, int64_t ldo);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <tuple>
 #include <vector>
 
 namespace tokrl::internal {
@@ -16,18 +17,30 @@ struct Shape {
   bool transpose_a;
 };
 
-// SmallGemm on random operands (a strided when transposed, b padded to a
-// multiple of 8 columns as callers pad it).
-std::vector<float> Product(const Shape& s, uint32_t seed) {
+// Random operands of a shape: a [rows, k] (or [k, rows]), b [k, padded]
+// with its rows padded to a multiple of 8 columns as callers pad it.
+struct Operands {
+  std::vector<float> a, b;
+  int64_t padded;
+};
+
+Operands RandomOperands(const Shape& s, uint32_t seed) {
   std::mt19937 gen(seed);
   std::normal_distribution<float> normal;
-  const int64_t padded = SmallGemmPadded(s.cols);
-  std::vector<float> a(static_cast<size_t>(s.rows * s.k));
-  std::vector<float> b(static_cast<size_t>(s.k * padded), 0.0f);
-  for (float& x : a) x = normal(gen);
+  Operands o{.a = std::vector<float>(static_cast<size_t>(s.rows * s.k)),
+             .b = {},
+             .padded = SmallGemmPadded(s.cols)};
+  o.b.assign(static_cast<size_t>(s.k * o.padded), 0.0f);
+  for (float& x : o.a) x = normal(gen);
   for (int64_t j = 0; j < s.k; ++j) {
-    for (int64_t c = 0; c < s.cols; ++c) b[j * padded + c] = normal(gen);
+    for (int64_t c = 0; c < s.cols; ++c) o.b[j * o.padded + c] = normal(gen);
   }
+  return o;
+}
+
+// SmallGemm on random operands (a strided when transposed).
+std::vector<float> Product(const Shape& s, uint32_t seed) {
+  const auto [a, b, padded] = RandomOperands(s, seed);
   // Stored [rows, k] or, transposed, [k, rows].
   const int64_t a_row = s.transpose_a ? 1 : s.k;
   const int64_t a_col = s.transpose_a ? s.rows : 1;
@@ -81,6 +94,77 @@ TEST(SmallGemmTest, Avx512LoopGivesTheSameBits) {
     EXPECT_EQ(
         std::memcmp(wide.data(), narrow.data(), wide.size() * sizeof(float)),
         0);
+  }
+}
+
+// a * b + acc as the kernel adds a product to its sum: one fused
+// multiply-add where SmallGemmFuses, else a rounded product, then the sum.
+float MulAdd(float a, float b, float acc) {
+  if (SmallGemmFuses()) return std::fma(a, b, acc);
+  const float product = a * b;
+  return acc + product;
+}
+
+// Every element is the sum over j in order, each term added by MulAdd: the
+// same bits in the AVX-512 and the AVX2 loop (a loop that stopped fusing,
+// or fused where the CPU cannot, fails this).
+TEST(SmallGemmTest, SumsRunInOrderOneMultiplyAddPerTerm) {
+  uint32_t seed = 200;
+  for (const bool avx512 : {true, false}) {
+    if (avx512 && !SmallGemmHasAvx512()) continue;
+    const bool before = SetSmallGemmAvx512(avx512);
+    for (const Shape& s : kShapes) {
+      SCOPED_TRACE(::testing::Message() << s.rows << "x" << s.k << "x" << s.cols
+                                        << (avx512 ? " avx512" : ""));
+      const auto [a, b, padded] = RandomOperands(s, ++seed);
+      std::vector<float> out(static_cast<size_t>(s.rows * s.cols));
+      SmallGemm(a.data(), s.k, 1, s.rows, s.k, b.data(), padded, s.cols,
+                out.data(), s.cols);
+      int64_t differ = 0;
+      for (int64_t i = 0; i < s.rows; ++i) {
+        for (int64_t c = 0; c < s.cols; ++c) {
+          float want = 0.0f;
+          for (int64_t j = 0; j < s.k; ++j)
+            want = MulAdd(a[i * s.k + j], b[j * padded + c], want);
+          differ += std::memcmp(&want, &out[i * s.cols + c], sizeof want) != 0;
+        }
+      }
+      EXPECT_EQ(differ, 0);
+    }
+    SetSmallGemmAvx512(before);
+  }
+}
+
+// SmallGemmRowsByRows: 8 lanes of j, each summed in order by MulAdd, then
+// the lanes added as ((0 + 4) + (1 + 5)) + ((2 + 6) + (3 + 7)).
+TEST(SmallGemmTest, RowsByRowsSumsEightLanesInAFixedOrder) {
+  std::mt19937 gen(7);
+  std::normal_distribution<float> normal;
+  for (const auto& [rows, cols, k] :
+       {std::tuple<int64_t, int64_t, int64_t>{32, 6, 1600},
+        {7, 5, 16},
+        {1, 1, 8},
+        {4, 9, 24}}) {
+    SCOPED_TRACE(::testing::Message() << rows << "x" << cols << "x" << k);
+    std::vector<float> a(static_cast<size_t>(rows * k));
+    std::vector<float> b(static_cast<size_t>(cols * k));
+    for (float& x : a) x = normal(gen);
+    for (float& x : b) x = normal(gen);
+    std::vector<float> out(static_cast<size_t>(rows * cols));
+    SmallGemmRowsByRows(a.data(), k, rows, b.data(), k, cols, k, out.data(),
+                        cols);
+    int64_t differ = 0;
+    for (int64_t i = 0; i < rows; ++i) {
+      for (int64_t c = 0; c < cols; ++c) {
+        float lane[8] = {};
+        for (int64_t j = 0; j < k; ++j)
+          lane[j % 8] = MulAdd(a[i * k + j], b[c * k + j], lane[j % 8]);
+        const float want = ((lane[0] + lane[4]) + (lane[1] + lane[5])) +
+                           ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+        differ += std::memcmp(&want, &out[i * cols + c], sizeof want) != 0;
+      }
+    }
+    EXPECT_EQ(differ, 0);
   }
 }
 
