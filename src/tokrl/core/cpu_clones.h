@@ -9,20 +9,16 @@
 #ifndef TOKRL_CORE_CPU_CLONES_H_
 #define TOKRL_CORE_CPU_CLONES_H_
 
-// TOKRL_CLONES_AVX2: the baseline and AVX2 clones only, for a loop that
-// stands for CPUs without AVX-512 (the small-matrix kernel's 8-wide one).
-//
-// TOKRL_HAVE_AVX512_CLONE: 1 where a loop may also be built for AVX-512
-// (target("avx512f"), picked at run time with __builtin_cpu_supports), as
-// the small-matrix kernel's 16-wide one; 0 elsewhere.
+// TOKRL_HAVE_AVX512_CLONE: 1 where a loop may also be built for other
+// targets by hand (target("avx2,fma"), target("avx512f,fma"), picked at run
+// time with __builtin_cpu_supports), as the small-matrix kernel's loops,
+// which fuse multiply-adds (nn/small_gemm_kernel.h); 0 elsewhere.
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
 #define TOKRL_CLONES \
   __attribute__((target_clones("avx512f", "avx2", "default")))
-#define TOKRL_CLONES_AVX2 __attribute__((target_clones("avx2", "default")))
 #define TOKRL_HAVE_AVX512_CLONE 1
 #else
 #define TOKRL_CLONES
-#define TOKRL_CLONES_AVX2
 #define TOKRL_HAVE_AVX512_CLONE 0
 #endif
 

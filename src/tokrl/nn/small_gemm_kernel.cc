@@ -23,9 +23,10 @@ namespace {
 // the AVX2 + FMA and AVX-512 loops, and both give the same bits; the
 // baseline loop, for CPUs without FMA, multiplies and adds. Why: a multiply
 // and an add are two instructions and, on cores whose adders share the FMA
-// pipes (Intel's without AVX-512), two pipe slots; on a Zen 5 core the FMA
-// loops took 6-13% off SoftMoE updates, AVX2 and AVX-512 loops alike
-// (bench_agent BM_Update, paired).
+// pipes (Intel's without AVX-512), two pipe slots. On a shared Zen 5 core
+// the FMA loops took up to 13% off SoftMoE updates in a busy hour and 0-3%
+// in a quiet one, AVX2 and AVX-512 loops alike (bench_agent BM_Update,
+// builds alternating; docs/speed.md).
 template <int W>
 struct Lanes;
 template <>
@@ -193,10 +194,11 @@ inline __attribute__((always_inline)) void DotRows(const float* a, int64_t lda,
 }
 
 // 3 x 4 accumulators: 7 loads for 12 multiply-adds per 8 lanes of j. The
-// last rows and columns in blocks of 2, then 1: each accumulator waits on
-// its previous multiply-add (4-5 cycles with FMA), so a block of 1 x 1 ran a
-// 32 x 1600 by 1600 x 6 product ~2x slower than the blocks of 3 x 2 that
-// replaced it. (An element's sum is the same in any block.)
+// last rows and columns in blocks of 2, then 1 (were: of 1): each
+// accumulator waits on its previous multiply-add (4-5 cycles with FMA),
+// so the fewer accumulators a block has, the more it waits. With FMA and
+// these blocks a 32 x 1600 by 1600 x 6 product took 9.0 us where the
+// previous loop took 10.2. (An element's sum is the same in any block.)
 inline __attribute__((always_inline)) void RowsByRows(
     const float* a, int64_t lda, int64_t rows, const float* b, int64_t ldb,
     int64_t cols, int64_t k, float* out, int64_t ldo) {
