@@ -13,7 +13,8 @@
 //   TOKRL_BENCH_AVX512=0 ./build/bench_agent ...
 //       (the small-matrix kernel's AVX2 + FMA loop, as on a CPU without
 //       AVX-512; the other loops keep the clone that load time picked for
-//       this CPU, core/cpu_clones.h)
+//       this CPU, core/cpu_clones.h; a build configured with
+//       -DTOKRL_NO_AVX512=ON runs all of them as without AVX-512)
 //   TOKRL_BENCH_THREADS=2 ./build/bench_agent ...
 //       (LibTorch on two threads; default one)
 #include <benchmark/benchmark.h>
@@ -95,7 +96,7 @@ double ForwardFlops(const nn::QNetworkImpl& net) {
 
 // Nominal single-core peak: two FMA pipes of the widest vectors the CPU
 // advertises per cycle at /proc/cpuinfo's clock: 32 FLOP with AVX2, 64 with
-// AVX-512 (which tokrl's small-matrix kernel uses; Zen 4 runs AVX-512 on
+// AVX-512 where tokrl's small-matrix kernel uses it (Zen 4 runs AVX-512 on
 // 256-bit pipes, so its true peak is half that). 0 when unknown.
 double NominalPeakGflops() {
   std::ifstream in("/proc/cpuinfo");
@@ -110,7 +111,8 @@ double NominalPeakGflops() {
       break;
     }
   }
-  return mhz * (avx512 ? 64.0 : 32.0) / 1000.0;
+  const bool wide = avx512 && internal::SmallGemmHasAvx512();
+  return mhz * (wide ? 64.0 : 32.0) / 1000.0;
 }
 
 // TOKRL_BENCH_AVX512=0 keeps the small-matrix kernel off its AVX-512 loop

@@ -320,7 +320,7 @@ void BM_SmallGemm(benchmark::State& state) {
   const auto& s = shapes[state.range(0)];
   const bool wide = state.range(1) == 1;
   if (wide && !tokrl::internal::SmallGemmHasAvx512()) {
-    state.SkipWithError("no AVX-512 on this CPU");
+    state.SkipWithError("no AVX-512 loop in this build or on this CPU");
     return;
   }
   const int64_t samples = s.rows == 100 ? 32 : 4;

@@ -13,9 +13,17 @@
 // targets by hand (target("avx2,fma"), target("avx512f,fma"), picked at run
 // time with __builtin_cpu_supports), as the small-matrix kernel's loops,
 // which fuse multiply-adds (nn/small_gemm_kernel.h); 0 elsewhere.
+//
+// TOKRL_NO_AVX512 (CMake option of that name): no AVX-512 clone, and the
+// small-matrix kernel never takes its AVX-512 loop, so that an AVX-512 CPU
+// runs tokrl's loops as a CPU without AVX-512 does.
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#if defined(TOKRL_NO_AVX512)
+#define TOKRL_CLONES __attribute__((target_clones("avx2", "default")))
+#else
 #define TOKRL_CLONES \
   __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 #define TOKRL_HAVE_AVX512_CLONE 1
 #else
 #define TOKRL_CLONES

@@ -275,7 +275,7 @@ bool SmallGemmFuses() {
 }
 
 bool SmallGemmHasAvx512() {
-#if TOKRL_HAVE_AVX512_CLONE
+#if TOKRL_HAVE_AVX512_CLONE && !defined(TOKRL_NO_AVX512)
   static const bool has =
       __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
   return has && avx512_allowed.load(std::memory_order_relaxed);
