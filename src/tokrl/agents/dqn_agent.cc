@@ -162,8 +162,8 @@ bool DqnAgent::ParametersFinite() {
   return true;
 }
 
-bool TargetQValues(const AgentOptions& options) {
-  return !(options.distributional && options.double_q);
+bool TargetAtOnlineActions(const AgentOptions& options) {
+  return options.distributional && options.double_q;
 }
 
 TdTerms ComputeTdTerms(const AgentOptions& options,
@@ -185,11 +185,13 @@ TdTerms ComputeTdTerms(const AgentOptions& options,
     } else {
       // The heads' Q values are these logits' expectations over `support`
       // already (C51QValues again cost two softmaxes of [B, A, K] per
-      // update). Under double Q the online network's Q values pick the action.
-      const torch::Tensor next_actions =
-          GreedyActions(options.double_q ? next_online.q : next_target.q);
-      const torch::Tensor next_probs =
-          torch::softmax(SelectActions(next_target.logits, next_actions), -1);
+      // update). Under double Q the logits are at the online network's
+      // greedy actions already.
+      const torch::Tensor next_logits =
+          TargetAtOnlineActions(options)
+              ? next_target.logits
+              : SelectActions(next_target.logits, GreedyActions(next_target.q));
+      const torch::Tensor next_probs = torch::softmax(next_logits, -1);
       target_probs =
           ProjectDistribution(next_probs, returns, discounts, support);
     }
@@ -217,8 +219,14 @@ UpdateLoss DqnAgent::ComputeLoss(const SampledBatch& batch) {
   nn::QOutput next_target, next_online;
   {
     torch::NoGradGuard no_grad;
-    next_target = target_->forward(batch.next_obs, TargetQValues(options_));
     if (options_.double_q) next_online = online_->forward(batch.next_obs);
+    if (TargetAtOnlineActions(options_)) {
+      next_target.logits =
+          target_->forward_taken(batch.next_obs, GreedyActions(next_online.q))
+              .logits;
+    } else {
+      next_target = target_->forward(batch.next_obs);
+    }
   }
   l.terms = ComputeTdTerms(options_, taken, next_target, next_online,
                            batch.returns, batch.discounts, support_);

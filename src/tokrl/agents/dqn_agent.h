@@ -60,19 +60,20 @@ struct UpdateMetrics {
   bool diverged = false;
 };
 
-// Whether the rule reads the target network's Q values at s': not for C51
-// under double Q (the online network picks the action, the target's logits
-// are taken at it), which can skip the target heads' softmaxes
-// (QNetworkImpl::forward's q_values).
-bool TargetQValues(const AgentOptions& options);
+// Whether the rule reads the target network at s' at the online network's
+// greedy actions only (C51 under double Q: the online network picks the
+// action, the target's logits are taken at it), which a C51 head computes
+// at 1/A of its layer's cost (QNetworkImpl::forward_taken).
+bool TargetAtOnlineActions(const AgentOptions& options);
 
 // The update rule's per-sample terms (the header comment's formulas):
 // per_sample loss [N] (differentiable), priorities [N] and Q(s, a) [N].
-// `taken` = online(s) at the taken actions, with gradient; next_target =
-// target(s') (its q may be undefined where TargetQValues is false);
-// next_online = online(s') when options.double_q (else unused);
-// support: the C51 atoms, those of the heads that computed next_target.q and
-// next_online.q (AgentSupport checks), which the C51 rule uses as they are.
+// `taken` = online(s) at the taken actions, with gradient; next_online =
+// online(s') when options.double_q (else unused); next_target = target(s'),
+// where TargetAtOnlineActions its logits [N, atoms] at
+// GreedyActions(next_online.q) alone (q undefined); support: the C51
+// atoms, those of the heads that computed next_target.q and next_online.q
+// (AgentSupport checks), which the C51 rule uses as they are.
 // Shared by DqnAgent and PackedAgent (members folded into N).
 struct TdTerms {
   torch::Tensor per_sample, priorities, q_taken;

@@ -92,29 +92,77 @@ TEST(DqnAgent, HeadThatDoesNotMatchTheAgentIsAnError) {
   expect_refused(rainbow.resolved.agent, other, "C51 head has");
 }
 
-// The fast paths (fused routing kernel, one-pass gradient norm) and the
-// plain LibTorch ops give the same update to float rounding.
+// The fast paths (fused routing kernel, one-pass gradient norm, C51 heads
+// at the taken actions: DER's dueling noisy head in one layer and its
+// double-Q target at the online network's actions) and the plain LibTorch
+// ops give the same update to float rounding.
 TEST(DqnAgent, FastPathsGiveThePlainUpdate) {
-  const AgentSetup s = MakeSetup("rainbow_lite", "softmoe4");
-  torch::manual_seed(4);
-  DqnAgent fast(s.resolved.agent, s.resolved.network, torch::kCPU);
-  torch::manual_seed(4);
-  DqnAgent plain(s.resolved.agent, s.resolved.network, torch::kCPU);
-  const SampledBatch batch = testing::RandomBatch(s.resolved.network, 8);
-  UpdateMetrics mf, mp;
-  for (int step = 0; step < 3; ++step) {
-    mf = fast.Update(batch);
-    nn::SetFastPaths(false);
-    mp = plain.Update(batch);
-    nn::SetFastPaths(true);
-    ASSERT_FALSE(mf.diverged || mp.diverged);
-    EXPECT_NEAR(mf.loss, mp.loss, 1e-5 * std::abs(mp.loss)) << step;
-    EXPECT_NEAR(mf.grad_norm, mp.grad_norm, 1e-4 * mp.grad_norm) << step;
+  for (const char* agent : {"rainbow_lite", "der"}) {
+    SCOPED_TRACE(agent);
+    const AgentSetup s = MakeSetup(agent, "softmoe4");
+    torch::manual_seed(4);
+    DqnAgent fast(s.resolved.agent, s.resolved.network, torch::kCPU);
+    torch::manual_seed(4);
+    DqnAgent plain(s.resolved.agent, s.resolved.network, torch::kCPU);
+    const SampledBatch batch = testing::RandomBatch(s.resolved.network, 8);
+    UpdateMetrics mf, mp;
+    for (int step = 0; step < 3; ++step) {
+      torch::manual_seed(10 + step);  // the same noise for both (DER)
+      mf = fast.Update(batch);
+      nn::SetFastPaths(false);
+      torch::manual_seed(10 + step);
+      mp = plain.Update(batch);
+      nn::SetFastPaths(true);
+      ASSERT_FALSE(mf.diverged || mp.diverged);
+      EXPECT_NEAR(mf.loss, mp.loss, 1e-5 * std::abs(mp.loss)) << step;
+      EXPECT_NEAR(mf.grad_norm, mp.grad_norm, 1e-4 * mp.grad_norm) << step;
+    }
+    const auto pf = fast.online()->parameters();
+    const auto pp = plain.online()->parameters();
+    for (size_t i = 0; i < pf.size(); ++i) {
+      EXPECT_TRUE(torch::allclose(pf[i], pp[i], 1e-4, 1e-6))
+          << "parameter " << i;
+    }
   }
-  const auto pf = fast.online()->parameters();
-  const auto pp = plain.online()->parameters();
-  for (size_t i = 0; i < pf.size(); ++i) {
-    EXPECT_TRUE(torch::allclose(pf[i], pp[i], 1e-4, 1e-6)) << "parameter " << i;
+}
+
+// DER's loss (C51 under double Q) is the rule written out with full
+// forwards: the online network's greedy actions at s' pick the target
+// network's distribution (the target network, perturbed, would pick others),
+// with fast paths on (both heads at those actions only) and off.
+TEST(DqnAgent, DoubleQC51LossTakesTheTargetAtTheOnlineActions) {
+  const AgentSetup s = MakeSetup("der", "flatten");
+  torch::manual_seed(5);
+  DqnAgent agent(s.resolved.agent, s.resolved.network, torch::kCPU);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : agent.target()->parameters()) {
+      p.add_(torch::randn_like(p) * 0.5);
+    }
+  }
+  const SampledBatch batch = testing::RandomBatch(s.resolved.network, 16);
+  torch::Tensor want;
+  {
+    torch::NoGradGuard no_grad;
+    const at::Tensor rows = torch::arange(16);
+    const nn::QOutput online = agent.online()->forward(batch.obs);
+    const at::Tensor picked =
+        GreedyActions(agent.online()->forward(batch.next_obs).q);
+    ASSERT_FALSE(torch::equal(
+        picked, GreedyActions(agent.target()->forward(batch.next_obs).q)));
+    const at::Tensor next_logits =
+        agent.target()->forward(batch.next_obs).logits.index({rows, picked});
+    const at::Tensor targets =
+        ProjectDistribution(torch::softmax(next_logits, -1), batch.returns,
+                            batch.discounts, agent.support());
+    want = C51Loss(online.logits.index({rows, batch.actions}), targets);
+  }
+  for (const bool fast : {true, false}) {
+    nn::SetFastPaths(fast);
+    const UpdateLoss l = agent.ComputeLoss(batch);
+    nn::SetFastPaths(true);
+    EXPECT_TRUE(torch::allclose(l.terms.per_sample.detach(), want, 1e-5, 1e-6))
+        << "fast " << fast;
   }
 }
 

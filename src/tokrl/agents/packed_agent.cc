@@ -119,10 +119,15 @@ UpdateLoss PackedAgent::LossOf(nn::PackedQNetworkImpl& online,
   nn::QOutput next_target, next_online;
   {
     torch::NoGradGuard no_grad;
-    next_target =
-        fold(target.forward(stacked.next_obs, TargetQValues(options_)));
     if (options_.double_q) {
       next_online = fold(online.forward(stacked.next_obs));
+    }
+    if (TargetAtOnlineActions(options_)) {
+      next_target.logits =
+          target.forward_taken(stacked.next_obs, GreedyActions(next_online.q))
+              .logits;
+    } else {
+      next_target = fold(target.forward(stacked.next_obs));
     }
   }
   UpdateLoss l;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tokrl/core/check.h"
@@ -172,7 +173,126 @@ struct GroupedLinear : torch::autograd::Function<GroupedLinear> {
   }
 };
 
+// DuelingParams (heads.h) on CPU floats as one autograd node of one pass
+// each way. Why: it serves a dueling C51 head at the taken actions, which
+// replaces A + 1 rows of products per sample by one, and as tensor ops
+// (DuelingCombine's mean, add and subtract, and their backward) it would be
+// ~6 passes over a MinAtar advantage weight (6 x 51 x 1600 floats, 2 MB)
+// per forward, much of what the products saved. Forward: the mean as a
+// sum in action order divided by A, then (value + advantage_a) - mean, as
+// DuelingCombine writes it. Backward: d value = sum over a of g_a;
+// d advantage_a = g_a - d value / A. Elementwise over X, so any split
+// among threads gives the same bits.
+struct DuelingParamsFn : torch::autograd::Function<DuelingParamsFn> {
+  // Columns per parallel task, and per block (its column sums on the stack,
+  // its A rows in L1).
+  static constexpr int64_t kGrain = 8192;
+  static constexpr int64_t kBlock = 1024;
+
+  // fn(member m, first column c, len) over the columns of K members' [A, X]
+  // rows, in blocks of at most kBlock columns, in parallel.
+  template <class Fn>
+  static void ForBlocks(int64_t k, int64_t x, const Fn& fn) {
+    at::parallel_for(0, k * x, kGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end;) {
+        const int64_t len = std::min({kBlock, end - i, x - i % x});
+        fn(i / x, i % x, len);
+        i += len;
+      }
+    });
+  }
+
+  // sum[j] = rows[0][j] + ... + rows[a - 1][j], rows x apart, in row order.
+  static void SumRows(const float* rows, int64_t a, int64_t x, int64_t len,
+                      float* sum) {
+    std::copy(rows, rows + len, sum);
+    for (int64_t r = 1; r < a; ++r) {
+      for (int64_t j = 0; j < len; ++j) sum[j] += rows[r * x + j];
+    }
+  }
+
+  static torch::autograd::variable_list forward(
+      torch::autograd::AutogradContext* /*ctx*/, const at::Tensor& value,
+      const at::Tensor& advantage) {
+    const int64_t k = advantage.size(0), a = advantage.size(1),
+                  x = advantage.size(2);
+    at::Tensor out = at::empty_like(advantage);
+    const float* vp = value.data_ptr<float>();
+    const float* ap = advantage.data_ptr<float>();
+    float* op = out.data_ptr<float>();
+    const float count = static_cast<float>(a);
+    ForBlocks(k, x, [&](int64_t m, int64_t c, int64_t len) {
+      const float* v = vp + m * x + c;
+      const float* adv = ap + m * a * x + c;
+      float* o = op + m * a * x + c;
+      float mean[kBlock];
+      SumRows(adv, a, x, len, mean);
+      for (int64_t j = 0; j < len; ++j) mean[j] /= count;
+      for (int64_t r = 0; r < a; ++r) {
+        for (int64_t j = 0; j < len; ++j) {
+          o[r * x + j] = (v[j] + adv[r * x + j]) - mean[j];
+        }
+      }
+    });
+    return {out};
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* /*ctx*/,
+      torch::autograd::variable_list grads) {
+    const at::Tensor g = grads[0].contiguous();
+    const int64_t k = g.size(0), a = g.size(1), x = g.size(2);
+    at::Tensor dvalue = at::empty({k, x}, g.options());
+    at::Tensor dadvantage = at::empty_like(g);
+    const float* gp = g.data_ptr<float>();
+    float* dvp = dvalue.data_ptr<float>();
+    float* dap = dadvantage.data_ptr<float>();
+    const float count = static_cast<float>(a);
+    ForBlocks(k, x, [&](int64_t m, int64_t c, int64_t len) {
+      const float* gr = gp + m * a * x + c;
+      float* dv = dvp + m * x + c;
+      float* da = dap + m * a * x + c;
+      SumRows(gr, a, x, len, dv);
+      float share[kBlock];  // d value / A: one division per column
+      for (int64_t j = 0; j < len; ++j) share[j] = dv[j] / count;
+      for (int64_t r = 0; r < a; ++r) {
+        for (int64_t j = 0; j < len; ++j) {
+          da[r * x + j] = gr[r * x + j] - share[j];
+        }
+      }
+    });
+    return {dvalue, dadvantage};
+  }
+};
+
+// A head layer's weight and bias as it applies them now.
+std::pair<at::Tensor, at::Tensor> Params(torch::nn::AnyModule& layer) {
+  if (auto* linear = layer.ptr()->as<torch::nn::LinearImpl>()) {
+    return {linear->weight, linear->bias};
+  }
+  return layer.ptr()->as<NoisyLinearImpl>()->params();
+}
+
+// A head layer on z (LinearForward: acting's few-row products too).
+at::Tensor ApplyLayer(torch::nn::AnyModule& layer, const at::Tensor& z) {
+  const auto [weight, bias] = Params(layer);
+  return LinearForward(z, weight, bias);
+}
+
 }  // namespace
+
+at::Tensor DuelingParams(const at::Tensor& value, const at::Tensor& advantage) {
+  TOKRL_CHECK(value.dim() == 2 && advantage.dim() == 3 &&
+              value.size(0) == advantage.size(0) &&
+              value.size(1) == advantage.size(2))
+      << "DuelingParams: expected value [K, X] and advantage [K, A, X], got "
+      << value.sizes() << " and " << advantage.sizes();
+  if (FastPathApplies(value) && FastPathApplies(advantage) &&
+      value.is_contiguous() && advantage.is_contiguous()) {
+    return DuelingParamsFn::apply(value, advantage)[0];
+  }
+  return DuelingCombine(value.unsqueeze(1), advantage);
+}
 
 at::Tensor LinearAtGroups(const at::Tensor& z, const at::Tensor& weight,
                           const at::Tensor& bias, const at::Tensor& groups,
@@ -227,19 +347,6 @@ at::Tensor DuelingCombine(const at::Tensor& value,
   return value + advantage - advantage.mean(1, /*keepdim=*/true);
 }
 
-namespace {
-
-// A head layer on z: a plain Linear through LinearForward (acting's
-// few-row products), a NoisyLinear through its own forward.
-at::Tensor Apply(torch::nn::AnyModule& layer, const at::Tensor& z) {
-  if (auto* linear = layer.ptr()->as<torch::nn::LinearImpl>()) {
-    return LinearForward(z, linear->weight, linear->bias);
-  }
-  return layer.forward<at::Tensor>(z);
-}
-
-}  // namespace
-
 QHeadImpl::QHeadImpl(const QHeadOptions& options_) : options(options_) {
   reset();
 }
@@ -290,19 +397,19 @@ at::Tensor QHeadImpl::Outputs(const at::Tensor& z) {
       << z.sizes();
   const int64_t b = z.size(0);
   const int64_t n = atoms();
-  at::Tensor out = Apply(advantage, z).view({b, options.num_actions(), n});
+  at::Tensor out = ApplyLayer(advantage, z).view({b, options.num_actions(), n});
   if (options.dueling()) {
-    out = DuelingCombine(Apply(value, z).view({b, 1, n}), out);
+    out = DuelingCombine(ApplyLayer(value, z).view({b, 1, n}), out);
   }
   return out;
 }
 
-HeadOutput QHeadImpl::forward(const at::Tensor& z, bool q_values) {
+HeadOutput QHeadImpl::forward(const at::Tensor& z) {
   const at::Tensor out = Outputs(z);
   HeadOutput result;
   if (options.type() == HeadType::kC51) {
     result.logits = out;
-    if (q_values) result.q = C51QValues(out, support);
+    result.q = C51QValues(out, support);
   } else {
     result.q = out.squeeze(-1);
   }
@@ -317,13 +424,21 @@ TakenOutput QHeadImpl::forward_taken(const at::Tensor& z,
     return AtActions(Outputs(z).squeeze(-1), at::Tensor(), actions);
   }
   TakenOutput result;
-  if (!options.dueling() && !options.noisy() && FastPathApplies(z) &&
-      z.dim() == 2 && z.size(1) == options.in_features()) {
-    auto* layer = advantage.ptr()->as<torch::nn::LinearImpl>();
-    result.logits =
-        LinearAtGroups(z, layer->weight, layer->bias, actions, atoms());
+  if (FastPathApplies(z) && z.dim() == 2 &&
+      z.size(1) == options.in_features()) {
+    auto [weight, bias] = Params(advantage);
+    const int64_t a = options.num_actions(), n = atoms(), f = z.size(1);
+    if (options.dueling()) {
+      const auto [value_weight, value_bias] = Params(value);
+      weight = DuelingParams(value_weight.reshape({1, n * f}),
+                             weight.reshape({1, a, n * f}))
+                   .view({a * n, f});
+      bias = DuelingParams(value_bias.reshape({1, n}), bias.reshape({1, a, n}))
+                 .view({a * n});
+    }
+    result.logits = LinearAtGroups(z, weight, bias, actions, n);
   } else {
-    // Every action's logits (a dueling head's mean needs them), gathered.
+    // Every action's logits, gathered.
     result = AtActions(at::Tensor(), Outputs(z), actions);
   }
   // Q at the taken actions only (mean Q's): the other actions' softmaxes

@@ -49,6 +49,14 @@ at::Tensor C51Support(int64_t num_atoms, double v_min, double v_max,
 at::Tensor C51QValues(const at::Tensor& logits, const at::Tensor& support);
 /// value [B, 1, ...] + advantage [B, A, ...] - mean over A of advantage.
 at::Tensor DuelingCombine(const at::Tensor& value, const at::Tensor& advantage);
+/// DuelingCombine on the streams' parameters instead of their outputs:
+/// value [K, X] and advantage [K, A, X] -> [K, A, X], value + advantage_a -
+/// mean over a of advantage_a, for K members and X = n F (weights [n, F])
+/// or n (biases). Block a of the result is one layer whose outputs equal
+/// DuelingCombine(V(z), A(z))[:, a] to float rounding, so a dueling head at
+/// the taken actions is LinearAtGroups of it. Differentiable in both; one
+/// pass each way on CPU floats (contiguous), else tensor ops.
+at::Tensor DuelingParams(const at::Tensor& value, const at::Tensor& advantage);
 /// A linear layer at one block of n outputs per row: y [R, n] with
 /// y[r] = W_g z[r] + bias_g for g = groups[r], where W_g and bias_g are rows
 /// [g n, (g + 1) n) of weight [G n, F] and bias [G n]; z [R, F] (CPU);
@@ -111,16 +119,15 @@ class QHeadImpl : public torch::nn::Cloneable<QHeadImpl> {
   explicit QHeadImpl(const QHeadOptions& options);
   void reset() override;
   void pretty_print(std::ostream& stream) const override;
-  /// z [B, in_features] -> HeadOutput. A C51 head with q_values false
-  /// returns the logits alone (q undefined), for callers that read only
-  /// the logits (a C51 target network under double Q); a linear head always
-  /// returns q.
-  HeadOutput forward(const at::Tensor& z, bool q_values = true);
+  /// z [B, in_features] -> HeadOutput.
+  HeadOutput forward(const at::Tensor& z);
   /// forward(z) at actions [B] (int64, any device) only: q[b] =
   /// forward(z).q[b, actions[b]], logits likewise (differentiable in z and
-  /// the layers). A C51 head without dueling and noise, on CPU float with
-  /// nn fast paths on, computes only the taken actions' rows of its layer
-  /// (1/A of its FLOPs, forward and backward; equal within float rounding);
+  /// the layers). A C51 head on CPU float with nn fast paths on computes
+  /// only the taken actions' rows of one layer (dueling: of the streams
+  /// combined in their parameters, DuelingParams; noisy: at the current
+  /// noise), 1/A of the advantage layer's FLOPs (dueling: 1/(A+1) of both
+  /// streams'), forward and backward, equal within float rounding;
   /// otherwise the layers on every action, then a gather (C51: softmaxes of
   /// the taken actions' logits only).
   TakenOutput forward_taken(const at::Tensor& z, const at::Tensor& actions);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <array>
 #include <vector>
 
 #include "tokrl/core/check.h"
@@ -71,6 +72,42 @@ TEST(HeadsTest, DuelingCombineHasZeroMeanAdvantage) {
       torch::allclose(q - q.mean(1, true), a - a.mean(1, true), 1e-5, 1e-6));
 }
 
+// DuelingParams' loops against DuelingCombine's tensor ops (values and both
+// gradients to float rounding), the same bits on 1 and 3 threads (several
+// members and a width that splits), and its shape check.
+TEST(HeadsTest, DuelingParamsAreDuelingCombineOfTheParameters) {
+  const int threads = torch::get_num_threads();
+  torch::manual_seed(7);
+  for (const auto& [k, a, x] :
+       {std::array<int64_t, 3>{1, 6, 81600}, std::array<int64_t, 3>{3, 4, 9000},
+        std::array<int64_t, 3>{2, 1, 5}}) {
+    SCOPED_TRACE(::testing::Message() << k << " x " << a << " x " << x);
+    const at::Tensor v = torch::randn({k, x}).requires_grad_(true);
+    const at::Tensor adv = torch::randn({k, a, x}).requires_grad_(true);
+    const at::Tensor g = torch::randn({k, a, x});
+    const auto run = [&](int n) {
+      torch::set_num_threads(n);
+      const at::Tensor out = DuelingParams(v, adv);
+      auto grads = torch::autograd::grad({(out * g).sum()}, {v, adv});
+      return std::vector<at::Tensor>{out, grads[0], grads[1]};
+    };
+    const auto one = run(1);
+    const auto three = run(3);
+    torch::set_num_threads(threads);
+    const at::Tensor ref = DuelingCombine(v.unsqueeze(1), adv);
+    const auto ref_grads = torch::autograd::grad({(ref * g).sum()}, {v, adv});
+    const std::vector<at::Tensor> want = {ref, ref_grads[0], ref_grads[1]};
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_TRUE(torch::allclose(one[i], want[i], 1e-5, 1e-5)) << i;
+      EXPECT_TRUE(torch::equal(one[i], three[i])) << i;
+    }
+  }
+  EXPECT_THROW(DuelingParams(torch::zeros({1, 5}), torch::zeros({1, 3, 4})),
+               tokrl::Error);
+  EXPECT_THROW(DuelingParams(torch::zeros({5}), torch::zeros({1, 3, 5})),
+               tokrl::Error);
+}
+
 TEST(HeadsTest, DuelingLinearHeadMeanOverActionsIsTheValue) {
   torch::manual_seed(3);
   QHead head(QHeadOptions(16, 6).dueling(true));
@@ -91,20 +128,6 @@ TEST(HeadsTest, DuelingC51AppliesToLogits) {
   const at::Tensor v = head->value.forward<at::Tensor>(z).view({2, 1, 7});
   EXPECT_TRUE(torch::allclose(out.logits.mean(1, true), v, 1e-5, 1e-6));
   EXPECT_TRUE(torch::allclose(out.q, C51QValues(out.logits, head->support)));
-}
-
-TEST(HeadsTest, C51HeadCanReturnTheLogitsAlone) {
-  torch::manual_seed(5);
-  const at::Tensor z = torch::randn({4, 16});
-  QHead c51(
-      QHeadOptions(16, 3).type(HeadType::kC51).num_atoms(7).dueling(true));
-  const HeadOutput logits_only = c51->forward(z, /*q_values=*/false);
-  EXPECT_FALSE(logits_only.q.defined());
-  EXPECT_TRUE(torch::equal(logits_only.logits, c51->forward(z).logits));
-  // A linear head's q is its output: always returned.
-  QHead linear(QHeadOptions(16, 3));
-  EXPECT_TRUE(torch::equal(linear->forward(z, /*q_values=*/false).q,
-                           linear->forward(z).q));
 }
 
 TEST(HeadsTest, NoisyHeadUsesNoisyLayers) {
@@ -159,13 +182,14 @@ TEST(HeadsTest, GradientsCloneAndSaveLoad) {
 }
 
 // forward_taken against forward + gather, outputs and every gradient
-// (head and input), with fast paths on and off: for a plain C51 head (the
-// grouped fast path; a batch where some actions are absent, and a batch of
-// one) and for the heads that take the fallback (linear, dueling, noisy).
+// (head and input), with fast paths on and off: for C51 heads, plain,
+// dueling, noisy or both (the grouped fast path; a batch where some actions
+// are absent, and a batch of one) and for a linear head (the fallback).
 TEST(HeadsTest, ForwardTakenEqualsForwardAtTheTakenActions) {
   struct Case {
     const char* name;
     QHeadOptions options;
+    bool noise = false;  // noisy: training mode, so the sigmas count too
   };
   const auto c51 = [](int64_t in = 40) {
     return QHeadOptions(in, 5).type(HeadType::kC51).num_atoms(7);
@@ -176,6 +200,8 @@ TEST(HeadsTest, ForwardTakenEqualsForwardAtTheTakenActions) {
       {"linear", QHeadOptions(40, 5)},
       {"c51 dueling", c51().dueling(true)},
       {"c51 noisy", c51().noisy(true)},
+      {"c51 dueling noisy, noise on", c51().dueling(true).noisy(true), true},
+      {"c51 dueling noisy, 41 inputs", c51(41).dueling(true).noisy(true), true},
   };
   for (const bool fast : {true, false}) {
     SetFastPaths(fast);
@@ -187,7 +213,8 @@ TEST(HeadsTest, ForwardTakenEqualsForwardAtTheTakenActions) {
                      << c.name << " fast " << fast << " batch " << acts.size());
         torch::manual_seed(4);
         QHead head(c.options);
-        if (c.options.noisy()) head->eval();  // the same weights both ways
+        // The same weights both ways: the noise is drawn on reset_noise.
+        if (c.options.noisy() && !c.noise) head->eval();
         const auto n = static_cast<int64_t>(acts.size());
         const at::Tensor actions = torch::tensor(acts, torch::kLong);
         const at::Tensor z =

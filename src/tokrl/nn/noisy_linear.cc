@@ -137,16 +137,19 @@ void NoisyLinearImpl::pretty_print(std::ostream& stream) const {
          << options.out_features() << ", sigma0=" << options.sigma0() << ")";
 }
 
-at::Tensor NoisyLinearImpl::forward(const at::Tensor& x) {
-  if (!noise_active()) return LinearForward(x, weight_mu, bias_mu);
+std::pair<at::Tensor, at::Tensor> NoisyLinearImpl::params() {
+  if (!noise_active()) return {weight_mu, bias_mu};
   if (FastPathApplies(weight_mu)) {
-    const auto params = NoisyParamsFn::apply(weight_mu, weight_sigma, bias_mu,
-                                             bias_sigma, eps_in, eps_out);
-    return LinearForward(x, params[0], params[1]);
+    const auto p = NoisyParamsFn::apply(weight_mu, weight_sigma, bias_mu,
+                                        bias_sigma, eps_in, eps_out);
+    return {p[0], p[1]};
   }
-  const at::Tensor weight =
-      weight_mu + weight_sigma * torch::outer(eps_out, eps_in);
-  const at::Tensor bias = bias_mu + bias_sigma * eps_out;
+  return {weight_mu + weight_sigma * torch::outer(eps_out, eps_in),
+          bias_mu + bias_sigma * eps_out};
+}
+
+at::Tensor NoisyLinearImpl::forward(const at::Tensor& x) {
+  const auto [weight, bias] = params();
   return LinearForward(x, weight, bias);
 }
 

@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <ostream>
+#include <utility>
 
 namespace tokrl::nn {
 
@@ -55,8 +56,12 @@ class NoisyLinearImpl : public torch::nn::Cloneable<NoisyLinearImpl> {
       : NoisyLinearImpl(NoisyLinearOptions(in_features, out_features)) {}
   void reset() override;
   void pretty_print(std::ostream& stream) const override;
-  /// x [..., in] -> [..., out].
+  /// x [..., in] -> [..., out]: LinearForward with params().
   at::Tensor forward(const at::Tensor& x);
+  /// The weight [out, in] and bias [out] that forward() applies now (mu
+  /// alone when the noise is off), differentiable in mu and sigma; for
+  /// callers that apply the layer otherwise (a head at the taken actions).
+  std::pair<at::Tensor, at::Tensor> params();
   /// Draws new eps_in, eps_out.
   void reset_noise();
   /// Whether forward() currently applies the noise.

@@ -290,7 +290,7 @@ at::Tensor PackedQNetworkImpl::features(const at::Tensor& obs) {
   return z;
 }
 
-QOutput PackedQNetworkImpl::forward(const at::Tensor& obs, bool q_values) {
+QOutput PackedQNetworkImpl::forward(const at::Tensor& obs) {
   const at::Tensor z = features(obs);
   const int64_t k = members_;
   const int64_t b = z.size(1);
@@ -305,7 +305,7 @@ QOutput PackedQNetworkImpl::forward(const at::Tensor& obs, bool q_values) {
   QOutput result;
   if (c51) {
     result.logits = out.view({k, b, a, atoms});
-    if (q_values) result.q = C51QValues(out, support_).view({k, b, a});
+    result.q = C51QValues(out, support_).view({k, b, a});
   } else {
     result.q = out.view({k, b, a});
   }
@@ -321,10 +321,10 @@ TakenOutput PackedQNetworkImpl::forward_taken(const at::Tensor& obs,
       << ", got " << actions.sizes();
   const int64_t a = member.num_actions;
   TakenOutput result;
-  if (member.head == HeadType::kC51 && !member.dueling && FastPathsEnabled() &&
+  if (member.head == HeadType::kC51 && FastPathsEnabled() &&
       obs.device().is_cpu()) {
     // The K heads as one layer of K*A groups of atoms: member k's action j is
-    // group k*A + j.
+    // group k*A + j (dueling: the streams combined in their parameters).
     const at::Tensor z = features(obs);
     const int64_t b = z.size(1);
     const int64_t n = member.num_atoms;
@@ -334,10 +334,18 @@ TakenOutput PackedQNetworkImpl::forward_taken(const at::Tensor& obs,
         << "actions out of range [0, " << a << ")";
     const at::Tensor groups =
         taken + torch::arange(k, taken.options()).repeat_interleave(b) * a;
-    const at::Tensor& weight = P("head.advantage.weight");
-    result.logits = LinearAtGroups(
-        z.reshape({k * b, -1}), weight.view({k * a * n, weight.size(2)}),
-        P("head.advantage.bias").view({k * a * n}), groups, n);
+    at::Tensor weight = P("head.advantage.weight");  // [K, A n, F]
+    at::Tensor bias = P("head.advantage.bias");
+    const int64_t f = weight.size(2);
+    if (member.dueling) {
+      weight = DuelingParams(P("head.value.weight").reshape({k, n * f}),
+                             weight.reshape({k, a, n * f}));
+      bias = DuelingParams(P("head.value.bias").reshape({k, n}),
+                           bias.reshape({k, a, n}));
+    }
+    result.logits =
+        LinearAtGroups(z.reshape({k * b, -1}), weight.reshape({k * a * n, f}),
+                       bias.reshape({k * a * n}), groups, n);
     result.q = C51QValues(result.logits.unsqueeze(1), support_).squeeze(1);
     return result;
   }

@@ -69,14 +69,14 @@ class PackedQNetworkImpl : public torch::nn::Cloneable<PackedQNetworkImpl> {
 
   /// obs [K, B, C, H, W] (uint8 or float) -> q [K, B, A], logits
   /// [K, B, A, N] for C51 (undefined otherwise); aux_loss undefined.
-  /// q_values false: a C51 network returns its logits without q.
-  QOutput forward(const at::Tensor& obs, bool q_values = true);
+  QOutput forward(const at::Tensor& obs);
   /// forward(obs) at actions [K*B] (int64, member-major: row k*B + i is
   /// member k's sample i; any device) only, folded: q [K*B], logits [K*B, N]
-  /// for C51. Differentiable as forward. A C51 head without dueling on the
-  /// CPU with nn fast paths on computes only the taken actions' rows of
-  /// every member's head (LinearAtGroups: 1/A of its FLOPs, equal within
-  /// float rounding); otherwise forward(obs) then a gather.
+  /// for C51. Differentiable as forward. A C51 head on the CPU with nn fast
+  /// paths on computes only the taken actions' rows of every member's head
+  /// (LinearAtGroups: 1/A of its FLOPs; dueling: of the streams combined in
+  /// their parameters, DuelingParams; equal within float rounding);
+  /// otherwise forward(obs) then a gather.
   TakenOutput forward_taken(const at::Tensor& obs, const at::Tensor& actions);
 
   /// Copies member k's parameters in from / out to `network`, which must

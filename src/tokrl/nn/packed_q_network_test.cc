@@ -106,11 +106,6 @@ TEST_P(PackedQNetworkTest, MembersEqualTheirUnpackedNetworks) {
   const QOutput out = packed->forward(obs);
   ASSERT_EQ(out.q.sizes(),
             (std::vector<int64_t>{kMembers, kBatch, o.num_actions}));
-  if (o.head == HeadType::kC51) {
-    const QOutput logits_only = packed->forward(obs, /*q_values=*/false);
-    EXPECT_FALSE(logits_only.q.defined());
-    EXPECT_TRUE(torch::equal(logits_only.logits, out.logits));
-  }
   // One loss over all members: member k's part reaches only member k.
   (out.q * weights).sum().div(kBatch).backward();
   for (int64_t k = 0; k < kMembers; ++k) {
@@ -256,7 +251,7 @@ TEST_P(PackedQNetworkTest, ForwardTakenIsForwardAtTheActions) {
           << "output/gradient " << i << (fast ? " (fast)" : " (plain)");
     }
   }
-  if (c51 && !o.dueling) {
+  if (c51) {
     EXPECT_NE(ErrorText([&] {
                 packed->forward_taken(obs, torch::full({kMembers * kBatch}, a));
               }).find("out of range"),

@@ -312,9 +312,9 @@ at::Tensor QNetworkImpl::head_input(const at::Tensor& obs,
   return z;
 }
 
-QOutput QNetworkImpl::forward(const at::Tensor& obs, bool q_values) {
+QOutput QNetworkImpl::forward(const at::Tensor& obs) {
   QOutput out;
-  HeadOutput h = head->forward(head_input(obs, &out.aux_loss), q_values);
+  HeadOutput h = head->forward(head_input(obs, &out.aux_loss));
   out.q = h.q;
   out.logits = h.logits;
   return out;

@@ -198,9 +198,8 @@ class QNetworkImpl : public torch::nn::Cloneable<QNetworkImpl> {
   explicit QNetworkImpl(const QNetworkOptions& options);
   void reset() override;
   void pretty_print(std::ostream& stream) const override;
-  /// obs [B, C, H, W] -> QOutput; q_values as QHeadImpl::forward's (false:
-  /// a C51 network returns its logits without q).
-  QOutput forward(const at::Tensor& obs, bool q_values = true);
+  /// obs [B, C, H, W] -> QOutput.
+  QOutput forward(const at::Tensor& obs);
   /// forward(obs) at actions [B] only (QHeadImpl::forward_taken); the MoE
   /// auxiliary loss goes to *aux_loss when given.
   TakenOutput forward_taken(const at::Tensor& obs, const at::Tensor& actions,
