@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -294,6 +295,27 @@ at::Tensor DuelingParams(const at::Tensor& value, const at::Tensor& advantage) {
   return DuelingCombine(value.unsqueeze(1), advantage);
 }
 
+std::pair<at::Tensor, at::Tensor> DuelingLayer(
+    const at::Tensor& value_weight, const at::Tensor& value_bias,
+    const at::Tensor& advantage_weight, const at::Tensor& advantage_bias) {
+  const int64_t n = value_bias.size(-1), f = value_weight.size(-1);
+  const int64_t k = value_bias.numel() / n;
+  const int64_t a = advantage_bias.size(-1) / n;
+  TOKRL_CHECK(advantage_bias.size(-1) == a * n &&
+              value_weight.numel() == k * n * f &&
+              advantage_bias.numel() == k * a * n &&
+              advantage_weight.numel() == k * a * n * f)
+      << "DuelingLayer: value " << value_weight.sizes() << " / "
+      << value_bias.sizes() << ", advantage " << advantage_weight.sizes()
+      << " / " << advantage_bias.sizes();
+  return {DuelingParams(value_weight.reshape({k, n * f}),
+                        advantage_weight.reshape({k, a, n * f}))
+              .view(advantage_weight.sizes()),
+          DuelingParams(value_bias.reshape({k, n}),
+                        advantage_bias.reshape({k, a, n}))
+              .view(advantage_bias.sizes())};
+}
+
 at::Tensor LinearAtGroups(const at::Tensor& z, const at::Tensor& weight,
                           const at::Tensor& bias, const at::Tensor& groups,
                           int64_t n) {
@@ -427,16 +449,12 @@ TakenOutput QHeadImpl::forward_taken(const at::Tensor& z,
   if (FastPathApplies(z) && z.dim() == 2 &&
       z.size(1) == options.in_features()) {
     auto [weight, bias] = Params(advantage);
-    const int64_t a = options.num_actions(), n = atoms(), f = z.size(1);
     if (options.dueling()) {
       const auto [value_weight, value_bias] = Params(value);
-      weight = DuelingParams(value_weight.reshape({1, n * f}),
-                             weight.reshape({1, a, n * f}))
-                   .view({a * n, f});
-      bias = DuelingParams(value_bias.reshape({1, n}), bias.reshape({1, a, n}))
-                 .view({a * n});
+      std::tie(weight, bias) =
+          DuelingLayer(value_weight, value_bias, weight, bias);
     }
-    result.logits = LinearAtGroups(z, weight, bias, actions, n);
+    result.logits = LinearAtGroups(z, weight, bias, actions, atoms());
   } else {
     // Every action's logits, gathered.
     result = AtActions(at::Tensor(), Outputs(z), actions);

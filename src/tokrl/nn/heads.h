@@ -34,6 +34,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace tokrl::nn {
 
@@ -57,6 +58,15 @@ at::Tensor DuelingCombine(const at::Tensor& value, const at::Tensor& advantage);
 /// the taken actions is LinearAtGroups of it. Differentiable in both; one
 /// pass each way on CPU floats (contiguous), else tensor ops.
 at::Tensor DuelingParams(const at::Tensor& value, const at::Tensor& advantage);
+/// A dueling head's two layers as one, by DuelingParams of the weights and
+/// of the biases: value weight [..., n, F] and bias [..., n], advantage
+/// weight [..., A n, F] and bias [..., A n] (leading dims: K members, or
+/// none) -> {weight, bias} shaped as the advantage's, whose block a of n
+/// rows gives the head's logits at action a. Inconsistent sizes:
+/// tokrl::Error.
+std::pair<at::Tensor, at::Tensor> DuelingLayer(
+    const at::Tensor& value_weight, const at::Tensor& value_bias,
+    const at::Tensor& advantage_weight, const at::Tensor& advantage_bias);
 /// A linear layer at one block of n outputs per row: y [R, n] with
 /// y[r] = W_g z[r] + bias_g for g = groups[r], where W_g and bias_g are rows
 /// [g n, (g + 1) n) of weight [G n, F] and bias [G n]; z [R, F] (CPU);

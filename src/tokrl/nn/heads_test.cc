@@ -106,6 +106,19 @@ TEST(HeadsTest, DuelingParamsAreDuelingCombineOfTheParameters) {
                tokrl::Error);
   EXPECT_THROW(DuelingParams(torch::zeros({5}), torch::zeros({1, 3, 5})),
                tokrl::Error);
+
+  // DuelingLayer: both layers' parameters, 2 members of 4 actions x 3 atoms.
+  const at::Tensor vw = torch::randn({2, 3, 8}), vb = torch::randn({2, 3});
+  const at::Tensor aw = torch::randn({2, 12, 8}), ab = torch::randn({2, 12});
+  const auto [w, b] = DuelingLayer(vw, vb, aw, ab);
+  EXPECT_TRUE(torch::allclose(
+      w, DuelingCombine(vw.unsqueeze(1), aw.view({2, 4, 3, 8})).view_as(aw),
+      1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(
+      b, DuelingCombine(vb.unsqueeze(1), ab.view({2, 4, 3})).view_as(ab), 1e-5,
+      1e-6));
+  EXPECT_THROW(DuelingLayer(vw, vb, aw, ab.narrow(1, 0, 10)), tokrl::Error);
+  EXPECT_THROW(DuelingLayer(vw, vb, aw.narrow(2, 0, 7), ab), tokrl::Error);
 }
 
 TEST(HeadsTest, DuelingLinearHeadMeanOverActionsIsTheValue) {

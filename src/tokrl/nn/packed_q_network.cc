@@ -5,6 +5,7 @@
 
 #include <mutex>
 #include <string>
+#include <tuple>
 
 #include "tokrl/core/check.h"
 #include "tokrl/nn/experts.h"
@@ -336,16 +337,13 @@ TakenOutput PackedQNetworkImpl::forward_taken(const at::Tensor& obs,
         taken + torch::arange(k, taken.options()).repeat_interleave(b) * a;
     at::Tensor weight = P("head.advantage.weight");  // [K, A n, F]
     at::Tensor bias = P("head.advantage.bias");
-    const int64_t f = weight.size(2);
     if (member.dueling) {
-      weight = DuelingParams(P("head.value.weight").reshape({k, n * f}),
-                             weight.reshape({k, a, n * f}));
-      bias = DuelingParams(P("head.value.bias").reshape({k, n}),
-                           bias.reshape({k, a, n}));
+      std::tie(weight, bias) = DuelingLayer(P("head.value.weight"),
+                                            P("head.value.bias"), weight, bias);
     }
-    result.logits =
-        LinearAtGroups(z.reshape({k * b, -1}), weight.reshape({k * a * n, f}),
-                       bias.reshape({k * a * n}), groups, n);
+    result.logits = LinearAtGroups(z.reshape({k * b, -1}),
+                                   weight.view({k * a * n, weight.size(2)}),
+                                   bias.view({k * a * n}), groups, n);
     result.q = C51QValues(result.logits.unsqueeze(1), support_).squeeze(1);
     return result;
   }
