@@ -230,7 +230,7 @@ UpdateLoss DqnAgent::ComputeLoss(const SampledBatch& batch) {
   }
   l.terms = ComputeTdTerms(options_, taken, next_target, next_online,
                            batch.returns, batch.discounts, support_);
-  l.loss = (batch.weights * l.terms.per_sample).mean();
+  l.loss = WeightedMean(batch.weights, l.terms.per_sample);
   return l;
 }
 

@@ -146,7 +146,62 @@ struct MseTdLossFn : torch::autograd::Function<MseTdLossFn> {
   }
 };
 
+// WeightedMean as one autograd node: as tensor ops it was a mul and a mean
+// forward (ATen's mean alone is a sum, a division and dtype conversions) and
+// MulBackward0 and MeanBackward0 backward, ~20 us of a ~1 ms DQN flatten
+// update in an op trace. The gradient is MeanBackward0's g / B times the
+// weight, MulBackward0's product: the same bits.
+struct WeightedMeanFn : torch::autograd::Function<WeightedMeanFn> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx,
+                               const torch::Tensor& weights,
+                               const torch::Tensor& per_sample) {
+    const int64_t b = per_sample.size(-1), rows = per_sample.numel() / b;
+    std::vector<int64_t> sizes = per_sample.sizes().vec();
+    sizes.pop_back();
+    torch::Tensor out = torch::empty(sizes, per_sample.options());
+    const float *wp = weights.data_ptr<float>(),
+                *lp = per_sample.data_ptr<float>();
+    float* op = out.data_ptr<float>();
+    for (int64_t r = 0; r < rows; ++r) {
+      float sum = 0.0f;
+      for (int64_t i = 0; i < b; ++i) sum += wp[r * b + i] * lp[r * b + i];
+      op[r] = sum / static_cast<float>(b);
+    }
+    ctx->save_for_backward({weights});
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx,
+      torch::autograd::variable_list grads) {
+    const torch::Tensor weights = ctx->get_saved_variables()[0];
+    const torch::Tensor g = grads[0].contiguous();
+    const int64_t b = weights.size(-1), rows = weights.numel() / b;
+    torch::Tensor dl = torch::empty_like(weights);
+    const float *wp = weights.data_ptr<float>(), *gp = g.data_ptr<float>();
+    float* dp = dl.data_ptr<float>();
+    for (int64_t r = 0; r < rows; ++r) {
+      const float each = gp[r] / static_cast<float>(b);
+      for (int64_t i = 0; i < b; ++i) dp[r * b + i] = each * wp[r * b + i];
+    }
+    return {torch::Tensor(), dl};
+  }
+};
+
 }  // namespace
+
+torch::Tensor WeightedMean(const torch::Tensor& weights,
+                           const torch::Tensor& per_sample) {
+  TOKRL_CHECK(per_sample.defined() && per_sample.dim() >= 1 &&
+              per_sample.size(-1) > 0 && weights.defined() &&
+              weights.sizes() == per_sample.sizes())
+      << "WeightedMean: weights " << Shape(weights) << " and per_sample "
+      << Shape(per_sample) << " must have one shape [..., B], B > 0";
+  if (HostFloat(weights) && HostFloat(per_sample)) {
+    return WeightedMeanFn::apply(weights.detach(), per_sample);
+  }
+  return (weights.detach().to(per_sample.options()) * per_sample).mean(-1);
+}
 
 torch::Tensor GreedyActions(const torch::Tensor& q) {
   TOKRL_CHECK(q.defined() && q.dim() == 2)

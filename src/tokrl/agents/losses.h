@@ -6,7 +6,7 @@
 //   q       = SelectActions(online(obs), actions)                      [B]
 //   targets = TdTargets(returns, discounts, target(next_obs),
 //                       double_q ? online(next_obs) : torch::Tensor())  [B]
-//   loss    = (weights * TdLoss(q, targets, LossType::kMse)).mean()
+//   loss    = WeightedMean(weights, TdLoss(q, targets, LossType::kMse))
 //
 // A C51 / Rainbow update reads (nn::C51QValues, heads.h, is what the heads
 // return as QOutput::q):
@@ -18,7 +18,7 @@
 //                                     support)                          [B,K]
 //   per_sample  = C51Loss(SelectActions(online_logits(obs), actions),
 //                         target)                                       [B]
-//   loss        = (weights * per_sample).mean();  priorities = per_sample
+//   loss        = WeightedMean(weights, per_sample);  priorities = per_sample
 //
 // Targets are never differentiated: every function that builds a target
 // (TdTargets, ProjectDistribution) runs under NoGradGuard, and the losses
@@ -79,6 +79,16 @@ torch::Tensor TdTargets(const torch::Tensor& returns,
 torch::Tensor TdLoss(const torch::Tensor& q_selected,
                      const torch::Tensor& targets, LossType type,
                      double huber_delta = 1.0);
+
+// The loss of a batch: (weights * per_sample).mean(-1), per_sample [..., B]
+// (a packed update's [K, B]: K members' losses) -> [...], weights (replay's
+// importance weights, no gradient) of the same shape. Differentiable in
+// per_sample. On contiguous CPU floats with nn fast paths on: one autograd
+// node whose gradient, (g / B) * weights, has the tensor form's bits; its
+// value sums the products in order, so it may differ from ATen's mean (whose
+// order depends on the CPU's vector width) in the last bits.
+torch::Tensor WeightedMean(const torch::Tensor& weights,
+                           const torch::Tensor& per_sample);
 
 // C51 projection (Bellemare et al. 2017, Algorithm 1), vectorised and
 // without gradient. next_probs [B, K]: the distribution of the action chosen

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "tokrl/core/check.h"
@@ -141,6 +142,44 @@ TEST(Losses, HostTdTermsGiveTheTensorOpsBits) {
             (returns[0] + 0.99f * next_target[0][1]).item<float>());
   EXPECT_TRUE(torch::allclose(host.loss, ops.loss, 0.0, 0.0, true));
   EXPECT_TRUE(torch::allclose(host.grad, ops.grad, 0.0, 0.0, true));
+}
+
+// WeightedMean's node against (weights * per_sample).mean(-1): the gradient
+// bit for bit under a random upstream gradient (B = 3 and 5: g / B rounds, so
+// g * w / B would differ in some bits), the value to float rounding (its sum
+// runs in another order), one batch [B] and packed members [K, B].
+TEST(Losses, WeightedMeanGivesTheTensorFormsGradientBits) {
+  torch::manual_seed(4);
+  for (const auto& shape :
+       std::vector<std::vector<int64_t>>{{32}, {3}, {4, 3}, {2, 5}}) {
+    SCOPED_TRACE(::testing::Message() << torch::IntArrayRef(shape));
+    const torch::Tensor weights = torch::rand(shape);
+    const torch::Tensor per_sample = torch::randn(shape).square();
+    const std::vector<int64_t> out(shape.begin(), shape.end() - 1);
+    const torch::Tensor g = torch::randn(out);
+    const torch::Tensor ps_node = per_sample.clone().requires_grad_(true);
+    const torch::Tensor got = WeightedMean(weights, ps_node);
+    ASSERT_NE(got.grad_fn(), nullptr);
+    EXPECT_NE(got.grad_fn()->name().find("WeightedMeanFn"), std::string::npos)
+        << got.grad_fn()->name();
+    got.backward(g);
+    const torch::Tensor ps_ops = per_sample.clone().requires_grad_(true);
+    const torch::Tensor want = (weights * ps_ops).mean(-1);
+    want.backward(g);
+    ASSERT_EQ(got.sizes(), want.sizes());
+    EXPECT_TRUE(torch::allclose(got, want, 1e-6, 0.0));
+    EXPECT_TRUE(torch::equal(ps_node.grad(), ps_ops.grad()));
+    // Without the fast paths: the tensor form itself.
+    nn::SetFastPaths(false);
+    const torch::Tensor ps_plain = per_sample.clone().requires_grad_(true);
+    const torch::Tensor plain = WeightedMean(weights, ps_plain);
+    nn::SetFastPaths(true);
+    plain.backward(g);
+    EXPECT_TRUE(torch::equal(plain, want));
+    EXPECT_TRUE(torch::equal(ps_plain.grad(), ps_ops.grad()));
+  }
+  EXPECT_THROW(WeightedMean(torch::ones({3}), torch::ones({4})), Error);
+  EXPECT_THROW(WeightedMean(torch::ones({0}), torch::ones({0})), Error);
 }
 
 TEST(Losses, SelectActionsGathersPerRow) {

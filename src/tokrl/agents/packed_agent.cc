@@ -133,7 +133,8 @@ UpdateLoss PackedAgent::LossOf(nn::PackedQNetworkImpl& online,
   UpdateLoss l;
   l.terms = ComputeTdTerms(options_, taken, next_target, next_online,
                            stacked.returns, stacked.discounts, support_);
-  l.loss = (stacked.weights * l.terms.per_sample).view({k, b}).mean(1);
+  l.loss = WeightedMean(stacked.weights.view({k, b}),
+                        l.terms.per_sample.view({k, b}));
   return l;
 }
 

@@ -154,7 +154,7 @@ void DenseBaselineImpl::pretty_print(std::ostream& stream) const {
 }
 
 at::Tensor DenseBaselineImpl::forward(const at::Tensor& x) {
-  return torch::relu(LinearForward(x.flatten(1), dense->weight, dense->bias));
+  return LinearReluForward(x.flatten(1), dense->weight, dense->bias);
 }
 
 // ---- TokenizedAggregate -----------------------------------------------------

@@ -5,6 +5,10 @@
 
 #include <algorithm>
 
+#if defined(__SSE__)
+#include <xmmintrin.h>  // PackRows' 4 x 4 tiles
+#endif
+
 #include "tokrl/core/check.h"
 #include "tokrl/nn/expert_mlp_kernel.h"
 #include "tokrl/nn/fast_paths.h"
@@ -244,7 +248,37 @@ at::Tensor Transposed(const at::Tensor& x, bool transpose) {
 // y [k, cols] (any strides) into dst [k, padded], columns past cols 0.
 void PackRows(const float* y, int64_t s1, int64_t s2, int64_t k, int64_t cols,
               int64_t padded, float* dst) {
-  for (int64_t j = 0; j < k; ++j) {
+  int64_t j = 0;
+#if defined(__SSE__)
+  if (s1 == 1 && s2 != 1) {
+    // A transposed view of row-major rows (x^T for the flatten baseline's
+    // forward, 200 KB per call) in 4 x 4 tiles: four loads, a register
+    // transpose and four stores for 16 elements, where the loop below
+    // loads and stores each one (3.8% of a DQN flatten update in perf).
+    const int64_t whole = cols / 4 * 4;
+    for (; j + 4 <= k; j += 4) {
+      float* row = dst + j * padded;
+      for (int64_t c = 0; c < whole; c += 4) {
+        const float* from = y + j + c * s2;
+        __m128 r0 = _mm_loadu_ps(from), r1 = _mm_loadu_ps(from + s2),
+               r2 = _mm_loadu_ps(from + 2 * s2),
+               r3 = _mm_loadu_ps(from + 3 * s2);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        _mm_storeu_ps(row + c, r0);
+        _mm_storeu_ps(row + padded + c, r1);
+        _mm_storeu_ps(row + 2 * padded + c, r2);
+        _mm_storeu_ps(row + 3 * padded + c, r3);
+      }
+      for (int64_t t = 0; t < 4; ++t) {
+        for (int64_t c = whole; c < cols; ++c) {
+          row[t * padded + c] = y[j + t + c * s2];
+        }
+        std::fill(row + t * padded + cols, row + (t + 1) * padded, 0.0f);
+      }
+    }
+  }
+#endif
+  for (; j < k; ++j) {
     float* row = dst + j * padded;
     if (s2 == 1) {  // rows contiguous
       std::copy(y + j * s1, y + j * s1 + cols, row);

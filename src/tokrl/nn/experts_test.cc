@@ -100,7 +100,8 @@ TEST(ExpertsTest, DispatchTokensGradientsEqualEinsums) {
 // The small-matrix kernel (float, CPU) against torch::bmm for every pair of
 // transposes, with shapes that leave partial register blocks (rows not a
 // multiple of 6, columns not a multiple of 8 or 16), operands that are
-// strided views, and the gradients of both inputs.
+// strided views, b also stored column-major (op(b) packed from a transposed
+// view: whole 4 x 4 tiles and the rest), and the gradients of both inputs.
 TEST(ExpertsTest, BatchedMatmulEqualsBmm) {
   torch::manual_seed(5);
   const struct {
@@ -108,19 +109,24 @@ TEST(ExpertsTest, BatchedMatmulEqualsBmm) {
   } shapes[] = {{3, 7, 5, 13}, {2, 100, 100, 16}, {2, 13, 16, 100},
                 {1, 1, 1, 1},  {2, 6, 3, 24},     {2, 11, 9, 8}};
   for (const auto& sh : shapes) {
-    for (int t = 0; t < 4; ++t) {
-      const bool ta = (t & 1) != 0, tb = (t & 2) != 0;
+    for (int t = 0; t < 8; ++t) {
+      const bool ta = (t & 1) != 0, tb = (t & 2) != 0,
+                 b_column_major = (t & 4) != 0;
       SCOPED_TRACE(::testing::Message()
                    << sh.rows << "x" << sh.k << "x" << sh.cols << " ta=" << ta
-                   << " tb=" << tb);
+                   << " tb=" << tb << " b column-major=" << b_column_major);
       // a as stored: [s, rows, k] or [s, k, rows]; made a strided view by
       // slicing a wider tensor.
       const at::Tensor a_wide = ta ? torch::randn({sh.s, sh.k, sh.rows + 2})
                                    : torch::randn({sh.s, sh.rows, sh.k + 2});
       const at::Tensor a = a_wide.narrow(2, 1, ta ? sh.rows : sh.k);
-      const at::Tensor b = tb ? torch::randn({sh.s, sh.k, sh.cols})
-                                    .transpose(1, 2)  // [s, cols, k] view
-                              : torch::randn({sh.s, sh.k, sh.cols});
+      // b [s, k, cols] (tb: [s, cols, k]), its rows contiguous, or a
+      // transposed view of the other layout.
+      const bool b_rows_k = tb == b_column_major;  // stored as [s, k, cols]
+      const at::Tensor b_stored = b_rows_k
+                                      ? torch::randn({sh.s, sh.k, sh.cols})
+                                      : torch::randn({sh.s, sh.cols, sh.k});
+      const at::Tensor b = b_column_major ? b_stored.transpose(1, 2) : b_stored;
       const at::Tensor ar = a.detach().requires_grad_(true);
       const at::Tensor br = b.detach().requires_grad_(true);
       const at::Tensor want = torch::bmm(ta ? ar.transpose(1, 2) : ar,

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <limits>
 #include <vector>
 
 #include "tokrl/core/check.h"
@@ -136,15 +137,24 @@ bool KernelLinearApplies(const at::Tensor& x, const at::Tensor& weight,
 // OpenBLAS 0.3.21), so SoftMoE DQN runs depended on train.torch_threads.
 // Here the gradients are BatchedMatmul's products with both operands' rows
 // contiguous (no packing), whose sums do not depend on the threads.
+//
+// With relu (LinearReluForward, wide layers only), out = max(0, out) in the
+// same pass (NaN stays NaN, as ATen's relu) and backward passes the gradient
+// where out > 0 (ATen's threshold_backward): a flatten baseline's ReLU was
+// two ops forward and a node backward, online and target.
 struct KernelLinearFn : torch::autograd::Function<KernelLinearFn> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx,
                             const at::Tensor& x, const at::Tensor& weight,
-                            const at::Tensor& bias) {
+                            const at::Tensor& bias, bool relu) {
     const bool packed = weight.dim() == 3;
     // Contiguous once, for both directions.
     const at::Tensor a = x.contiguous(), w = weight.contiguous();
-    ctx->save_for_backward({a, w});
-    if (w.size(-2) < kKernelLinearMinOut) return RowsByRowsLinear(a, w, bias);
+    ctx->saved_data["relu"] = relu;
+    if (w.size(-2) < kKernelLinearMinOut) {
+      TOKRL_CHECK(!relu) << "KernelLinearFn: relu on a narrow layer";
+      ctx->save_for_backward({a, w});
+      return RowsByRowsLinear(a, w, bias);
+    }
     const at::Tensor product =
         BatchedMatmul(Packed(w, packed), false, Packed(a, packed), true)
             .contiguous();
@@ -159,14 +169,17 @@ struct KernelLinearFn : torch::autograd::Function<KernelLinearFn> {
     const float* pp = product.data_ptr<float>();
     const float* bp = b.data_ptr<float>();
     float* op = out.data_ptr<float>();
+    const float floor = relu ? 0.0f : -std::numeric_limits<float>::infinity();
     for (int64_t k = 0; k < members; ++k) {
       for (int64_t r = 0; r < rows; ++r) {
         for (int64_t o = 0; o < outs; ++o) {
-          op[(k * rows + r) * outs + o] =
-              pp[(k * outs + o) * rows + r] + bp[k * outs + o];
+          const float v = pp[(k * outs + o) * rows + r] + bp[k * outs + o];
+          op[(k * rows + r) * outs + o] = v < floor ? floor : v;
         }
       }
     }
+    ctx->save_for_backward(relu ? std::vector<at::Tensor>{a, w, out}
+                                : std::vector<at::Tensor>{a, w});
     return out;
   }
 
@@ -175,7 +188,18 @@ struct KernelLinearFn : torch::autograd::Function<KernelLinearFn> {
       torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const bool packed = saved[1].dim() == 3;
-    const at::Tensor g = Packed(grads[0].contiguous(), packed);  // [K, R, out]
+    at::Tensor g = Packed(grads[0].contiguous(), packed);  // [K, R, out]
+    if (ctx->saved_data["relu"].toBool()) {
+      const at::Tensor y = saved[2];
+      at::Tensor masked = at::empty_like(g);
+      const float* gp = g.data_ptr<float>();
+      const float* yp = y.data_ptr<float>();
+      float* mp = masked.data_ptr<float>();
+      for (int64_t i = 0; i < g.numel(); ++i) {
+        mp[i] = yp[i] <= 0.0f ? 0.0f : gp[i];
+      }
+      g = masked;
+    }
     const at::Tensor a = Packed(saved[0], packed), w = Packed(saved[1], packed);
     at::Tensor grad_x, grad_weight, grad_bias;
     if (ctx->needs_input_grad(0)) grad_x = BatchedMatmul(g, false, w, false);
@@ -201,7 +225,7 @@ struct KernelLinearFn : torch::autograd::Function<KernelLinearFn> {
         if (t->defined()) *t = (*t)[0];
       }
     }
-    return {grad_x, grad_weight, grad_bias};
+    return {grad_x, grad_weight, grad_bias, at::Tensor()};
   }
 };
 
@@ -211,7 +235,7 @@ at::Tensor KernelLinear(const at::Tensor& x, const at::Tensor& weight,
                         const at::Tensor& bias) {
   if (SmallLinearApplies(x, weight, bias)) return SmallLinear(x, weight, bias);
   if (KernelLinearApplies(x, weight, bias)) {
-    return KernelLinearFn::apply(x, weight, bias);
+    return KernelLinearFn::apply(x, weight, bias, false);
   }
   return at::Tensor();
 }
@@ -238,6 +262,17 @@ at::Tensor PackedLinearForward(const at::Tensor& x, const at::Tensor& weight,
   const int64_t out = weight.size(1);
   return torch::baddbmm(bias.view({k, out, 1}), weight, x.transpose(1, 2))
       .transpose(1, 2);
+}
+
+at::Tensor LinearReluForward(const at::Tensor& x, const at::Tensor& weight,
+                             const at::Tensor& bias) {
+  if (weight.dim() >= 2 && weight.size(-2) >= kKernelLinearMinOut &&
+      !SmallLinearApplies(x, weight, bias) &&
+      KernelLinearApplies(x, weight, bias)) {
+    return KernelLinearFn::apply(x, weight, bias, true);
+  }
+  return torch::relu(weight.dim() == 3 ? PackedLinearForward(x, weight, bias)
+                                       : LinearForward(x, weight, bias));
 }
 
 }  // namespace tokrl::nn

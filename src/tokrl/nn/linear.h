@@ -63,6 +63,14 @@ at::Tensor SmallLinear(const at::Tensor& x, const at::Tensor& weight,
 at::Tensor PackedLinearForward(const at::Tensor& x, const at::Tensor& weight,
                                const at::Tensor& bias);
 
+/// relu of LinearForward (weight [out, in]) or of PackedLinearForward
+/// (weight [K, out, in]), with the same values and gradients; where the
+/// kernel's blocked form takes the layer (with gradients: see above), the
+/// ReLU runs inside its autograd node (its pass over the output, and its
+/// backward's mask of the gradient).
+at::Tensor LinearReluForward(const at::Tensor& x, const at::Tensor& weight,
+                             const at::Tensor& bias);
+
 }  // namespace tokrl::nn
 
 #endif  // TOKRL_NN_LINEAR_H_

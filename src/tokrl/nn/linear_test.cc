@@ -211,6 +211,64 @@ TEST(LinearTest, KernelLayersAreOneAutogradNode) {
   }
 }
 
+// LinearReluForward against relu(LinearForward) and relu(PackedLinearForward):
+// output and the gradients of x, weight and bias bit for bit, on layers the
+// kernel's blocked form takes (where the CPU fuses multiply-adds: one node,
+// the ReLU inside) and on those it does not (narrow, few rows, no FMA:
+// torch::relu after), with outputs at and below 0 (a zero bias row) so that
+// the mask matters.
+TEST(LinearTest, LinearReluForwardIsReluOfTheLayer) {
+  torch::manual_seed(9);
+  const bool fuses = internal::SmallGemmFuses();
+  for (const bool packed : {false, true}) {
+    for (const int64_t out : {6, 48, 128}) {
+      for (const int64_t rows : {4, 33}) {
+        SCOPED_TRACE(::testing::Message() << rows << " x 64 -> " << out
+                                          << (packed ? ", packed" : ""));
+        const auto shape = [&](std::vector<int64_t> dims) {
+          if (packed) dims.insert(dims.begin(), 2);
+          return dims;
+        };
+        const at::Tensor x0 = torch::randn(shape({rows, 64}));
+        const at::Tensor w0 = torch::randn(shape({out, 64})) / 8;
+        const at::Tensor b0 = torch::randn(shape({out}));
+        // Row 0's outputs are the bias, and output 0's bias is 0: exactly 0.
+        b0.select(-1, 0).zero_();
+        x0.select(-2, 0).zero_();
+        const at::Tensor g = torch::randn(shape({rows, out}));
+        std::vector<at::Tensor> grads[2], ys;
+        for (const bool fused : {true, false}) {
+          const at::Tensor x = x0.clone().requires_grad_(true);
+          const at::Tensor w = w0.clone().requires_grad_(true);
+          const at::Tensor b = b0.clone().requires_grad_(true);
+          const at::Tensor y =
+              fused ? LinearReluForward(x, w, b)
+                    : torch::relu(packed ? PackedLinearForward(x, w, b)
+                                         : LinearForward(x, w, b));
+          if (fused) {
+            const bool in_kernel =
+                fuses && out >= kKernelLinearMinOut && rows > kSmallLinearRows;
+            EXPECT_EQ(
+                y.grad_fn()->name().find("KernelLinearFn") != std::string::npos,
+                in_kernel)
+                << y.grad_fn()->name();
+          }
+          y.backward(g);
+          ys.push_back(y.detach());
+          grads[fused ? 0 : 1] = {x.grad(), w.grad(), b.grad()};
+        }
+        EXPECT_TRUE(torch::equal(ys[0], ys[1]));
+        EXPECT_GT((ys[0] == 0).sum().item<int64_t>(), 0);
+        EXPECT_GT((ys[0] > 0).sum().item<int64_t>(), 0);
+        for (size_t i = 0; i < 3; ++i) {
+          EXPECT_TRUE(torch::equal(grads[0][i], grads[1][i]))
+              << "gradient " << i;
+        }
+      }
+    }
+  }
+}
+
 TEST(LinearTest, ShapeMismatchIsAnError) {
   torch::NoGradGuard no_grad;
   EXPECT_THROW(LinearForward(torch::randn({1, 16}), torch::randn({4, 8}),

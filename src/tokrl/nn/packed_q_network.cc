@@ -249,12 +249,14 @@ at::Tensor PackedQNetworkImpl::features(const at::Tensor& obs) {
   at::Tensor z;  // [K, B, F]
   switch (member.penultimate) {
     case Penultimate::kDense:
-      z = torch::relu(
-          Linear(tokens.reshape({k, b, m * t}), "penultimate.dense"));
+      z = LinearReluForward(tokens.reshape({k, b, m * t}),
+                            P("penultimate.dense.weight"),
+                            P("penultimate.dense.bias"));
       break;
     case Penultimate::kGap:
-      z = torch::relu(
-          Linear(tokens.mean(1).view({k, b, t}), "penultimate.dense"));
+      z = LinearReluForward(tokens.mean(1).view({k, b, t}),
+                            P("penultimate.dense.weight"),
+                            P("penultimate.dense.bias"));
       break;
     case Penultimate::kTokenizedAvg:
     case Penultimate::kTokenizedSum: {
@@ -287,7 +289,9 @@ at::Tensor PackedQNetworkImpl::features(const at::Tensor& obs) {
     case Penultimate::kMoE:
       TOKRL_FAIL() << "unreachable: CheckPackable refuses MoE";
   }
-  if (member.extra_layer) z = torch::relu(Linear(z, "extra"));
+  if (member.extra_layer) {
+    z = LinearReluForward(z, P("extra.weight"), P("extra.bias"));
+  }
   return z;
 }
 

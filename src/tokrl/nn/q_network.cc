@@ -308,7 +308,7 @@ at::Tensor QNetworkImpl::head_input(const at::Tensor& obs,
   } else {
     z = tokenized->forward(tokens);
   }
-  if (extra) z = torch::relu(LinearForward(z, extra->weight, extra->bias));
+  if (extra) z = LinearReluForward(z, extra->weight, extra->bias);
   return z;
 }
 
