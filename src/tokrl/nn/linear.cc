@@ -229,15 +229,31 @@ struct KernelLinearFn : torch::autograd::Function<KernelLinearFn> {
   }
 };
 
-// x W^T + bias in the kernel where one of its paths takes the operands
-// (either rank), else undefined.
+// x W^T + bias, with relu then max(0, .), in the kernel where one of its
+// paths takes the operands (either rank), else undefined. The ReLU runs
+// inside KernelLinearFn's node for its blocked form (wide layers), else
+// after it.
 at::Tensor KernelLinear(const at::Tensor& x, const at::Tensor& weight,
-                        const at::Tensor& bias) {
-  if (SmallLinearApplies(x, weight, bias)) return SmallLinear(x, weight, bias);
-  if (KernelLinearApplies(x, weight, bias)) {
-    return KernelLinearFn::apply(x, weight, bias, false);
+                        const at::Tensor& bias, bool relu) {
+  if (SmallLinearApplies(x, weight, bias)) {
+    const at::Tensor y = SmallLinear(x, weight, bias);
+    return relu ? torch::relu(y) : y;
   }
-  return at::Tensor();
+  if (!KernelLinearApplies(x, weight, bias)) return at::Tensor();
+  const bool inside = relu && weight.size(-2) >= kKernelLinearMinOut;
+  const at::Tensor y = KernelLinearFn::apply(x, weight, bias, inside);
+  return relu && !inside ? torch::relu(y) : y;
+}
+
+// K packed layers in ATen, as (W x^T)^T: backward then yields the weight's
+// gradient in the weight's own layout, where x W^T would yield it
+// transposed and cost a strided copy of every weight gradient.
+at::Tensor PackedTorchLinear(const at::Tensor& x, const at::Tensor& weight,
+                             const at::Tensor& bias) {
+  const int64_t k = weight.size(0);
+  const int64_t out = weight.size(1);
+  return torch::baddbmm(bias.view({k, out, 1}), weight, x.transpose(1, 2))
+      .transpose(1, 2);
 }
 
 }  // namespace
@@ -245,7 +261,9 @@ at::Tensor KernelLinear(const at::Tensor& x, const at::Tensor& weight,
 at::Tensor LinearForward(const at::Tensor& x, const at::Tensor& weight,
                          const at::Tensor& bias) {
   if (weight.dim() == 2) {
-    if (at::Tensor y = KernelLinear(x, weight, bias); y.defined()) return y;
+    if (at::Tensor y = KernelLinear(x, weight, bias, false); y.defined()) {
+      return y;
+    }
   }
   return torch::linear(x, weight, bias);
 }
@@ -253,26 +271,18 @@ at::Tensor LinearForward(const at::Tensor& x, const at::Tensor& weight,
 at::Tensor PackedLinearForward(const at::Tensor& x, const at::Tensor& weight,
                                const at::Tensor& bias) {
   if (weight.dim() == 3) {
-    if (at::Tensor y = KernelLinear(x, weight, bias); y.defined()) return y;
+    if (at::Tensor y = KernelLinear(x, weight, bias, false); y.defined()) {
+      return y;
+    }
   }
-  // (W x^T)^T: backward then yields the weight's gradient in the weight's
-  // own layout, where x W^T would yield it transposed and cost a strided
-  // copy of every weight gradient.
-  const int64_t k = weight.size(0);
-  const int64_t out = weight.size(1);
-  return torch::baddbmm(bias.view({k, out, 1}), weight, x.transpose(1, 2))
-      .transpose(1, 2);
+  return PackedTorchLinear(x, weight, bias);
 }
 
 at::Tensor LinearReluForward(const at::Tensor& x, const at::Tensor& weight,
                              const at::Tensor& bias) {
-  if (weight.dim() >= 2 && weight.size(-2) >= kKernelLinearMinOut &&
-      !SmallLinearApplies(x, weight, bias) &&
-      KernelLinearApplies(x, weight, bias)) {
-    return KernelLinearFn::apply(x, weight, bias, true);
-  }
-  return torch::relu(weight.dim() == 3 ? PackedLinearForward(x, weight, bias)
-                                       : LinearForward(x, weight, bias));
+  if (at::Tensor y = KernelLinear(x, weight, bias, true); y.defined()) return y;
+  return torch::relu(weight.dim() == 3 ? PackedTorchLinear(x, weight, bias)
+                                       : torch::linear(x, weight, bias));
 }
 
 }  // namespace tokrl::nn
