@@ -1,7 +1,6 @@
 #include "tokrl/nn/small_gemm_kernel.h"
 
 #include <atomic>
-#include <cstring>
 
 #include "tokrl/core/cpu_clones.h"  // TOKRL_HAVE_AVX512_CLONE
 
@@ -36,6 +35,11 @@ struct Lanes<8> {
   typedef float VecU __attribute__((vector_size(32), aligned(4), may_alias));
 };
 template <>
+struct Lanes<1> {  // one float: a block's last columns
+  typedef float Vec;
+  typedef float VecU;
+};
+template <>
 struct Lanes<16> {
   typedef float Vec __attribute__((vector_size(64)));
   typedef float VecU __attribute__((vector_size(64), aligned(4), may_alias));
@@ -48,12 +52,55 @@ typedef Lanes<8>::VecU VecU;
 // compiler needs no register per row for it (with a_row a variable, GCC kept
 // the 12 rows' offsets in vector registers and moved one out for every
 // broadcast; bench_nn BM_SmallGemm/0/1, paired: -14%).
-template <int R, int V, int W, bool kUnitRow>
+// An epilogue's steps as bits of a template argument, so that each loop
+// has only its own steps in it (tested at run time, they cost more than
+// separate passes on products with k = 16). kAny: any steps, tested at
+// run time, for combinations no caller uses now.
+constexpr unsigned kBias = 1, kRelu = 2, kMask = 4, kColumnSums = 8,
+                   kAccumulate = 16, kAny = 32;
+
+// The epilogue's pointers moved to the output element [i, c].
+inline SmallGemmEpilogue At(SmallGemmEpilogue ep, int64_t i, int64_t c) {
+  if (ep.bias) ep.bias += c;
+  if (ep.mask) ep.mask += i * ep.ldm + c;
+  if (ep.column_sums) ep.column_sums += c;
+  return ep;
+}
+
+// Stores W sums s at out, elements [i, c .. c + W) of the output, after
+// the epilogue: ep is At(the caller's, the block's first row and column)
+// and [i, c] is relative to it. (The unaligned type comes from Lanes here:
+// as a template argument a typedef's attributes would be dropped.)
+template <unsigned F, int W>
+inline __attribute__((always_inline)) void Store(
+    const typename Lanes<W>::Vec& sum, const SmallGemmEpilogue& ep, int64_t i,
+    int64_t c, float* out) {
+  typedef typename Lanes<W>::Vec T;
+  typedef typename Lanes<W>::VecU U;
+  T s = sum;
+  constexpr bool any = F & kAny;
+  if ((F & kBias) || (any && ep.bias))
+    s += *reinterpret_cast<const U*>(ep.bias + c);
+  if ((F & kRelu) || (any && ep.relu)) s = s < T{} ? T{} : s;
+  if ((F & kMask) || (any && ep.mask)) {
+    const T m = *reinterpret_cast<const U*>(ep.mask + i * ep.ldm + c);
+    s = m > T{} ? s : T{};
+  }
+  if ((F & kColumnSums) || (any && ep.column_sums)) {
+    U* sums = reinterpret_cast<U*>(ep.column_sums + c);
+    *sums = *sums + s;
+  }
+  U* o = reinterpret_cast<U*>(out);
+  *o = (F & kAccumulate) || (any && ep.accumulate) ? *o + s : s;
+}
+
+template <unsigned F, int R, int V, int W, bool kUnitRow>
 inline __attribute__((always_inline)) void Block(const float* a, int64_t a_row,
                                                  int64_t a_col, int64_t k,
                                                  const float* b, int64_t ldb,
                                                  int64_t cols, float* out,
-                                                 int64_t ldo) {
+                                                 int64_t ldo,
+                                                 const SmallGemmEpilogue& ep) {
   typedef typename Lanes<W>::Vec BVec;
   typedef typename Lanes<W>::VecU BVecU;
   BVec acc[R][V];
@@ -74,76 +121,84 @@ inline __attribute__((always_inline)) void Block(const float* a, int64_t a_row,
   for (int r = 0; r < R; ++r) {
     if (cols == V * W) {
       for (int v = 0; v < V; ++v) {
-        *reinterpret_cast<BVecU*>(out + r * ldo + v * W) = acc[r][v];
+        Store<F, W>(acc[r][v], ep, r, v * W, out + r * ldo + v * W);
       }
     } else {
       float last[V * W];
       for (int v = 0; v < V; ++v) {
         *reinterpret_cast<BVecU*>(last + v * W) = acc[r][v];
       }
-      std::memcpy(out + r * ldo, last,
-                  static_cast<size_t>(cols) * sizeof(float));
+      for (int64_t c = 0; c < cols; ++c) {
+        Store<F, 1>(last[c], ep, r, c, out + r * ldo + c);
+      }
     }
   }
 }
 
 // Rows in blocks of RM, the rest in blocks of 6, 4, 2 and 1 (fewer
 // accumulators: each waits on its previous addition).
-template <int V, int W, int RM, bool kUnitRow>
+template <unsigned F, int V, int W, int RM, bool kUnitRow>
 inline __attribute__((always_inline)) void RowBlocks(
     const float* a, int64_t a_row, int64_t a_col, int64_t rows, int64_t k,
-    const float* b, int64_t ldb, int64_t cols, float* out, int64_t ldo) {
+    const float* b, int64_t ldb, int64_t cols, float* out, int64_t ldo,
+    const SmallGemmEpilogue& ep) {
   int64_t i = 0;
   for (; i + RM <= rows; i += RM) {
-    Block<RM, V, W, kUnitRow>(a + i * a_row, a_row, a_col, k, b, ldb, cols,
-                              out + i * ldo, ldo);
+    Block<F, RM, V, W, kUnitRow>(a + i * a_row, a_row, a_col, k, b, ldb, cols,
+                                 out + i * ldo, ldo, At(ep, i, 0));
   }
   for (; i + 6 <= rows; i += 6) {
-    Block<6, V, W, kUnitRow>(a + i * a_row, a_row, a_col, k, b, ldb, cols,
-                             out + i * ldo, ldo);
+    Block<F, 6, V, W, kUnitRow>(a + i * a_row, a_row, a_col, k, b, ldb, cols,
+                                out + i * ldo, ldo, At(ep, i, 0));
   }
   if (i + 4 <= rows) {
-    Block<4, V, W, kUnitRow>(a + i * a_row, a_row, a_col, k, b, ldb, cols,
-                             out + i * ldo, ldo);
+    Block<F, 4, V, W, kUnitRow>(a + i * a_row, a_row, a_col, k, b, ldb, cols,
+                                out + i * ldo, ldo, At(ep, i, 0));
     i += 4;
   }
   if (i + 2 <= rows) {
-    Block<2, V, W, kUnitRow>(a + i * a_row, a_row, a_col, k, b, ldb, cols,
-                             out + i * ldo, ldo);
+    Block<F, 2, V, W, kUnitRow>(a + i * a_row, a_row, a_col, k, b, ldb, cols,
+                                out + i * ldo, ldo, At(ep, i, 0));
     i += 2;
   }
   if (i < rows) {
-    Block<1, V, W, kUnitRow>(a + i * a_row, a_row, a_col, k, b, ldb, cols,
-                             out + i * ldo, ldo);
+    Block<F, 1, V, W, kUnitRow>(a + i * a_row, a_row, a_col, k, b, ldb, cols,
+                                out + i * ldo, ldo, At(ep, i, 0));
   }
 }
 
-template <int V, int W, int RM>
+template <unsigned F, int V, int W, int RM>
 inline __attribute__((always_inline)) void Columns(
     const float* a, int64_t a_row, int64_t a_col, int64_t rows, int64_t k,
-    const float* b, int64_t ldb, int64_t cols, float* out, int64_t ldo) {
+    const float* b, int64_t ldb, int64_t cols, float* out, int64_t ldo,
+    const SmallGemmEpilogue& ep) {
   if (a_row == 1) {
-    RowBlocks<V, W, RM, true>(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo);
+    RowBlocks<F, V, W, RM, true>(a, a_row, a_col, rows, k, b, ldb, cols, out,
+                                 ldo, ep);
   } else {
-    RowBlocks<V, W, RM, false>(a, a_row, a_col, rows, k, b, ldb, cols, out,
-                               ldo);
+    RowBlocks<F, V, W, RM, false>(a, a_row, a_col, rows, k, b, ldb, cols, out,
+                                  ldo, ep);
   }
 }
 
 // Columns in blocks of 16, then of 8 (the last one partial): b is readable
 // up to cols rounded up to 8.
+template <unsigned F>
 inline __attribute__((always_inline)) void Gemm8(const float* a, int64_t a_row,
                                                  int64_t a_col, int64_t rows,
                                                  int64_t k, const float* b,
                                                  int64_t ldb, int64_t cols,
-                                                 float* out, int64_t ldo) {
+                                                 float* out, int64_t ldo,
+                                                 const SmallGemmEpilogue& ep) {
   int64_t c = 0;
   for (; c + 16 <= cols; c += 16) {
-    Columns<2, 8, 6>(a, a_row, a_col, rows, k, b + c, ldb, 16, out + c, ldo);
+    Columns<F, 2, 8, 6>(a, a_row, a_col, rows, k, b + c, ldb, 16, out + c, ldo,
+                        At(ep, 0, c));
   }
   for (; c < cols; c += 8) {
-    Columns<1, 8, 6>(a, a_row, a_col, rows, k, b + c, ldb,
-                     cols - c < 8 ? cols - c : 8, out + c, ldo);
+    Columns<F, 1, 8, 6>(a, a_row, a_col, rows, k, b + c, ldb,
+                        cols - c < 8 ? cols - c : 8, out + c, ldo,
+                        At(ep, 0, c));
   }
 }
 
@@ -221,10 +276,11 @@ void RowsByRowsPlain(const float* a, int64_t lda, int64_t rows, const float* b,
   RowsByRows(a, lda, rows, b, ldb, cols, k, out, ldo);
 }
 
+template <unsigned F>
 void SmallGemmPlain(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
                     int64_t k, const float* b, int64_t ldb, int64_t cols,
-                    float* out, int64_t ldo) {
-  Gemm8(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo);
+                    float* out, int64_t ldo, const SmallGemmEpilogue& ep) {
+  Gemm8<F>(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo, ep);
 }
 
 #if TOKRL_HAVE_AVX512_CLONE
@@ -240,25 +296,33 @@ __attribute__((target("avx2,fma"))) void RowsByRowsFma(
   RowsByRows(a, lda, rows, b, ldb, cols, k, out, ldo);
 }
 
+template <unsigned F>
 __attribute__((target("avx2,fma"))) void SmallGemmFma(
     const float* a, int64_t a_row, int64_t a_col, int64_t rows, int64_t k,
-    const float* b, int64_t ldb, int64_t cols, float* out, int64_t ldo) {
-  Gemm8(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo);
+    const float* b, int64_t ldb, int64_t cols, float* out, int64_t ldo,
+    const SmallGemmEpilogue& ep) {
+  Gemm8<F>(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo, ep);
 }
 
+template <unsigned F>
 __attribute__((target("avx512f,fma"))) void SmallGemmAvx512(
     const float* a, int64_t a_row, int64_t a_col, int64_t rows, int64_t k,
-    const float* b, int64_t ldb, int64_t cols, float* out, int64_t ldo) {
+    const float* b, int64_t ldb, int64_t cols, float* out, int64_t ldo,
+    const SmallGemmEpilogue& ep) {
   int64_t c = 0;
   for (; c + 32 <= cols; c += 32) {
-    Columns<2, 16, 8>(a, a_row, a_col, rows, k, b + c, ldb, 32, out + c, ldo);
+    Columns<F, 2, 16, 8>(a, a_row, a_col, rows, k, b + c, ldb, 32, out + c, ldo,
+                         At(ep, 0, c));
   }
   for (; c + 16 <= cols; c += 16) {
-    Columns<1, 16, 12>(a, a_row, a_col, rows, k, b + c, ldb, 16, out + c, ldo);
+    Columns<F, 1, 16, 12>(a, a_row, a_col, rows, k, b + c, ldb, 16, out + c,
+                          ldo, At(ep, 0, c));
   }
   // The last < 16 columns as the 8-wide loop does them.
-  if (c < cols)
-    Gemm8(a, a_row, a_col, rows, k, b + c, ldb, cols - c, out + c, ldo);
+  if (c < cols) {
+    Gemm8<F>(a, a_row, a_col, rows, k, b + c, ldb, cols - c, out + c, ldo,
+             At(ep, 0, c));
+  }
 }
 #endif
 
@@ -300,20 +364,55 @@ void SmallGemmRowsByRows(const float* a, int64_t lda, int64_t rows,
   RowsByRowsPlain(a, lda, rows, b, ldb, cols, k, out, ldo);
 }
 
-void SmallGemm(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
-               int64_t k, const float* b, int64_t ldb, int64_t cols, float* out,
-               int64_t ldo) {
+namespace {
+
+template <unsigned F>
+void SmallGemmWith(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
+                   int64_t k, const float* b, int64_t ldb, int64_t cols,
+                   float* out, int64_t ldo, const SmallGemmEpilogue& ep) {
 #if TOKRL_HAVE_AVX512_CLONE
   if (SmallGemmHasAvx512()) {
-    SmallGemmAvx512(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo);
+    SmallGemmAvx512<F>(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo, ep);
     return;
   }
   if (CpuHasFma()) {
-    SmallGemmFma(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo);
+    SmallGemmFma<F>(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo, ep);
     return;
   }
 #endif
-  SmallGemmPlain(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo);
+  SmallGemmPlain<F>(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo, ep);
+}
+
+}  // namespace
+
+void SmallGemm(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
+               int64_t k, const float* b, int64_t ldb, int64_t cols, float* out,
+               int64_t ldo, const SmallGemmEpilogue& epilogue) {
+  const unsigned steps =
+      (epilogue.bias ? kBias : 0) | (epilogue.relu ? kRelu : 0) |
+      (epilogue.mask ? kMask : 0) | (epilogue.column_sums ? kColumnSums : 0) |
+      (epilogue.accumulate ? kAccumulate : 0);
+  // The combinations the experts' MLP uses (expert_mlp_kernel.cc).
+  switch (steps) {
+    case 0:
+      return SmallGemmWith<0>(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo,
+                              epilogue);
+    case kBias:
+      return SmallGemmWith<kBias>(a, a_row, a_col, rows, k, b, ldb, cols, out,
+                                  ldo, epilogue);
+    case kBias | kRelu:
+      return SmallGemmWith<kBias | kRelu>(a, a_row, a_col, rows, k, b, ldb,
+                                          cols, out, ldo, epilogue);
+    case kMask | kColumnSums:
+      return SmallGemmWith<kMask | kColumnSums>(a, a_row, a_col, rows, k, b,
+                                                ldb, cols, out, ldo, epilogue);
+    case kAccumulate:
+      return SmallGemmWith<kAccumulate>(a, a_row, a_col, rows, k, b, ldb, cols,
+                                        out, ldo, epilogue);
+    default:
+      return SmallGemmWith<kAny>(a, a_row, a_col, rows, k, b, ldb, cols, out,
+                                 ldo, epilogue);
+  }
 }
 
 }  // namespace tokrl::internal

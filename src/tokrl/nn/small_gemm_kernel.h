@@ -38,9 +38,24 @@ inline int64_t SmallGemmPadded(int64_t n) {
   return (n + kSmallGemmLanes - 1) / kSmallGemmLanes * kSmallGemmLanes;
 }
 
+/// What SmallGemm does with each sum s = out[i, c] before it stores it, in
+/// this order (every step optional): adds bias[c]; takes the ReLU (s < 0 ?
+/// 0 : s, as std::max(s, 0.0f)); keeps s only where mask[i * ldm + c] > 0
+/// (else 0); adds s to column_sums[c] (rows in order); adds s to what out
+/// holds (accumulate). The same bits as the product followed by each step
+/// as its own pass over out.
+struct SmallGemmEpilogue {
+  const float* bias = nullptr;  // [cols]
+  bool relu = false;
+  const float* mask = nullptr;  // [rows, ldm]
+  int64_t ldm = 0;
+  float* column_sums = nullptr;  // [cols]
+  bool accumulate = false;
+};
+
 void SmallGemm(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
                int64_t k, const float* b, int64_t ldb, int64_t cols, float* out,
-               int64_t ldo);
+               int64_t ldo, const SmallGemmEpilogue& epilogue = {});
 
 /// Whether SmallGemm and SmallGemmRowsByRows add each product to its sum
 /// in one fused multiply-add (x86-64 CPUs with AVX2 and FMA, and builds

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -95,6 +96,66 @@ TEST(SmallGemmTest, Avx512LoopGivesTheSameBits) {
     EXPECT_EQ(
         std::memcmp(wide.data(), narrow.data(), wide.size() * sizeof(float)),
         0);
+  }
+}
+
+// Every combination of an epilogue's steps gives the bits of the product
+// followed by each step as its own pass, in the loops of this CPU (a step
+// applied in another order, to the wrong element or not at all fails it).
+TEST(SmallGemmTest, EpilogueEqualsPassesAfterTheProduct) {
+  uint32_t seed = 300;
+  for (const bool avx512 : {true, false}) {
+    if (avx512 && !SmallGemmHasAvx512()) continue;
+    const bool before = SetSmallGemmAvx512(avx512);
+    for (const Shape& s : kShapes) {
+      const auto [a, b, padded] = RandomOperands(s, ++seed);
+      const int64_t a_row = s.transpose_a ? 1 : s.k;
+      const int64_t a_col = s.transpose_a ? s.rows : 1;
+      const int64_t n = s.rows * s.cols, ldm = s.cols + 3;
+      std::mt19937 gen(seed);
+      std::normal_distribution<float> normal;
+      std::vector<float> bias(s.cols), mask(s.rows * ldm), old(n),
+          sums0(s.cols);
+      for (float& x : bias) x = normal(gen);
+      for (float& x : old) x = normal(gen);
+      for (float& x : sums0) x = normal(gen);
+      // Some mask entries exactly 0 (masked, as a ReLU's zeros are).
+      for (float& x : mask) x = gen() % 3 == 0 ? 0.0f : normal(gen);
+      std::vector<float> product(n);
+      SmallGemm(a.data(), a_row, a_col, s.rows, s.k, b.data(), padded, s.cols,
+                product.data(), s.cols);
+      for (unsigned steps = 1; steps < 32; ++steps) {
+        SCOPED_TRACE(::testing::Message()
+                     << s.rows << "x" << s.k << "x" << s.cols << " steps "
+                     << steps << (avx512 ? " avx512" : ""));
+        std::vector<float> out = old, sums = sums0;
+        const SmallGemmEpilogue ep{
+            .bias = steps & 1 ? bias.data() : nullptr,
+            .relu = (steps & 2) != 0,
+            .mask = steps & 4 ? mask.data() : nullptr,
+            .ldm = ldm,
+            .column_sums = steps & 8 ? sums.data() : nullptr,
+            .accumulate = (steps & 16) != 0};
+        SmallGemm(a.data(), a_row, a_col, s.rows, s.k, b.data(), padded, s.cols,
+                  out.data(), s.cols, ep);
+        std::vector<float> want = product, want_sums = sums0;
+        for (int64_t i = 0; i < s.rows; ++i) {
+          for (int64_t c = 0; c < s.cols; ++c) {
+            float& x = want[i * s.cols + c];
+            if (ep.bias) x += bias[c];
+            if (ep.relu) x = std::max(x, 0.0f);
+            if (ep.mask && !(mask[i * ldm + c] > 0.0f)) x = 0.0f;
+            if (ep.column_sums) want_sums[c] += x;
+            if (ep.accumulate) x = old[i * s.cols + c] + x;
+          }
+        }
+        EXPECT_EQ(std::memcmp(out.data(), want.data(), n * sizeof(float)), 0);
+        EXPECT_EQ(
+            std::memcmp(sums.data(), want_sums.data(), s.cols * sizeof(float)),
+            0);
+      }
+    }
+    SetSmallGemmAvx512(before);
   }
 }
 

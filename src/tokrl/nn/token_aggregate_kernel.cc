@@ -61,10 +61,6 @@ TOKRL_CLONES int64_t MaskRow(float* row, int64_t m, float bias, float g) {
   return passed;
 }
 
-TOKRL_CLONES void AddTo(float* acc, const float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) acc[i] += x[i];
-}
-
 }  // namespace
 
 void DenseReluAggregateForward(const float* x, TokenStrides strides,
@@ -90,7 +86,6 @@ void DenseReluAggregateBackward(const float* x, TokenStrides strides,
   Scratch w(m, t, width);
   std::vector<float> xr(static_cast<size_t>(m * w.tp));  // x[b] [m, tp]
   std::vector<float> dxt(static_cast<size_t>(t * m));    // dx^T [t, m]
-  std::vector<float> dw(static_cast<size_t>(width * t));
   std::fill(grad_weight, grad_weight + width * t, 0.0f);
   std::fill(grad_bias, grad_bias + width, 0.0f);
   for (int64_t b = begin; b < end; ++b) {
@@ -111,9 +106,8 @@ void DenseReluAggregateBackward(const float* x, TokenStrides strides,
             xb[i * strides.token + j * strides.feature];
       }
     }
-    SmallGemm(w.pre.data(), w.mp, 1, width, m, xr.data(), w.tp, t, dw.data(),
-              t);
-    AddTo(grad_weight, dw.data(), width * t);
+    SmallGemm(w.pre.data(), w.mp, 1, width, m, xr.data(), w.tp, t, grad_weight,
+              t, {.accumulate = true});
     if (grad_x != nullptr) {
       // dx^T = W^T G [t, m], then to x's layout (for PerConv tokens, a
       // transposed view of the encoder's output, the same order).
