@@ -47,11 +47,6 @@ struct Lanes<16> {
 typedef Lanes<8>::Vec Vec;
 typedef Lanes<8>::VecU VecU;
 
-// kUnitRow: a_row == 1 (a transposed operand, as SoftMoE's dispatch D^T X),
-// so that row r's element is at a constant offset r from column j's and the
-// compiler needs no register per row for it (with a_row a variable, GCC kept
-// the 12 rows' offsets in vector registers and moved one out for every
-// broadcast; bench_nn BM_SmallGemm/0/1, paired: -14%).
 // An epilogue's steps as bits of a template argument, so that each loop
 // has only its own steps in it (tested at run time, they cost more than
 // separate passes on products with k = 16). kAny: any steps, tested at
@@ -94,6 +89,12 @@ inline __attribute__((always_inline)) void Store(
   *o = (F & kAccumulate) || (any && ep.accumulate) ? *o + s : s;
 }
 
+// kUnitRow: a_row == 1 (a transposed operand, as SoftMoE's dispatch D^T X),
+// so that row r's element is at a constant offset r from column j's and the
+// compiler needs no register per row for it (with a_row a variable, GCC kept
+// the 12 rows' offsets in vector registers and moved one out for every
+// broadcast; bench_nn BM_SmallGemm/0/1, paired: -14%).
+// F: the epilogue's steps.
 template <unsigned F, int R, int V, int W, bool kUnitRow>
 inline __attribute__((always_inline)) void Block(const float* a, int64_t a_row,
                                                  int64_t a_col, int64_t k,
@@ -392,7 +393,8 @@ void SmallGemm(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
       (epilogue.bias ? kBias : 0) | (epilogue.relu ? kRelu : 0) |
       (epilogue.mask ? kMask : 0) | (epilogue.column_sums ? kColumnSums : 0) |
       (epilogue.accumulate ? kAccumulate : 0);
-  // The combinations the experts' MLP uses (expert_mlp_kernel.cc).
+  // The combinations in use: the experts' MLP (expert_mlp_kernel.cc) and
+  // the tokenized baselines' weight gradient (token_aggregate_kernel.cc).
   switch (steps) {
     case 0:
       return SmallGemmWith<0>(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo,
