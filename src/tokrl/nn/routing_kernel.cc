@@ -115,8 +115,9 @@ inline void ExpNonPositive(Lanes* x) {
   }
 }
 
-// e[j] = e^(x[j] - top) for j < n, four vectors at a time; the last
-// logits (fewer than 8) go through the vector exp too, padded with top.
+// e[j] = e^(x[j] - top) for j < n, four vectors at a time (e may be x);
+// the last logits (fewer than 8) go through the vector exp too, padded
+// with top.
 inline void ExpShifted(const float* x, int64_t n, float top, float* e) {
   constexpr int kStep = 4;
   int64_t j = 0;
@@ -271,6 +272,7 @@ void RoutingSoftmaxBackward(const float* dispatch, const float* combine,
         for (int64_t j = 0; j < k; ++j)
           oi[j] = d[r + j] * (gd[r + j] - col_dot[j]);
       } else if (gc != nullptr) {
+        // Added to 0, as to the zeroed output before: a -0 term gives +0.
         const float dot = row_dot[i];
         for (int64_t j = 0; j < k; ++j)
           oi[j] = 0.0f + c[r + j] * (gc[r + j] - dot);

@@ -7,7 +7,7 @@
 //   dispatch D[b] = softmax of L[b] over rows (each column sums to 1),
 //   combine  C[b] = softmax of L[b] over columns (each row sums to 1),
 // the same values as two torch::softmax calls to float rounding (relative
-// error below 1e-6), in one read of L and mostly one exp per element.
+// error below 1e-6), with mostly one exp per element for both.
 //
 // With `normalize`, the logits come from tokens scaled to unit length:
 //   x_hat = x / (||x||_2 + eps) over each token's d features,
