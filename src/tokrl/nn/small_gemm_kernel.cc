@@ -1,5 +1,6 @@
 #include "tokrl/nn/small_gemm_kernel.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include "tokrl/core/cpu_clones.h"  // TOKRL_HAVE_AVX512_CLONE
@@ -50,9 +51,12 @@ typedef Lanes<8>::VecU VecU;
 // An epilogue's steps as bits of a template argument, so that each loop
 // has only its own steps in it (tested at run time, they cost more than
 // separate passes on products with k = 16). kAny: any steps, tested at
-// run time, for combinations no caller uses now.
+// run time, for combinations no caller uses now. kContinue is no step of
+// the epilogue: the sums start from what out holds (the sums of b's
+// earlier rows, stored by the previous chunk; see SmallGemmWith) instead
+// of 0.
 constexpr unsigned kBias = 1, kRelu = 2, kMask = 4, kColumnSums = 8,
-                   kAccumulate = 16, kAny = 32;
+                   kAccumulate = 16, kAny = 32, kContinue = 64;
 
 // The epilogue's pointers moved to the output element [i, c].
 inline SmallGemmEpilogue At(SmallGemmEpilogue ep, int64_t i, int64_t c) {
@@ -106,7 +110,21 @@ inline __attribute__((always_inline)) void Block(const float* a, int64_t a_row,
   typedef typename Lanes<W>::VecU BVecU;
   BVec acc[R][V];
   for (int r = 0; r < R; ++r) {
-    for (int v = 0; v < V; ++v) acc[r][v] = BVec{};
+    if constexpr ((F & kContinue) != 0) {
+      if (cols == V * W) {
+        for (int v = 0; v < V; ++v) {
+          acc[r][v] = *reinterpret_cast<const BVecU*>(out + r * ldo + v * W);
+        }
+      } else {
+        float last[V * W] = {};
+        std::copy(out + r * ldo, out + r * ldo + cols, last);
+        for (int v = 0; v < V; ++v) {
+          acc[r][v] = *reinterpret_cast<const BVecU*>(last + v * W);
+        }
+      }
+    } else {
+      for (int v = 0; v < V; ++v) acc[r][v] = BVec{};
+    }
   }
   for (int64_t j = 0; j < k; ++j) {
     BVec bj[V];
@@ -368,9 +386,9 @@ void SmallGemmRowsByRows(const float* a, int64_t lda, int64_t rows,
 namespace {
 
 template <unsigned F>
-void SmallGemmWith(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
-                   int64_t k, const float* b, int64_t ldb, int64_t cols,
-                   float* out, int64_t ldo, const SmallGemmEpilogue& ep) {
+void SmallGemmOn(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
+                 int64_t k, const float* b, int64_t ldb, int64_t cols,
+                 float* out, int64_t ldo, const SmallGemmEpilogue& ep) {
 #if TOKRL_HAVE_AVX512_CLONE
   if (SmallGemmHasAvx512()) {
     SmallGemmAvx512<F>(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo, ep);
@@ -382,6 +400,47 @@ void SmallGemmWith(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
   }
 #endif
   SmallGemmPlain<F>(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo, ep);
+}
+
+// b's rows per chunk; the size of b above which, and the most rows of a
+// for which, the product runs in chunks of them.
+constexpr int64_t kRowChunk = 16;
+constexpr int64_t kChunkedBytes = int64_t{256} << 10;
+constexpr int64_t kChunkedRows = 16;
+
+// A b of many rows far apart in chunks of kRowChunk rows, each continuing
+// the sums that the chunk before it stored in out, the epilogue after the
+// last (its sums are the same, in the same order). Why: a block of columns
+// reads one cache line from each of b's k rows, k lines ldb floats apart;
+// when b is not in L2 (a C51 head's weight block, 51 x 1600 floats, in its
+// gradient g W at the taken actions) those are k streams at once, more
+// than the hardware prefetcher follows, and with a few rows of a (a few
+// multiply-adds per line) the loop waits on memory. On a Zen 3 (in one
+// process, old loop against chunks of 8, 16, 32 rows): the head's
+// gradient, W out of L2, 276 -> 127-140 us (from DRAM 690 -> 126-135; in
+// cache ~100 either way); a 16 x 3200 by 3200 x 100 product with b in L3
+// 263 -> 187 us. With 32 rows
+// (a dense layer's g W, 128 x 1600) the sums' reloads cost more than the
+// streams: 169 -> 211-219 us, so only products of few rows go in chunks.
+template <unsigned F>
+void SmallGemmWith(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
+                   int64_t k, const float* b, int64_t ldb, int64_t cols,
+                   float* out, int64_t ldo, const SmallGemmEpilogue& ep) {
+  // An accumulating product's out holds what its sums add to.
+  const bool accumulates = (F & kAccumulate) || ((F & kAny) && ep.accumulate);
+  if (accumulates || rows > kChunkedRows || k <= 2 * kRowChunk ||
+      k * ldb * static_cast<int64_t>(sizeof(float)) <= kChunkedBytes) {
+    SmallGemmOn<F>(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo, ep);
+    return;
+  }
+  SmallGemmOn<0>(a, a_row, a_col, rows, kRowChunk, b, ldb, cols, out, ldo, ep);
+  int64_t j = kRowChunk;
+  for (; j + kRowChunk < k; j += kRowChunk) {
+    SmallGemmOn<kContinue>(a + j * a_col, a_row, a_col, rows, kRowChunk,
+                           b + j * ldb, ldb, cols, out, ldo, ep);
+  }
+  SmallGemmOn<F | kContinue>(a + j * a_col, a_row, a_col, rows, k - j,
+                             b + j * ldb, ldb, cols, out, ldo, ep);
 }
 
 }  // namespace
