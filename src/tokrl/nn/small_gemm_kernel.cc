@@ -419,9 +419,9 @@ constexpr int64_t kChunkedRows = 16;
 // process, old loop against chunks of 8, 16, 32 rows): the head's
 // gradient, W out of L2, 276 -> 127-140 us (from DRAM 690 -> 126-135; in
 // cache ~100 either way); a 16 x 3200 by 3200 x 100 product with b in L3
-// 263 -> 187 us. With 32 rows
-// (a dense layer's g W, 128 x 1600) the sums' reloads cost more than the
-// streams: 169 -> 211-219 us, so only products of few rows go in chunks.
+// 263 -> 187 us. With 32 rows (a dense layer's g W, 128 x 1600) the sums'
+// reloads cost more than the streams: 169 -> 211-219 us, so only products
+// of few rows go in chunks.
 template <unsigned F>
 void SmallGemmWith(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
                    int64_t k, const float* b, int64_t ldb, int64_t cols,
