@@ -68,14 +68,14 @@ inline SmallGemmEpilogue At(SmallGemmEpilogue ep, int64_t i, int64_t c) {
 
 // Stores W sums s at out, elements [i, c .. c + W) of the output, after
 // the epilogue: ep is At(the caller's, the block's first row and column)
-// and [i, c] is relative to it. The column sums' step adds to
-// *column_sum, their running values held by the caller, where it is given,
-// else to ep.column_sums. (The unaligned type comes from Lanes here: as a
-// template argument a typedef's attributes would be dropped.)
+// and [i, c] is relative to it. The column sums' step adds s to
+// *column_sum: the caller keeps these columns' running sums there (in
+// registers or at ep.column_sums). (The unaligned type comes from Lanes
+// here: as a template argument a typedef's attributes would be dropped.)
 template <unsigned F, int W>
 inline __attribute__((always_inline)) void Store(
     const typename Lanes<W>::Vec& sum, const SmallGemmEpilogue& ep, int64_t i,
-    int64_t c, float* out, typename Lanes<W>::Vec* column_sum = nullptr) {
+    int64_t c, float* out, typename Lanes<W>::Vec* column_sum) {
   typedef typename Lanes<W>::Vec T;
   typedef typename Lanes<W>::VecU U;
   T s = sum;
@@ -88,12 +88,7 @@ inline __attribute__((always_inline)) void Store(
     s = m > T{} ? s : T{};
   }
   if ((F & kColumnSums) || (any && ep.column_sums)) {
-    if (column_sum != nullptr) {
-      *column_sum = *column_sum + s;
-    } else {
-      U* sums = reinterpret_cast<U*>(ep.column_sums + c);
-      *sums = *sums + s;
-    }
+    *column_sum = *column_sum + s;
   }
   U* o = reinterpret_cast<U*>(out);
   *o = (F & kAccumulate) || (any && ep.accumulate) ? *o + s : s;
@@ -150,20 +145,20 @@ inline __attribute__((always_inline)) void Block(const float* a, int64_t a_row,
     // with its mask and b1's gradient ran at 39-58 GFLOP/s there against
     // 50-75 for the same shapes with bias and ReLU; held here, 0.82-0.94x
     // the time (in one process, docs/speed.md).
-    constexpr bool kSums = (F & kColumnSums) != 0;
-    BVec sums[V];
-    if constexpr (kSums) {
+    const bool has_sums =
+        (F & kColumnSums) || ((F & kAny) && ep.column_sums != nullptr);
+    BVec sums[V] = {};
+    if (has_sums) {
       for (int v = 0; v < V; ++v) {
         sums[v] = *reinterpret_cast<const BVecU*>(ep.column_sums + v * W);
       }
     }
     for (int r = 0; r < R; ++r) {
       for (int v = 0; v < V; ++v) {
-        Store<F, W>(acc[r][v], ep, r, v * W, out + r * ldo + v * W,
-                    kSums ? &sums[v] : nullptr);
+        Store<F, W>(acc[r][v], ep, r, v * W, out + r * ldo + v * W, &sums[v]);
       }
     }
-    if constexpr (kSums) {
+    if (has_sums) {
       for (int v = 0; v < V; ++v) {
         *reinterpret_cast<BVecU*>(ep.column_sums + v * W) = sums[v];
       }
@@ -177,7 +172,8 @@ inline __attribute__((always_inline)) void Block(const float* a, int64_t a_row,
       *reinterpret_cast<BVecU*>(last + v * W) = acc[r][v];
     }
     for (int64_t c = 0; c < cols; ++c) {
-      Store<F, 1>(last[c], ep, r, c, out + r * ldo + c);
+      Store<F, 1>(last[c], ep, r, c, out + r * ldo + c,
+                  ep.column_sums ? ep.column_sums + c : nullptr);
     }
   }
 }
