@@ -339,4 +339,64 @@ void NormalizeTokensBackward(const float* x, int64_t sb, int64_t sm, int64_t sd,
   }
 }
 
+// Phi is a few thousand floats (MinAtar SoftMoE-4: 16 x 100), so plain
+// loops; what they save is the ~ten LibTorch ops of the same maths.
+void NormalizePhiForward(const float* phi, const float* scale, int64_t k,
+                         int64_t d, int64_t cols, float eps, float* out,
+                         float* norms) {
+  for (int64_t b = 0; b < k; ++b) {
+    const float* p = phi + b * d * cols;
+    float* n = norms + b * cols;
+    float* y = out + b * d * cols;
+    for (int64_t j = 0; j < cols; ++j) n[j] = 0.0f;
+    for (int64_t i = 0; i < d; ++i) {
+      for (int64_t j = 0; j < cols; ++j)
+        n[j] += p[i * cols + j] * p[i * cols + j];
+    }
+    for (int64_t j = 0; j < cols; ++j) n[j] = std::sqrt(n[j]);
+    for (int64_t i = 0; i < d; ++i) {
+      for (int64_t j = 0; j < cols; ++j) {
+        y[i * cols + j] = p[i * cols + j] / (n[j] + eps) * scale[b];
+      }
+    }
+  }
+}
+
+void NormalizePhiBackward(const float* phi, const float* scale,
+                          const float* norms, const float* grad_out, int64_t k,
+                          int64_t d, int64_t cols, float eps, float* grad_phi,
+                          float* grad_scale) {
+  std::vector<float> inv(static_cast<size_t>(cols));
+  std::vector<float> coef(static_cast<size_t>(cols));
+  for (int64_t b = 0; b < k; ++b) {
+    const float* p = phi + b * d * cols;
+    const float* n = norms + b * cols;
+    const float* g = grad_out + b * d * cols;
+    float* gp = grad_phi + b * d * cols;
+    const float s = scale[b];
+    for (int64_t j = 0; j < cols; ++j) {
+      inv[j] = 1.0f / (n[j] + eps);
+      coef[j] = 0.0f;
+    }
+    double ds = 0.0;
+    for (int64_t i = 0; i < d; ++i) {
+      for (int64_t j = 0; j < cols; ++j) {
+        const float x = p[i * cols + j];
+        coef[j] += s * g[i * cols + j] * x;
+        ds += static_cast<double>(g[i * cols + j]) * (x * inv[j]);
+      }
+    }
+    grad_scale[b] = static_cast<float>(ds);
+    for (int64_t j = 0; j < cols; ++j) {
+      coef[j] = n[j] > 0.0f ? coef[j] * inv[j] * inv[j] / n[j] : 0.0f;
+    }
+    for (int64_t i = 0; i < d; ++i) {
+      for (int64_t j = 0; j < cols; ++j) {
+        gp[i * cols + j] =
+            s * g[i * cols + j] * inv[j] - p[i * cols + j] * coef[j];
+      }
+    }
+  }
+}
+
 }  // namespace tokrl::internal

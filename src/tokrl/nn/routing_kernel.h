@@ -52,6 +52,24 @@ void NormalizeTokensBackward(const float* x, int64_t sb, int64_t sm, int64_t sd,
                              int64_t begin, int64_t end, int64_t m, int64_t d,
                              float eps, float* grad_x);
 
+// SoftMoE's Phi normalized over its d axis and scaled, per member:
+// out = s * phi / (||phi||_2 + eps) with phi a row-major [d, cols] matrix
+// (cols = n * p slots) for each of k members, s = scale[member], the norm
+// taken down each column. Writes out [k, d, cols] and the column norms to
+// norms [k, cols] (for the backward).
+void NormalizePhiForward(const float* phi, const float* scale, int64_t k,
+                         int64_t d, int64_t cols, float eps, float* out,
+                         float* norms);
+
+// The gradients of phi and scale given that of out ([k, d, cols]): with
+// q = phi / (n + eps), d scale = <g, q> (summed in double) and d phi =
+// s g / (n + eps) - phi * <s g, phi> / (n (n + eps)^2), the second term 0
+// for n = 0 (as ATen's norm backward).
+void NormalizePhiBackward(const float* phi, const float* scale,
+                          const float* norms, const float* grad_out, int64_t k,
+                          int64_t d, int64_t cols, float eps, float* grad_phi,
+                          float* grad_scale);
+
 }  // namespace tokrl::internal
 
 #endif  // TOKRL_NN_ROUTING_KERNEL_H_

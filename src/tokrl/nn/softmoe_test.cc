@@ -270,6 +270,59 @@ TEST(SoftMoETest, FusedTokenNormEqualsTheAtenOps) {
   }
 }
 
+// The normalized logits with Phi's normalization and scale in one kernel
+// against the ATen ops in double: unpacked (Phi [d, n, p], scale [1]) and
+// packed (Phi [k, d, n, p], scale [k]), with a column of zeros in Phi
+// (whose gradient is s g / eps there, as ATen's). Values and the gradients
+// of the tokens, Phi and the scale.
+TEST(SoftMoETest, FusedPhiNormEqualsTheAtenOps) {
+  torch::manual_seed(4);
+  for (const int64_t k : {int64_t{0}, int64_t{3}}) {  // 0: unpacked
+    SCOPED_TRACE(k);
+    const int64_t members = std::max<int64_t>(k, 1);
+    const at::Tensor tokens = torch::randn({2 * members, 10, 16});
+    at::Tensor phi =
+        k == 0 ? torch::randn({16, 4, 5}) : torch::randn({k, 16, 4, 5});
+    phi.select(-1, 1).select(-1, 2).zero_();
+    const at::Tensor scale = torch::rand({members}) + 1.0;
+    std::vector<at::Tensor> leaves = {tokens, phi, scale};
+    std::vector<at::Tensor> exact;
+    for (at::Tensor& t : leaves) {
+      exact.push_back(t.to(torch::kDouble).requires_grad_(true));
+      t.requires_grad_(true);
+    }
+    const at::Tensor got = SoftMoELogits(leaves[0], leaves[1], true, leaves[2]);
+    // The reference: the tensor ops of softmoe.h's contract, in double.
+    const at::Tensor xe =
+        exact[0] / (exact[0].norm(2, {-1}, /*keepdim=*/true) + 1e-6);
+    const int64_t d_dim = k == 0 ? 0 : 1;
+    at::Tensor pe =
+        exact[1] / (exact[1].norm(2, {d_dim}, /*keepdim=*/true) + 1e-6);
+    pe = k == 0 ? pe * exact[2] : pe * exact[2].view({k, 1, 1, 1});
+    const at::Tensor want =
+        k == 0
+            ? torch::einsum("bmd,dnp->bmnp", {xe, pe})
+            : torch::einsum("kbmd,kdnp->kbmnp", {xe.view({k, 2, 10, 16}), pe})
+                  .reshape({2 * k, 10, 4, 5});
+    ASSERT_EQ(got.sizes(), want.sizes());
+    EXPECT_LT((got.to(torch::kDouble) - want).abs().max().item<double>(), 1e-5);
+    const at::Tensor g = torch::randn(got.sizes());
+    const auto grads = torch::autograd::grad({(got * g).sum()}, leaves);
+    const auto want_grads =
+        torch::autograd::grad({(want * g.to(torch::kDouble)).sum()}, exact);
+    // Relative to each entry: the zero column's are s g / 1e-6.
+    for (size_t i = 0; i < grads.size(); ++i) {
+      SCOPED_TRACE(i);
+      const at::Tensor err =
+          (grads[i].to(torch::kDouble) - want_grads[i]).abs() /
+          (1.0 + want_grads[i].abs());
+      EXPECT_LT(err.max().item<double>(), 1e-5);
+    }
+    EXPECT_GT(want_grads[1].abs().max().item<double>(),
+              1e4);  // the zero column
+  }
+}
+
 TEST(SoftMoETest, ParameterCountsMatchPaper) {
   // paper.md 2.11, Impala PerConv: m = 121, d = 32.
   struct Case {
