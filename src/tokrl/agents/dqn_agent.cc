@@ -191,7 +191,7 @@ TdTerms ComputeTdTerms(const AgentOptions& options,
           TargetAtOnlineActions(options)
               ? next_target.logits
               : SelectActions(next_target.logits, GreedyActions(next_target.q));
-      const torch::Tensor next_probs = torch::softmax(next_logits, -1);
+      const torch::Tensor next_probs = nn::C51Probabilities(next_logits);
       target_probs =
           ProjectDistribution(next_probs, returns, discounts, support);
     }

@@ -8,6 +8,7 @@
 
 #include "tokrl/core/check.h"
 #include "tokrl/nn/fast_paths.h"
+#include "tokrl/nn/routing_kernel.h"
 
 namespace tokrl {
 
@@ -332,6 +333,43 @@ torch::Tensor ProjectDistribution(const torch::Tensor& next_probs,
   return (weight * next_probs.unsqueeze(1)).sum(-1);
 }
 
+namespace {
+
+// C51Loss as one kernel (AtomCrossEntropy) with its backward: ATen's
+// log_softmax, product, sum and negation and their backward were ~10
+// LibTorch ops, and their bits depend on ATen's CPU kernel (AVX2, AVX-512).
+struct AtomCrossEntropyFn : torch::autograd::Function<AtomCrossEntropyFn> {
+  static torch::autograd::variable_list forward(
+      torch::autograd::AutogradContext* ctx, const torch::Tensor& logits,
+      const torch::Tensor& target_probs) {
+    const torch::Tensor x = logits.contiguous();
+    const torch::Tensor t = target_probs.contiguous();
+    const int64_t b = x.size(0), k = x.size(1);
+    torch::Tensor p = torch::empty_like(x);
+    torch::Tensor loss = torch::empty({b}, x.options());
+    internal::AtomCrossEntropy(x.data_ptr<float>(), t.data_ptr<float>(), 0, b,
+                               k, p.data_ptr<float>(), loss.data_ptr<float>());
+    ctx->save_for_backward({p, t});
+    return {loss};
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx,
+      torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor& p = saved[0];
+    const torch::Tensor g = grads[0].contiguous();
+    const int64_t b = p.size(0), k = p.size(1);
+    torch::Tensor grad = torch::empty_like(p);
+    internal::AtomCrossEntropyBackward(
+        p.data_ptr<float>(), saved[1].data_ptr<float>(), g.data_ptr<float>(), 0,
+        b, k, grad.data_ptr<float>());
+    return {grad, torch::Tensor()};
+  }
+};
+
+}  // namespace
+
 torch::Tensor C51Loss(const torch::Tensor& logits,
                       const torch::Tensor& target_probs) {
   TOKRL_CHECK(logits.defined() && logits.dim() == 2)
@@ -339,6 +377,10 @@ torch::Tensor C51Loss(const torch::Tensor& logits,
   TOKRL_CHECK(target_probs.defined() && target_probs.sizes() == logits.sizes())
       << "C51Loss: target_probs must be " << Shape(logits) << ", got "
       << Shape(target_probs);
+  if (nn::FastPathApplies(logits) && logits.numel() > 0) {
+    return AtomCrossEntropyFn::apply(
+        logits, target_probs.detach().to(logits.options()))[0];
+  }
   return -(target_probs.detach().to(logits.options()) *
            torch::log_softmax(logits, -1))
               .sum(-1);

@@ -62,6 +62,40 @@ TEST(HeadsTest, C51QValuesAreExpectations) {
   EXPECT_TRUE(torch::allclose(q, want, /*rtol=*/0, /*atol=*/1e-6)) << q;
 }
 
+// The atom kernels (fast path) against the ATen ops in double: Q values
+// with their gradient, and the probabilities, on rows of 51 atoms with a
+// wide spread (exps that underflow) and a row of equal logits.
+TEST(HeadsTest, AtomKernelsEqualTheAtenOpsInDouble) {
+  torch::manual_seed(7);
+  at::Tensor base = torch::randn({32, 6, 51}) * 5.0;
+  base[0][0] = torch::linspace(-90.0, 90.0, 51);
+  base[1][2].fill_(3.0f);
+  const at::Tensor support = torch::linspace(-10.0, 10.0, 51);
+  const at::Tensor logits = base.clone().requires_grad_(true);
+  const at::Tensor exact = base.to(torch::kDouble).requires_grad_(true);
+  const at::Tensor q = C51QValues(logits, support);
+  const at::Tensor want =
+      (torch::softmax(exact, -1) * support.to(torch::kDouble)).sum(-1);
+  ASSERT_EQ(q.sizes(), want.sizes());
+  EXPECT_LT((q.to(torch::kDouble) - want).abs().max().item<double>(), 1e-5);
+  const at::Tensor g = torch::randn(q.sizes());
+  const at::Tensor gx = torch::autograd::grad({(q * g).sum()}, {logits})[0];
+  const at::Tensor ge =
+      torch::autograd::grad({(want * g.to(torch::kDouble)).sum()}, {exact})[0];
+  EXPECT_LT((gx.to(torch::kDouble) - ge).abs().max().item<double>(), 1e-5);
+  {
+    torch::NoGradGuard no_grad;
+    const at::Tensor p = C51Probabilities(base);
+    EXPECT_LT((p.to(torch::kDouble) - torch::softmax(exact.detach(), -1))
+                  .abs()
+                  .max()
+                  .item<double>(),
+              1e-6);
+  }
+  // With a gradient wanted, the probabilities are ATen's (differentiable).
+  EXPECT_TRUE(C51Probabilities(logits).requires_grad());
+}
+
 TEST(HeadsTest, DuelingCombineHasZeroMeanAdvantage) {
   torch::manual_seed(2);
   const at::Tensor v = torch::randn({2, 1, 5});
