@@ -410,26 +410,13 @@ void AtomExpectationsBackward(const float* p, const float* q,
 TOKRL_CLONES
 void AtomCrossEntropy(const float* x, const float* t, int64_t begin,
                       int64_t end, int64_t k, float* p, float* loss) {
-  std::vector<float> top(end), sum(end);
+  std::vector<float> top(end), sum(end), log_softmax(k);
   SoftmaxRows(x, begin, end, k, p, top.data(), sum.data());
   for (int64_t r = begin; r < end; ++r) {
     const float* xr = x + r * k;
-    const float* tr = t + r * k;
-    const float shift = top[r];
     const float log_sum = std::log(sum[r]);
-    // -sum t (x - top - log_sum), in 8 lanes as Dot.
-    Lanes acc = {};
-    int64_t j = 0;
-    for (; j + kLanes <= k; j += kLanes) {
-      Lanes u, v;
-      Load(tr + j, u);
-      Load(xr + j, v);
-      acc += u * ((v - shift) - log_sum);
-    }
-    float s = 0.0f;
-    for (; j < k; ++j) s += tr[j] * ((xr[j] - shift) - log_sum);
-    for (int l = 0; l < kLanes; ++l) s += acc[l];
-    loss[r] = -s;
+    for (int64_t j = 0; j < k; ++j) log_softmax[j] = (xr[j] - top[r]) - log_sum;
+    loss[r] = -Dot(t + r * k, log_softmax.data(), k);
   }
 }
 

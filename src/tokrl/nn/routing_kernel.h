@@ -1,6 +1,10 @@
 // The SoftMoE routing softmaxes as one hand-written CPU kernel, free of
 // LibTorch so that its .cc builds with its own flags (see CMakeLists.txt).
-// SoftMoERoutingWeights (softmoe.h) wraps it as an autograd function.
+// SoftMoERoutingWeights (softmoe.h) wraps it as an autograd function. Also
+// here, for their shared exp and sums (the same bits on every x86-64 CPU,
+// whichever of ATen's kernels a build runs): the token and Phi
+// normalizations (softmoe.cc) and C51's softmax over atoms (heads.cc,
+// agents/losses.cc).
 //
 // For each sample b, with logits L[b] an [m, k] row-major matrix (m tokens,
 // k = n * p slots):
