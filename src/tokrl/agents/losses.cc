@@ -347,8 +347,8 @@ struct AtomCrossEntropyFn : torch::autograd::Function<AtomCrossEntropyFn> {
     const int64_t b = x.size(0), k = x.size(1);
     torch::Tensor p = torch::empty_like(x);
     torch::Tensor loss = torch::empty({b}, x.options());
-    internal::AtomCrossEntropy(x.data_ptr<float>(), t.data_ptr<float>(), 0, b,
-                               k, p.data_ptr<float>(), loss.data_ptr<float>());
+    internal::AtomCrossEntropy(x.data_ptr<float>(), t.data_ptr<float>(), b, k,
+                               p.data_ptr<float>(), loss.data_ptr<float>());
     ctx->save_for_backward({p, t});
     return {loss};
   }
@@ -362,8 +362,8 @@ struct AtomCrossEntropyFn : torch::autograd::Function<AtomCrossEntropyFn> {
     const int64_t b = p.size(0), k = p.size(1);
     torch::Tensor grad = torch::empty_like(p);
     internal::AtomCrossEntropyBackward(
-        p.data_ptr<float>(), saved[1].data_ptr<float>(), g.data_ptr<float>(), 0,
-        b, k, grad.data_ptr<float>());
+        p.data_ptr<float>(), saved[1].data_ptr<float>(), g.data_ptr<float>(), b,
+        k, grad.data_ptr<float>());
     return {grad, torch::Tensor()};
   }
 };

@@ -377,7 +377,7 @@ struct AtomExpectationsFn : torch::autograd::Function<AtomExpectationsFn> {
     sizes.pop_back();
     at::Tensor q = at::empty(sizes, x.options());
     tokrl::internal::AtomExpectations(x.data_ptr<float>(), z.data_ptr<float>(),
-                                      0, rows, k, p.data_ptr<float>(),
+                                      rows, k, p.data_ptr<float>(),
                                       q.data_ptr<float>());
     ctx->save_for_backward({p, q, z});
     return {q};
@@ -393,26 +393,20 @@ struct AtomExpectationsFn : torch::autograd::Function<AtomExpectationsFn> {
     at::Tensor grad = at::empty_like(p);
     tokrl::internal::AtomExpectationsBackward(
         p.data_ptr<float>(), saved[1].data_ptr<float>(),
-        saved[2].data_ptr<float>(), g.data_ptr<float>(), 0, rows, k,
+        saved[2].data_ptr<float>(), g.data_ptr<float>(), rows, k,
         grad.data_ptr<float>());
     return {grad, at::Tensor()};
   }
 };
-
-// Whether the atom kernels take logits over support (the C51 shapes).
-bool AtomKernelApplies(const at::Tensor& logits, const at::Tensor& support) {
-  return FastPathApplies(logits) && logits.numel() > 0 &&
-         (!support.defined() ||
-          (support.device().is_cpu() && support.scalar_type() == at::kFloat &&
-           !(at::GradMode::is_enabled() && support.requires_grad())));
-}
 
 }  // namespace
 
 at::Tensor C51QValues(const at::Tensor& logits, const at::Tensor& support) {
   TOKRL_CHECK(logits.dim() == 3 && logits.size(2) == support.numel())
       << "logits " << logits.sizes() << " vs support " << support.sizes();
-  if (AtomKernelApplies(logits, support)) {
+  if (FastPathApplies(logits) && FastPathApplies(support) &&
+      logits.numel() > 0 &&
+      !(at::GradMode::is_enabled() && support.requires_grad())) {
     return AtomExpectationsFn::apply(logits, support)[0];
   }
   return (torch::softmax(logits, -1) * support).sum(-1);
@@ -420,14 +414,14 @@ at::Tensor C51QValues(const at::Tensor& logits, const at::Tensor& support) {
 
 at::Tensor C51Probabilities(const at::Tensor& logits) {
   TOKRL_CHECK(logits.dim() >= 1) << "C51Probabilities: logits need atoms";
-  if (!AtomKernelApplies(logits, at::Tensor()) ||
+  if (!FastPathApplies(logits) || logits.numel() == 0 ||
       (at::GradMode::is_enabled() && logits.requires_grad())) {
     return torch::softmax(logits, -1);
   }
   const at::Tensor x = logits.contiguous();
   at::Tensor p = at::empty_like(x);
   const int64_t k = x.size(-1);
-  tokrl::internal::AtomSoftmax(x.data_ptr<float>(), 0, x.numel() / k, k,
+  tokrl::internal::AtomSoftmax(x.data_ptr<float>(), x.numel() / k, k,
                                p.data_ptr<float>());
   return p;
 }

@@ -358,19 +358,19 @@ inline float Max(const float* x, int64_t n) {
   return s;
 }
 
-// p = softmax(x) for rows [begin, end) of k floats. The exps run over all
-// the rows at once (one row of 51 atoms kept the exp's ~25-operation chain
-// waiting on its latency: ~4 ns an element, against ~1 in one stream).
-// Writes each row's max to top[r] and sum of e^(x - max) to sum[r].
-[[gnu::always_inline]] inline void SoftmaxRows(const float* x, int64_t begin,
-                                               int64_t end, int64_t k, float* p,
-                                               float* top, float* sum) {
-  for (int64_t r = begin; r < end; ++r) {
+// p = softmax(x) for rows x k floats. The exps run over all the rows at
+// once (one row of 51 atoms kept the exp's ~25-operation chain waiting on
+// its latency: ~4 ns an element, against ~1 in one stream). Writes each
+// row's max to top[r] and sum of e^(x - max) to sum[r].
+[[gnu::always_inline]] inline void SoftmaxRows(const float* x, int64_t rows,
+                                               int64_t k, float* p, float* top,
+                                               float* sum) {
+  for (int64_t r = 0; r < rows; ++r) {
     top[r] = Max(x + r * k, k);
     for (int64_t j = 0; j < k; ++j) p[r * k + j] = x[r * k + j] - top[r];
   }
-  ExpShifted(p + begin * k, (end - begin) * k, 0.0f, p + begin * k);
-  for (int64_t r = begin; r < end; ++r) {
+  ExpShifted(p, rows * k, 0.0f, p);
+  for (int64_t r = 0; r < rows; ++r) {
     sum[r] = Sum(p + r * k, k);
     const float inv = 1.0f / sum[r];
     for (int64_t j = 0; j < k; ++j) p[r * k + j] *= inv;
@@ -380,26 +380,24 @@ inline float Max(const float* x, int64_t n) {
 }  // namespace
 
 TOKRL_CLONES
-void AtomSoftmax(const float* x, int64_t begin, int64_t end, int64_t k,
-                 float* p) {
-  std::vector<float> top(end), sum(end);
-  SoftmaxRows(x, begin, end, k, p, top.data(), sum.data());
+void AtomSoftmax(const float* x, int64_t rows, int64_t k, float* p) {
+  std::vector<float> top(rows), sum(rows);
+  SoftmaxRows(x, rows, k, p, top.data(), sum.data());
 }
 
 TOKRL_CLONES
-void AtomExpectations(const float* x, const float* support, int64_t begin,
-                      int64_t end, int64_t k, float* p, float* q) {
-  std::vector<float> top(end), sum(end);
-  SoftmaxRows(x, begin, end, k, p, top.data(), sum.data());
-  for (int64_t r = begin; r < end; ++r) q[r] = Dot(p + r * k, support, k);
+void AtomExpectations(const float* x, const float* support, int64_t rows,
+                      int64_t k, float* p, float* q) {
+  std::vector<float> top(rows), sum(rows);
+  SoftmaxRows(x, rows, k, p, top.data(), sum.data());
+  for (int64_t r = 0; r < rows; ++r) q[r] = Dot(p + r * k, support, k);
 }
 
 TOKRL_CLONES
 void AtomExpectationsBackward(const float* p, const float* q,
                               const float* support, const float* grad_q,
-                              int64_t begin, int64_t end, int64_t k,
-                              float* grad_x) {
-  for (int64_t r = begin; r < end; ++r) {
+                              int64_t rows, int64_t k, float* grad_x) {
+  for (int64_t r = 0; r < rows; ++r) {
     const float* pr = p + r * k;
     float* gr = grad_x + r * k;
     for (int64_t j = 0; j < k; ++j)
@@ -408,11 +406,11 @@ void AtomExpectationsBackward(const float* p, const float* q,
 }
 
 TOKRL_CLONES
-void AtomCrossEntropy(const float* x, const float* t, int64_t begin,
-                      int64_t end, int64_t k, float* p, float* loss) {
-  std::vector<float> top(end), sum(end), log_softmax(k);
-  SoftmaxRows(x, begin, end, k, p, top.data(), sum.data());
-  for (int64_t r = begin; r < end; ++r) {
+void AtomCrossEntropy(const float* x, const float* t, int64_t rows, int64_t k,
+                      float* p, float* loss) {
+  std::vector<float> top(rows), sum(rows), log_softmax(k);
+  SoftmaxRows(x, rows, k, p, top.data(), sum.data());
+  for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * k;
     const float log_sum = std::log(sum[r]);
     for (int64_t j = 0; j < k; ++j) log_softmax[j] = (xr[j] - top[r]) - log_sum;
@@ -422,9 +420,9 @@ void AtomCrossEntropy(const float* x, const float* t, int64_t begin,
 
 TOKRL_CLONES
 void AtomCrossEntropyBackward(const float* p, const float* t,
-                              const float* grad_loss, int64_t begin,
-                              int64_t end, int64_t k, float* grad_x) {
-  for (int64_t r = begin; r < end; ++r) {
+                              const float* grad_loss, int64_t rows, int64_t k,
+                              float* grad_x) {
+  for (int64_t r = 0; r < rows; ++r) {
     const float* pr = p + r * k;
     const float* tr = t + r * k;
     const float mass = Sum(tr, k);

@@ -56,33 +56,31 @@ void NormalizeTokensBackward(const float* x, int64_t sb, int64_t sm, int64_t sd,
                              int64_t begin, int64_t end, int64_t m, int64_t d,
                              float eps, float* grad_x);
 
-// C51's softmax over each row of k atoms, rows [begin, end) of x (row-major,
-// `rows` x k): p = e^(x - max) / sum, with the routing softmax's exp and
+// C51's softmax over each row of k atoms, x row-major [rows, k]:
+// p = e^(x - max) / sum, with the routing softmax's exp and
 // sums (the same bits on every x86-64 CPU and thread count). ATen's softmax
 // over a last dimension of 51 took ~12 us for [32, 6, 51].
-void AtomSoftmax(const float* x, int64_t begin, int64_t end, int64_t k,
-                 float* p);
+void AtomSoftmax(const float* x, int64_t rows, int64_t k, float* p);
 
 // C51's Q values q[r] = sum_j p[r, j] support[j] with p = AtomSoftmax(x)
-// written out (for the backward), rows [begin, end).
-void AtomExpectations(const float* x, const float* support, int64_t begin,
-                      int64_t end, int64_t k, float* p, float* q);
+// written out (for the backward).
+void AtomExpectations(const float* x, const float* support, int64_t rows,
+                      int64_t k, float* p, float* q);
 
 // Their gradient: dx[r, j] = dq[r] p[r, j] (support[j] - q[r]).
 void AtomExpectationsBackward(const float* p, const float* q,
                               const float* support, const float* grad_q,
-                              int64_t begin, int64_t end, int64_t k,
-                              float* grad_x);
+                              int64_t rows, int64_t k, float* grad_x);
 
 // C51's cross-entropy per row: loss[r] = -sum_j t[r, j] log_softmax(x)[r, j]
 // (log_softmax = x - max - log(sum e^(x - max))), with p = AtomSoftmax(x)
 // written out for the backward, dx[r, j] = dloss[r] (p[r, j] sum_j t[r, j]
 // - t[r, j]) (AtomCrossEntropyBackward).
-void AtomCrossEntropy(const float* x, const float* t, int64_t begin,
-                      int64_t end, int64_t k, float* p, float* loss);
+void AtomCrossEntropy(const float* x, const float* t, int64_t rows, int64_t k,
+                      float* p, float* loss);
 void AtomCrossEntropyBackward(const float* p, const float* t,
-                              const float* grad_loss, int64_t begin,
-                              int64_t end, int64_t k, float* grad_x);
+                              const float* grad_loss, int64_t rows, int64_t k,
+                              float* grad_x);
 
 // SoftMoE's Phi normalized over its d axis and scaled, per member:
 // out = s * phi / (||phi||_2 + eps) with phi a row-major [d, cols] matrix
