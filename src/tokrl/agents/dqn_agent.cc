@@ -57,8 +57,8 @@ torch::Tensor AgentSupport(const AgentOptions& options,
       << network.v_min << ", " << network.v_max << "], the agent "
       << options.num_atoms << " in [" << options.v_min << ", " << options.v_max
       << "]";
-  return torch::linspace(
-      options.v_min, options.v_max, options.num_atoms,
+  return nn::C51Support(
+      options.num_atoms, options.v_min, options.v_max,
       torch::TensorOptions().dtype(torch::kFloat).device(device));
 }
 

@@ -301,7 +301,7 @@ torch::Tensor ProjectDistribution(const torch::Tensor& next_probs,
   const torch::Tensor z = support.to(options);
   if (z.device().is_cpu()) {
     // Elsewhere these reads would synchronize with the host (and cannot
-    // happen inside a CUDA graph); AgentSupport builds it with linspace.
+    // happen inside a CUDA graph); AgentSupport builds it (nn::C51Support).
     const torch::Tensor zd = z.to(torch::kDouble).contiguous();
     const double* zp = zd.data_ptr<double>();
     const double v_min = zp[0], v_max = zp[k - 1];

@@ -86,7 +86,8 @@ at::Tensor BatchedMatmul(const at::Tensor& a, bool transpose_a,
                          const at::Tensor& b, bool transpose_b);
 
 /// x [n, T, i] -> [n, T, o]: x[e] weight[e] + bias[e] for weight [n, i, o]
-/// and bias [n, o] (baddbmm; BatchedMatmul's kernel where it applies).
+/// and bias [n, o] (baddbmm; under the fast paths BatchedMatmul, and bias's
+/// gradient adds the rows of the output's in order, on every CPU).
 at::Tensor BatchedAffine(const at::Tensor& x, const at::Tensor& weight,
                          const at::Tensor& bias);
 

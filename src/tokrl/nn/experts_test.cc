@@ -224,6 +224,28 @@ TEST(ExpertsTest, BatchedMatmulGivesATransposedViewItsGradientInItsLayout) {
   EXPECT_TRUE(torch::allclose(grads[1], torch::bmm(a.detach(), g), 1e-5, 1e-5));
 }
 
+// Bias's gradient adds the output gradient's rows in order, whatever ATen's
+// CPU kernels (AVX2, AVX-512) would do with a sum over T: PerFeat's experts
+// (d = 100, off the kernel) took ATen's and gave different bits under each.
+TEST(ExpertsTest, BatchedAffineBiasGradientAddsTheRowsInOrder) {
+  torch::manual_seed(12);
+  const at::Tensor x = torch::randn({2, 1000, 20}, torch::requires_grad());
+  const at::Tensor w = torch::randn({2, 20, 100}, torch::requires_grad());
+  const at::Tensor bias = torch::randn({2, 100}, torch::requires_grad());
+  const at::Tensor g = torch::randn({2, 1000, 100});
+  const at::Tensor y = BatchedAffine(x, w, bias);
+  EXPECT_TRUE(torch::allclose(
+      y, torch::baddbmm(bias.unsqueeze(1), x, w).detach(), 1e-4, 1e-4));
+  const auto grads = torch::autograd::grad({y}, {x, w, bias}, {g});
+  at::Tensor rows = g.select(1, 0).clone();
+  for (int64_t r = 1; r < g.size(1); ++r) rows.add_(g.select(1, r));
+  EXPECT_TRUE(torch::equal(grads[2], rows));
+  EXPECT_TRUE(torch::allclose(
+      grads[0], torch::bmm(g, w.detach().transpose(1, 2)), 1e-4, 1e-4));
+  EXPECT_TRUE(torch::allclose(
+      grads[1], torch::bmm(x.detach().transpose(1, 2), g), 1e-3, 1e-3));
+}
+
 TEST(ExpertsTest, GradientCloneAndShapeChecks) {
   torch::manual_seed(3);
   Experts experts(ExpertsOptions(2, 3, 4));

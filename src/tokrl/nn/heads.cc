@@ -175,17 +175,18 @@ struct GroupedLinear : torch::autograd::Function<GroupedLinear> {
   }
 };
 
-// DuelingParams (heads.h) on CPU floats as one autograd node of one pass
-// each way. Why: it serves a dueling C51 head at the taken actions, which
+// DuelingCombine (heads.h) of value [K, X] and advantage [K, A, X] on CPU
+// floats as one autograd node of one pass each way. Why: DuelingParams
+// serves a dueling C51 head at the taken actions, which
 // replaces A + 1 rows of products per sample by one, and as tensor ops
 // (DuelingCombine's mean, add and subtract, and their backward) it would be
 // ~6 passes over a MinAtar advantage weight (6 x 51 x 1600 floats, 2 MB)
 // per forward, much of what the products saved. Forward: the mean as a
 // sum in action order divided by A, then (value + advantage_a) - mean, as
-// DuelingCombine writes it. Backward: d value = sum over a of g_a;
+// the tensor ops write it. Backward: d value = sum over a of g_a;
 // d advantage_a = g_a - d value / A. Elementwise over X, so any split
 // among threads gives the same bits.
-struct DuelingParamsFn : torch::autograd::Function<DuelingParamsFn> {
+struct DuelingFn : torch::autograd::Function<DuelingFn> {
   // Columns per parallel task, and per block (its column sums on the stack,
   // its A rows in L1).
   static constexpr int64_t kGrain = 8192;
@@ -289,10 +290,6 @@ at::Tensor DuelingParams(const at::Tensor& value, const at::Tensor& advantage) {
               value.size(1) == advantage.size(2))
       << "DuelingParams: expected value [K, X] and advantage [K, A, X], got "
       << value.sizes() << " and " << advantage.sizes();
-  if (FastPathApplies(value) && FastPathApplies(advantage) &&
-      value.is_contiguous() && advantage.is_contiguous()) {
-    return DuelingParamsFn::apply(value, advantage)[0];
-  }
   return DuelingCombine(value.unsqueeze(1), advantage);
 }
 
@@ -356,7 +353,18 @@ at::Tensor C51Support(int64_t num_atoms, double v_min, double v_max,
                       const at::TensorOptions& options) {
   TOKRL_CHECK_GE(num_atoms, 2) << "C51 needs at least 2 atoms";
   TOKRL_CHECK_LT(v_min, v_max);
-  return torch::linspace(v_min, v_max, num_atoms, options);
+  // In double on the host, rounded once. Why not torch::linspace: in float
+  // it misses atoms by up to ~2e-7 (the middle atom of [-10, 10] came out
+  // 1.5e-7 or 2.4e-7, not 0), differently under ATen's AVX2 and AVX-512
+  // kernels, which made every C51 run on such a support differ between them.
+  std::vector<double> atoms(static_cast<size_t>(num_atoms));
+  const double step = (v_max - v_min) / static_cast<double>(num_atoms - 1);
+  for (int64_t i = 0; i < num_atoms; ++i) {
+    atoms[static_cast<size_t>(i)] = v_min + static_cast<double>(i) * step;
+  }
+  atoms.back() = v_max;
+  return torch::tensor(atoms, torch::kDouble)
+      .to(options.device(), c10::typeMetaToScalarType(options.dtype()));
 }
 
 namespace {
@@ -428,6 +436,19 @@ at::Tensor C51Probabilities(const at::Tensor& logits) {
 
 at::Tensor DuelingCombine(const at::Tensor& value,
                           const at::Tensor& advantage) {
+  // DuelingFn's loops also for the outputs: ATen's mean over the
+  // actions rounds differently under its AVX2 and AVX-512 kernels, and a
+  // DER head's Q values (acting's and double Q's argmax) followed it.
+  if (value.dim() >= 2 && value.dim() == advantage.dim() &&
+      value.size(0) == advantage.size(0) && value.size(1) == 1 &&
+      value.sizes().slice(2) == advantage.sizes().slice(2) &&
+      advantage.numel() > 0 && FastPathApplies(value) &&
+      FastPathApplies(advantage)) {
+    const int64_t b = advantage.size(0), a = advantage.size(1);
+    return DuelingFn::apply(value.reshape({b, -1}).contiguous(),
+                            advantage.reshape({b, a, -1}).contiguous())[0]
+        .view(advantage.sizes());
+  }
   return value + advantage - advantage.mean(1, /*keepdim=*/true);
 }
 

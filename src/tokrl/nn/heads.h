@@ -43,7 +43,9 @@ enum class HeadType { kLinear, kC51 };
 HeadType ParseHeadType(std::string_view name);
 std::string_view ToString(HeadType type);
 
-/// linspace(v_min, v_max, num_atoms).
+/// num_atoms atoms from v_min to v_max, evenly spaced: v_min + i (v_max -
+/// v_min) / (num_atoms - 1) in double, the last exactly v_max, rounded once
+/// to the options' dtype (float by default; the same bits on every CPU).
 at::Tensor C51Support(int64_t num_atoms, double v_min, double v_max,
                       const at::TensorOptions& options = {});
 /// q [B, A] = sum_k softmax(logits [B, A, N])_k * support [N]_k. On the
@@ -55,14 +57,16 @@ at::Tensor C51QValues(const at::Tensor& logits, const at::Tensor& support);
 /// without a gradient the kernel of C51QValues (the same bits everywhere).
 at::Tensor C51Probabilities(const at::Tensor& logits);
 /// value [B, 1, ...] + advantage [B, A, ...] - mean over A of advantage.
+/// On the CPU's fast path one pass each way, the mean a sum in action order
+/// divided by A: the same bits whichever of ATen's kernels the build picks.
 at::Tensor DuelingCombine(const at::Tensor& value, const at::Tensor& advantage);
 /// DuelingCombine on the streams' parameters instead of their outputs:
 /// value [K, X] and advantage [K, A, X] -> [K, A, X], value + advantage_a -
 /// mean over a of advantage_a, for K members and X = n F (weights [n, F])
 /// or n (biases). Block a of the result is one layer whose outputs equal
 /// DuelingCombine(V(z), A(z))[:, a] to float rounding, so a dueling head at
-/// the taken actions is LinearAtGroups of it. Differentiable in both; one
-/// pass each way on CPU floats (contiguous), else tensor ops.
+/// the taken actions is LinearAtGroups of it. Differentiable in both;
+/// DuelingCombine's loops on the CPU's fast path, else tensor ops.
 at::Tensor DuelingParams(const at::Tensor& value, const at::Tensor& advantage);
 /// A dueling head's two layers as one, by DuelingParams of the weights and
 /// of the biases: value weight [..., n, F] and bias [..., n], advantage

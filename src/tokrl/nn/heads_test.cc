@@ -96,6 +96,28 @@ TEST(HeadsTest, AtomKernelsEqualTheAtenOpsInDouble) {
   EXPECT_TRUE(C51Probabilities(logits).requires_grad());
 }
 
+// Each atom is the double v_min + i dz rounded once (float linspace gave
+// the middle atom of [-10, 10] as 1.5e-7 or 2.4e-7 by ATen's kernels).
+TEST(HeadsTest, C51SupportAtomsAreRoundedOnce) {
+  const at::Tensor z = C51Support(51, -10.0, 10.0);
+  ASSERT_EQ(z.scalar_type(), torch::kFloat);
+  ASSERT_EQ(z.numel(), 51);
+  for (int64_t i = 0; i < 51; ++i) {
+    EXPECT_EQ(z[i].item<float>(),
+              static_cast<float>(-10.0 + static_cast<double>(i) * 0.4))
+        << i;
+  }
+  EXPECT_EQ(z[25].item<float>(), 0.0f);
+  EXPECT_EQ(z[50].item<float>(), 10.0f);
+  EXPECT_TRUE(torch::equal(C51Support(51, -100.0, 100.0),
+                           torch::arange(-100, 101, 4).to(torch::kFloat)));
+  const at::Tensor d = C51Support(3, 0.0, 1.0, torch::kDouble);
+  EXPECT_EQ(d.scalar_type(), torch::kDouble);
+  EXPECT_TRUE(torch::equal(d, torch::tensor({0.0, 0.5, 1.0}, torch::kDouble)));
+  EXPECT_THROW(C51Support(1, 0.0, 1.0), tokrl::Error);
+  EXPECT_THROW(C51Support(5, 1.0, 1.0), tokrl::Error);
+}
+
 TEST(HeadsTest, DuelingCombineHasZeroMeanAdvantage) {
   torch::manual_seed(2);
   const at::Tensor v = torch::randn({2, 1, 5});
@@ -108,7 +130,8 @@ TEST(HeadsTest, DuelingCombineHasZeroMeanAdvantage) {
 
 // DuelingParams' loops against DuelingCombine's tensor ops (values and both
 // gradients to float rounding), the same bits on 1 and 3 threads (several
-// members and a width that splits), and its shape check.
+// members and a width that splits), and its shape check. DuelingCombine of
+// the outputs: the same loops, the mean a sum in action order over A.
 TEST(HeadsTest, DuelingParamsAreDuelingCombineOfTheParameters) {
   const int threads = torch::get_num_threads();
   torch::manual_seed(7);
@@ -128,7 +151,7 @@ TEST(HeadsTest, DuelingParamsAreDuelingCombineOfTheParameters) {
     const auto one = run(1);
     const auto three = run(3);
     torch::set_num_threads(threads);
-    const at::Tensor ref = DuelingCombine(v.unsqueeze(1), adv);
+    const at::Tensor ref = v.unsqueeze(1) + adv - adv.mean(1, true);
     const auto ref_grads = torch::autograd::grad({(ref * g).sum()}, {v, adv});
     const std::vector<at::Tensor> want = {ref, ref_grads[0], ref_grads[1]};
     for (size_t i = 0; i < want.size(); ++i) {
@@ -136,6 +159,12 @@ TEST(HeadsTest, DuelingParamsAreDuelingCombineOfTheParameters) {
       EXPECT_TRUE(torch::equal(one[i], three[i])) << i;
     }
   }
+  // Outputs [B, A, atoms]: bit for bit the loops' sum in action order.
+  const at::Tensor v3 = torch::randn({4, 1, 51}), a3 = torch::randn({4, 6, 51});
+  at::Tensor sum = a3.select(1, 0).clone();
+  for (int64_t r = 1; r < 6; ++r) sum.add_(a3.select(1, r));
+  EXPECT_TRUE(torch::equal(DuelingCombine(v3, a3),
+                           (v3 + a3) - (sum / 6.0f).unsqueeze(1)));
   EXPECT_THROW(DuelingParams(torch::zeros({1, 5}), torch::zeros({1, 3, 4})),
                tokrl::Error);
   EXPECT_THROW(DuelingParams(torch::zeros({5}), torch::zeros({1, 3, 5})),

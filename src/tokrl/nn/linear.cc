@@ -8,6 +8,7 @@
 #include "tokrl/core/check.h"
 #include "tokrl/nn/experts.h"
 #include "tokrl/nn/fast_paths.h"
+#include "tokrl/nn/sample_chunks.h"
 #include "tokrl/nn/small_gemm_kernel.h"
 
 namespace tokrl::nn {
@@ -208,17 +209,7 @@ struct KernelLinearFn : torch::autograd::Function<KernelLinearFn> {
     }
     if (ctx->needs_input_grad(2)) {
       // Row after row (ATen's sum splits long reductions by thread).
-      const int64_t members = g.size(0), rows = g.size(1), out = g.size(2);
-      grad_bias = at::zeros({members, out}, g.options());
-      const float* gp = g.data_ptr<float>();
-      float* bp = grad_bias.data_ptr<float>();
-      for (int64_t k = 0; k < members; ++k) {
-        for (int64_t r = 0; r < rows; ++r) {
-          for (int64_t o = 0; o < out; ++o) {
-            bp[k * out + o] += gp[(k * rows + r) * out + o];
-          }
-        }
-      }
+      grad_bias = SumChunksInOrder(g);
     }
     if (!packed) {
       for (at::Tensor* t : {&grad_x, &grad_weight, &grad_bias}) {
