@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <fstream>
 #include <map>
 #include <set>
@@ -32,6 +33,7 @@
 #include <vector>
 
 #include "tokrl/agents/dqn_agent.h"
+#include "tokrl/agents/fused_adam.h"
 #include "tokrl/agents/packed_agent.h"
 #include "tokrl/agents/packed_trainer.h"
 #include "tokrl/agents/testing.h"
@@ -325,8 +327,9 @@ void TimeUpdates(benchmark::State& state, DqnAgent& agent, ReplayBuffer& replay,
     if (replay.options().prioritized)
       replay.UpdatePriorities(batch.indices, m.priorities);
   };
-  const std::string row =
-      label + (agent.graphed() ? " graph" : fast ? "" : " plain");
+  const std::string row = label + (agent.graphed() ? " graph"
+                                   : fast          ? ""
+                                                   : " plain");
   WarmUp(row, update);
   for (auto _ : state) update();
   nn::SetFastPaths(true);
@@ -384,6 +387,31 @@ BENCHMARK(BM_Update)
 BENCHMARK(BM_Update)
     ->ArgsProduct({{1}, {3}, {0, 1}})
     ->Unit(benchmark::kMillisecond);
+
+// The gradient norm that every update reports, over a DQN flatten MinAtar
+// network's gradients (222k floats): FusedAdam::GradNorm (arg 1) against
+// clip_grad_norm_ with an infinite max (arg 0, what it replaced).
+void BM_GradNorm(benchmark::State& state) {
+  torch::set_num_threads(BenchThreads());
+  torch::manual_seed(0);
+  std::vector<torch::Tensor> params;
+  for (const auto& shape : std::vector<std::vector<int64_t>>{
+           {16, 4, 3, 3}, {16}, {128, 1600}, {128}, {6, 128}, {6}}) {
+    params.push_back(torch::randn(shape).requires_grad_(true));
+    params.back().mutable_grad() = torch::randn(shape) * 1e-3;
+  }
+  const FusedAdam adam(params, {});
+  const bool fast = state.range(0) == 1;
+  double norm = 0.0;
+  for (auto _ : state) {
+    norm = fast ? adam.GradNorm()
+                : torch::nn::utils::clip_grad_norm_(
+                      params, std::numeric_limits<double>::infinity());
+    benchmark::DoNotOptimize(norm);
+  }
+  state.SetLabel(fast ? "FusedAdam::GradNorm" : "clip_grad_norm_");
+}
+BENCHMARK(BM_GradNorm)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 // DQN with the Nature CNN (configs/dqn_atari.toml: 4 stacked 84x84 frames,
 // dense 512, MSE, 1-step), the GPU yardstick, on synthetic frames
