@@ -29,8 +29,8 @@ double SumOfSquares(const float* g, int64_t n) {
   // (vectorized, the same bits on every machine), then the lanes in order.
   // Why 32: with 8 (one AVX-512 register) each addition waited on the one
   // before; 32 are four independent chains (AVX2: eight). A DQN flatten
-  // network's 222k gradients on the Zen 5 VM: AVX-512 24.0 -> 11.8 us,
-  // AVX2 22.6 -> 18.7 us (bench_agent BM_GradNorm; docs/speed.md).
+  // network's 222k gradients on the Zen 5 VM: 20.6-28.6 -> 11.0-12.9 us
+  // (bench_agent BM_GradNorm); AVX2 code 22.6 -> 18.7 us (docs/speed.md).
   constexpr int kLanes = 32;
   double acc[kLanes] = {};
   int64_t j = 0;

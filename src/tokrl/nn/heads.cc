@@ -177,15 +177,15 @@ struct GroupedLinear : torch::autograd::Function<GroupedLinear> {
 
 // DuelingCombine (heads.h) of value [K, X] and advantage [K, A, X] on CPU
 // floats as one autograd node of one pass each way. Why: DuelingParams
-// serves a dueling C51 head at the taken actions, which
-// replaces A + 1 rows of products per sample by one, and as tensor ops
-// (DuelingCombine's mean, add and subtract, and their backward) it would be
-// ~6 passes over a MinAtar advantage weight (6 x 51 x 1600 floats, 2 MB)
-// per forward, much of what the products saved. Forward: the mean as a
-// sum in action order divided by A, then (value + advantage_a) - mean, as
-// the tensor ops write it. Backward: d value = sum over a of g_a;
-// d advantage_a = g_a - d value / A. Elementwise over X, so any split
-// among threads gives the same bits.
+// serves a dueling C51 head at the taken actions, which replaces A + 1 rows
+// of products per sample by one, and as tensor ops (the mean, add and
+// subtract, and their backward) it would be ~6 passes over a MinAtar
+// advantage weight (6 x 51 x 1600 floats, 2 MB) per forward, much of what
+// the products saved; and ATen's mean rounds by its CPU kernels. Forward: the
+// mean as a sum in action order divided by A, then (value + advantage_a) -
+// mean, as the tensor ops write it. Backward: d value = sum over a of g_a; d
+// advantage_a = g_a - d value / A. Elementwise over X, so any split among
+// threads gives the same bits.
 struct DuelingFn : torch::autograd::Function<DuelingFn> {
   // Columns per parallel task, and per block (its column sums on the stack,
   // its A rows in L1).
