@@ -26,6 +26,8 @@ namespace {
 // ox < pw (the columns ox >= out_width are not outputs), so that each row
 // of cols is one contiguous run of a zero-padded copy of the input planes
 // (one copy per row, where a compact im2col makes out_height short ones).
+// A last row of ones follows them (row `rows`): the weight gradient's
+// product then also sums its gradient over positions, the bias's.
 struct Patches {
   explicit Patches(const ConvShape& s)
       : rows(s.channels * s.kernel * s.kernel),
@@ -33,17 +35,19 @@ struct Patches {
         pw(s.out_width - 1 + s.kernel),
         grid((s.out_height - 1) * pw + s.out_width),
         ld(SmallGemmPadded(grid)),
-        cols(ScratchFloats(rows * ld)),
-        padded(static_cast<size_t>(s.channels * ph * pw)) {}
+        cols(ScratchFloats((rows + 1) * ld)),
+        padded(static_cast<size_t>(s.channels * ph * pw)) {
+    std::fill(cols.get() + rows * ld, cols.get() + rows * ld + grid, 1.0f);
+  }
 
-  // From x's channels [first, first + channels) of one sample.
-  void Fill(const float* xs, const ConvShape& s, int64_t first) {
+  // From one sample's and group's input planes [channels, height, width].
+  void Fill(const float* planes, const ConvShape& s) {
     // Rows and columns of the input inside the padded planes (the rest of
     // a padded plane is 0: zeroed once, never written).
     const int64_t rows_in = std::min(s.height, ph - s.pad);
     const int64_t cols_in = std::min(s.width, pw - s.pad);
     for (int64_t c = 0; c < s.channels; ++c) {
-      const float* plane = xs + (first + c) * s.height * s.width;
+      const float* plane = planes + c * s.height * s.width;
       float* to = padded.data() + (c * ph + s.pad) * pw + s.pad;
       for (int64_t y = 0; y < rows_in; ++y) {
         std::copy(plane + y * s.width, plane + y * s.width + cols_in,
@@ -67,17 +71,38 @@ struct Patches {
   std::vector<float> padded;      // [channels, ph, pw]
 };
 
+// Where one sample's and group's input and output start, and the step
+// between output positions, in the shape's layout (conv_kernel.h).
+struct Layout {
+  explicit Layout(const ConvShape& s) {
+    const int64_t in = s.channels * s.height * s.width;
+    const int64_t out = s.out_height * s.out_width * s.out_channels;
+    if (s.group_major) {
+      x_sample = in, x_group = s.batch * in;
+      y_sample = out, y_group = s.batch * out, y_position = s.out_channels;
+    } else {
+      x_sample = s.groups * in, x_group = in;
+      y_sample = s.groups * out, y_group = s.out_channels;
+      y_position = s.groups * s.out_channels;
+    }
+  }
+  const float* x(const float* base, int64_t b, int64_t g) const {
+    return base + b * x_sample + g * x_group;
+  }
+  int64_t y(int64_t b, int64_t g) const { return b * y_sample + g * y_group; }
+
+  int64_t x_sample, x_group, y_sample, y_group, y_position;
+};
+
 }  // namespace
 
 TOKRL_CLONES
 void ConvForward(const float* x, const ConvShape& s, int64_t begin, int64_t end,
                  const float* weight, const float* bias, float* y) {
   Patches p(s);
-  const int64_t in_sample = s.groups * s.channels * s.height * s.width;
+  const Layout at(s);
   const int64_t o = s.out_channels;
-  const int64_t all = s.groups * o;  // channels of an output position
   const int64_t op = SmallGemmPadded(o);
-  const int64_t positions = s.out_height * s.out_width;
   // W^T per group, [groups, rows, op] (the padding columns 0), and one
   // sample's and group's output on the grid, [grid, o]: positions as the
   // product's rows (channels as its vector lanes) write channels last.
@@ -91,20 +116,20 @@ void ConvForward(const float* x, const ConvShape& s, int64_t begin, int64_t end,
     }
   }
   const auto out = ScratchFloats(p.grid * o);
-  for (int64_t b = begin; b < end; ++b) {
-    float* yb = y + b * positions * all;
-    for (int64_t g = 0; g < s.groups; ++g) {
-      p.Fill(x + b * in_sample, s, g * s.channels);
+  for (int64_t g = 0; g < s.groups; ++g) {
+    for (int64_t b = begin; b < end; ++b) {
+      p.Fill(at.x(x, b, g), s);
       SmallGemm(p.cols.get(), 1, p.ld, p.grid, p.rows,
                 wt.data() + g * p.rows * op, op, o, out.get(), o);
       // Bias and ReLU in one pass (NaN stays NaN).
       const float* bg = bias + g * o;
       const float floor =
           s.relu ? 0.0f : -std::numeric_limits<float>::infinity();
+      float* ybg = y + at.y(b, g);
       for (int64_t oy = 0; oy < s.out_height; ++oy) {
         for (int64_t ox = 0; ox < s.out_width; ++ox) {
           const float* from = out.get() + (oy * p.pw + ox) * o;
-          float* to = yb + (oy * s.out_width + ox) * all + g * o;
+          float* to = ybg + (oy * s.out_width + ox) * at.y_position;
           for (int64_t c = 0; c < o; ++c) {
             const float v = from[c] + bg[c];
             to[c] = v < floor ? floor : v;
@@ -120,56 +145,47 @@ void ConvWeightGradient(const float* x, const ConvShape& s, int64_t begin,
                         int64_t end, const float* grad_y, const float* y,
                         float* grad_weight, float* grad_bias) {
   Patches p(s);
-  const int64_t in_sample = s.groups * s.channels * s.height * s.width;
+  const Layout at(s);
   const int64_t o = s.out_channels;
-  const int64_t all = s.groups * o;
   const int64_t op = SmallGemmPadded(o);
-  const int64_t positions = s.out_height * s.out_width;
   // One sample's and group's gradient on the grid, [grid, op]: the rows of
   // the columns ox >= out_width (and the padding columns) stay 0, so they
   // add exact zeros to the sums.
   std::vector<float> gt(static_cast<size_t>(p.grid * op), 0.0f);
-  const auto dwt = ScratchFloats(p.rows * o);  // [rows, o]
-  std::vector<float> sums(static_cast<size_t>(all));
-  const auto masked = ScratchFloats(s.relu ? positions * all : 0);
-  std::fill(grad_weight, grad_weight + all * p.rows, 0.0f);
-  std::fill(grad_bias, grad_bias + all, 0.0f);
-  for (int64_t b = begin; b < end; ++b) {
-    const float* gb = grad_y + b * positions * all;
-    if (s.relu) {
-      const float* yb = y + b * positions * all;
-      for (int64_t i = 0; i < positions * all; ++i) {
-        const float gi = gb[i];  // read unconditionally: a select, no branch
-        masked[i] = yb[i] <= 0.0f ? 0.0f : gi;
-      }
-      gb = masked.get();
-    }
-    // The bias's: one sample's sum per channel, over positions in order.
-    std::fill(sums.begin(), sums.end(), 0.0f);
-    for (int64_t i = 0; i < positions; ++i) {
-      for (int64_t c = 0; c < all; ++c) {
-        sums[static_cast<size_t>(c)] += gb[i * all + c];
-      }
-    }
-    for (int64_t c = 0; c < all; ++c) {
-      grad_bias[c] += sums[static_cast<size_t>(c)];
-    }
-    for (int64_t g = 0; g < s.groups; ++g) {
-      p.Fill(x + b * in_sample, s, g * s.channels);
+  const auto dwt = ScratchFloats((p.rows + 1) * o);  // [rows + 1, o]
+  std::fill(grad_weight, grad_weight + s.groups * o * p.rows, 0.0f);
+  std::fill(grad_bias, grad_bias + s.groups * o, 0.0f);
+  for (int64_t g = 0; g < s.groups; ++g) {
+    float* dw = grad_weight + g * o * p.rows;
+    float* db = grad_bias + g * o;
+    for (int64_t b = begin; b < end; ++b) {
+      const float* gb = grad_y + at.y(b, g);
+      const float* yb = s.relu ? y + at.y(b, g) : nullptr;
       for (int64_t oy = 0; oy < s.out_height; ++oy) {
         for (int64_t ox = 0; ox < s.out_width; ++ox) {
-          const float* from = gb + (oy * s.out_width + ox) * all + g * o;
-          std::copy(from, from + o, gt.data() + (oy * p.pw + ox) * op);
+          const int64_t from = (oy * s.out_width + ox) * at.y_position;
+          float* to = gt.data() + (oy * p.pw + ox) * op;
+          if (s.relu) {
+            for (int64_t c = 0; c < o; ++c) {
+              const float gi = gb[from + c];             // read unconditionally
+              to[c] = yb[from + c] <= 0.0f ? 0.0f : gi;  // a select
+            }
+          } else {
+            std::copy(gb + from, gb + from + o, to);
+          }
         }
       }
-      // dW^T [rows, o] = cols [rows, grid] grad [grid, o].
-      SmallGemm(p.cols.get(), p.ld, 1, p.rows, p.grid, gt.data(), op, o,
+      p.Fill(at.x(x, b, g), s);
+      // [dW^T; the bias's] [rows + 1, o] = [cols; ones] [rows + 1, grid]
+      // grad [grid, o]: the bias's is one sample's sum per channel over
+      // positions in order (the padding rows add exact zeros).
+      SmallGemm(p.cols.get(), p.ld, 1, p.rows + 1, p.grid, gt.data(), op, o,
                 dwt.get(), o);
-      float* dw = grad_weight + g * o * p.rows;
       for (int64_t c = 0; c < o; ++c) {
         for (int64_t r = 0; r < p.rows; ++r) {
           dw[c * p.rows + r] += dwt[r * o + c];
         }
+        db[c] += dwt[p.rows * o + c];
       }
     }
   }

@@ -10,7 +10,10 @@
 // out_channels], y channels last [B, out_height, out_width, groups *
 // out_channels], with zero padding of `pad` rows and columns before the
 // input (and as many as out_height / out_width need after it) and a square
-// kernel; with `relu`, y = max(0, conv) (NaN stays NaN).
+// kernel; with `relu`, y = max(0, conv) (NaN stays NaN). Group-major
+// (a packed network's members as groups): x [groups, B, channels, height,
+// width] and y [groups, B, out_height, out_width, out_channels] instead;
+// each value and sum is the same as in the sample-major layout.
 // Every sum runs in an order fixed by the source: the same results for any
 // split of the samples into [begin, end) ranges and on every CPU target.
 #ifndef TOKRL_NN_CONV_KERNEL_H_
@@ -31,6 +34,8 @@ struct ConvShape {
   int64_t out_height = 0;
   int64_t out_width = 0;
   bool relu = false;
+  bool group_major = false;
+  int64_t batch = 0;  // B; read by the group-major layout only
 };
 
 /// Writes y for samples [begin, end).

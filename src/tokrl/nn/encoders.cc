@@ -33,11 +33,34 @@ c10::ScalarType ParamDtype(const torch::nn::Module& module) {
   return params.empty() ? torch::kFloat : params.front().scalar_type();
 }
 
-void CheckObservation(const at::Tensor& obs, int64_t in_channels) {
-  TOKRL_CHECK_EQ(obs.dim(), 4)
-      << "expected obs [B, C, H, W], got " << obs.sizes();
+void CheckObservation(const at::Tensor& obs, int64_t members,
+                      int64_t in_channels) {
+  if (obs.dim() == 5) {
+    TOKRL_CHECK(obs.size(0) == members && obs.size(2) == in_channels)
+        << "packed obs " << obs.sizes() << " is not [" << members << ", B, "
+        << in_channels << ", H, W]";
+    return;
+  }
+  TOKRL_CHECK(obs.dim() == 4 && members == 1)
+      << "expected obs [B, C, H, W]"
+      << (members > 1 ? " for each member, as [members, B, C, H, W]" : "")
+      << ", got " << obs.sizes();
   TOKRL_CHECK_EQ(obs.size(1), in_channels)
       << "obs channels do not match the encoder, obs " << obs.sizes();
+}
+
+// Member-major [G, B, C, H, W] -> [B, G * C, H, W], group g's channels in
+// block g (torch's grouped convs), and back from [B, G * d, h, w] to
+// member-major rows [G * B, d, h, w].
+at::Tensor ToChannelBlocks(const at::Tensor& x) {
+  return x.transpose(0, 1).reshape(
+      {x.size(1), x.size(0) * x.size(2), x.size(3), x.size(4)});
+}
+at::Tensor ToMemberRows(const at::Tensor& y, int64_t groups) {
+  const int64_t b = y.size(0);
+  return y.reshape({b, groups, y.size(1) / groups, y.size(2), y.size(3)})
+      .transpose(0, 1)
+      .reshape({groups * b, y.size(1) / groups, y.size(2), y.size(3)});
 }
 
 }  // namespace
@@ -72,8 +95,8 @@ int64_t ConvOutputSize(int64_t size, int64_t kernel, int64_t stride,
 
 at::Tensor PadSame(const at::Tensor& x, int64_t kernel, int64_t stride,
                    double value) {
-  const auto h = SamePadding(x.size(2), kernel, stride);
-  const auto w = SamePadding(x.size(3), kernel, stride);
+  const auto h = SamePadding(x.size(-2), kernel, stride);
+  const auto w = SamePadding(x.size(-1), kernel, stride);
   if (h[0] == 0 && h[1] == 0 && w[0] == 0 && w[1] == 0) return x;
   // constant_pad_nd takes {left, right, top, bottom} for the last two dims.
   return torch::constant_pad_nd(x, {w[0], w[1], h[0], h[1]}, value);
@@ -103,9 +126,10 @@ namespace kernel = ::tokrl::internal;
 // PaddedConv2d uses InputConv2d's kernel (MinAtar's 3x3 conv: 3,600).
 constexpr int64_t kInputConvMaxPatchFloats = 64 * 1024;
 
-// x [B, groups * C, H, W] contiguous, weight [groups * O, C, k, k] and bias
-// contiguous; x needs no gradient. The output is a [B, groups * O, h, w]
-// view of channels-last memory (conv_kernel.h).
+// x [B, groups * C, H, W] or group-major [groups, B, C, H, W] contiguous,
+// weight [groups * O, C, k, k] and bias contiguous; x needs no gradient.
+// The output is a [B, groups * O, h, w] or [groups * B, O, h, w] view of
+// channels-last memory (conv_kernel.h).
 struct InputConv2dFn : torch::autograd::Function<InputConv2dFn> {
   static kernel::ConvShape ShapeOf(const at::Tensor& x,
                                    const at::Tensor& weight, int64_t pad,
@@ -113,14 +137,16 @@ struct InputConv2dFn : torch::autograd::Function<InputConv2dFn> {
     kernel::ConvShape s;
     s.groups = groups;
     s.channels = weight.size(1);
-    s.height = x.size(2);
-    s.width = x.size(3);
+    s.height = x.size(-2);
+    s.width = x.size(-1);
     s.out_channels = weight.size(0) / groups;
     s.kernel = weight.size(2);
     s.pad = pad;
     s.out_height = s.height + 2 * pad - s.kernel + 1;
     s.out_width = s.width + 2 * pad - s.kernel + 1;
     s.relu = relu;
+    s.group_major = x.dim() == 5;
+    s.batch = x.size(s.group_major ? 1 : 0);
     return s;
   }
 
@@ -132,11 +158,15 @@ struct InputConv2dFn : torch::autograd::Function<InputConv2dFn> {
     ctx->saved_data["groups"] = groups;
     ctx->saved_data["relu"] = relu;
     const kernel::ConvShape s = ShapeOf(x, weight, pad, groups, relu);
-    at::Tensor y = at::empty(
-        {x.size(0), s.out_height, s.out_width, groups * s.out_channels},
-        x.options());
+    const int64_t o = s.out_channels;
+    at::Tensor y =
+        s.group_major
+            ? at::empty({groups * s.batch, s.out_height, s.out_width, o},
+                        x.options())
+            : at::empty({s.batch, s.out_height, s.out_width, groups * o},
+                        x.options());
     ForEachSampleChunk(
-        1, x.size(0), [&](int64_t, int64_t, int64_t first, int64_t end) {
+        1, s.batch, [&](int64_t, int64_t, int64_t first, int64_t end) {
           kernel::ConvForward(x.data_ptr<float>(), s, first, end,
                               weight.data_ptr<float>(), bias.data_ptr<float>(),
                               y.data_ptr<float>());
@@ -159,13 +189,13 @@ struct InputConv2dFn : torch::autograd::Function<InputConv2dFn> {
         ctx->saved_data["groups"].toInt(), ctx->saved_data["relu"].toBool());
     const at::Tensor g = grads[0].contiguous(at::MemoryFormat::ChannelsLast);
     const float* y = s.relu ? saved[2].data_ptr<float>() : nullptr;
-    const int64_t chunks = NumSampleChunks(x.size(0));
+    const int64_t chunks = NumSampleChunks(s.batch);
     at::Tensor partial_w =
         at::empty({1, chunks, weight.numel()}, weight.options());
     at::Tensor partial_b =
         at::empty({1, chunks, weight.size(0)}, weight.options());
     ForEachSampleChunk(
-        1, x.size(0), [&](int64_t task, int64_t, int64_t first, int64_t end) {
+        1, s.batch, [&](int64_t task, int64_t, int64_t first, int64_t end) {
           kernel::ConvWeightGradient(
               x.data_ptr<float>(), s, first, end, g.data_ptr<float>(), y,
               partial_w.data_ptr<float>() + task * weight.numel(),
@@ -187,11 +217,19 @@ at::Tensor InputConv2d(const at::Tensor& x, const at::Tensor& weight,
                        bool relu) {
   TOKRL_CHECK(!(at::GradMode::is_enabled() && x.requires_grad()))
       << "InputConv2d's input must not need a gradient";
+  const bool group_major = x.dim() == 5;
+  TOKRL_CHECK(!group_major || x.size(0) == groups)
+      << "group-major input " << x.sizes() << " for " << groups << " groups";
   if (FastPathApplies(x) && FastPathApplies(weight) && FastPathApplies(bias) &&
-      x.dim() == 4 && weight.dim() == 4 && weight.size(2) == weight.size(3) &&
-      x.size(0) > 0) {
+      (x.dim() == 4 || group_major) && weight.dim() == 4 &&
+      weight.size(2) == weight.size(3) && x.size(group_major ? 1 : 0) > 0) {
     return InputConv2dFn::apply(x.contiguous(), weight.contiguous(),
                                 bias.contiguous(), pad, groups, relu)[0];
+  }
+  if (group_major) {
+    return ToMemberRows(
+        InputConv2d(ToChannelBlocks(x), weight, bias, pad, groups, relu),
+        groups);
   }
   const at::Tensor y = torch::conv2d(x, weight, bias, 1, pad, 1, groups);
   return relu ? torch::relu(y) : y;
@@ -250,12 +288,13 @@ at::Tensor PaddedConv2dImpl::forward(const at::Tensor& x) {
   // against 31.8-34.1 ms per update), whose strided patches cost as much as
   // oneDNN's whole conv.
   const int64_t patch_floats = options.in_channels() / g * options.kernel() *
-                               options.kernel() * in.size(2) * in.size(3);
+                               options.kernel() * in.size(-2) * in.size(-1);
   if (options.stride() == 1 && patch_floats <= kInputConvMaxPatchFloats &&
       FastPathApplies(in) &&
       !(at::GradMode::is_enabled() && in.requires_grad())) {
     return InputConv2d(in, conv->weight, conv->bias, pad, g, options.relu());
   }
+  if (x.dim() == 5) return ToMemberRows(forward(ToChannelBlocks(x)), g);
   const auto relu = [this](const at::Tensor& y) {
     return options.relu() ? torch::relu(y) : y;
   };
@@ -307,7 +346,7 @@ void MinAtarConvImpl::pretty_print(std::ostream& stream) const {
 }
 
 at::Tensor MinAtarConvImpl::forward(const at::Tensor& obs) {
-  CheckObservation(obs, options.members() * options.in_channels());
+  CheckObservation(obs, options.members(), options.in_channels());
   at::Tensor x =
       PreprocessObservation(obs, options.input_scale(), ParamDtype(*this));
   return conv->forward(x);
@@ -354,12 +393,15 @@ void NatureCnnImpl::pretty_print(std::ostream& stream) const {
 }
 
 at::Tensor NatureCnnImpl::forward(const at::Tensor& obs) {
-  CheckObservation(obs, options.members() * options.in_channels());
+  CheckObservation(obs, options.members(), options.in_channels());
+  const bool packed = obs.dim() == 5;
   at::Tensor x =
-      PreprocessObservation(obs, options.input_scale(), ParamDtype(*this));
+      PreprocessObservation(packed ? ToChannelBlocks(obs) : obs,
+                            options.input_scale(), ParamDtype(*this));
   x = torch::relu(conv1->forward(x));
   x = torch::relu(conv2->forward(x));
-  return torch::relu(conv3->forward(x));
+  x = torch::relu(conv3->forward(x));
+  return packed ? ToMemberRows(x, options.members()) : x;
 }
 
 std::array<int64_t, 3> NatureCnnImpl::OutputShape(int64_t height,
@@ -415,9 +457,11 @@ void ImpalaCnnImpl::pretty_print(std::ostream& stream) const {
 }
 
 at::Tensor ImpalaCnnImpl::forward(const at::Tensor& obs) {
-  CheckObservation(obs, options.members() * options.in_channels());
+  CheckObservation(obs, options.members(), options.in_channels());
+  const bool packed = obs.dim() == 5;
   at::Tensor x =
-      PreprocessObservation(obs, options.input_scale(), ParamDtype(*this));
+      PreprocessObservation(packed ? ToChannelBlocks(obs) : obs,
+                            options.input_scale(), ParamDtype(*this));
   for (size_t s = 0; s < stack_convs.size(); ++s) {
     x = MaxPoolSame(stack_convs[s]->forward(x), 3, 2);
     auto& convs = block_convs[s];
@@ -427,7 +471,8 @@ at::Tensor ImpalaCnnImpl::forward(const at::Tensor& obs) {
       x = x + y;
     }
   }
-  return torch::relu(x);
+  x = torch::relu(x);
+  return packed ? ToMemberRows(x, options.members()) : x;
 }
 
 std::array<int64_t, 3> ImpalaCnnImpl::OutputShape(int64_t height,

@@ -71,7 +71,8 @@ std::array<int64_t, 2> SamePadding(int64_t size, int64_t kernel,
 // Output size of one spatial axis of a conv or pool.
 int64_t ConvOutputSize(int64_t size, int64_t kernel, int64_t stride,
                        Padding padding);
-// Pads H and W of x [B, C, H, W] for a SAME op of (kernel, stride).
+// Pads H and W (the last two axes) of x [..., H, W] for a SAME op of
+// (kernel, stride).
 at::Tensor PadSame(const at::Tensor& x, int64_t kernel, int64_t stride,
                    double value = 0.0);
 // Flax `max_pool(x, (k, k), strides=(s, s), padding="SAME")`.
@@ -88,7 +89,11 @@ at::Tensor PreprocessObservation(const at::Tensor& obs, double scale,
 /// elsewhere torch::conv2d. The two agree within float rounding. With
 /// `relu`, the ReLU of that (in the kernel, one pass less each way). The
 /// kernel's output is channels last (a [B, C, H, W] view of [B, H, W, C]
-/// memory), so that PerConv tokens of it need no copy.
+/// memory), so that PerConv tokens of it need no copy. A group-major x
+/// [groups, B, C / groups, H, W] (a packed network's members as groups)
+/// gives member-major rows [groups * B, O / groups, h, w], group g's output
+/// in rows [g * B, (g + 1) * B): the kernel reads and writes that layout
+/// itself (no copies; the same values and gradients).
 at::Tensor InputConv2d(const at::Tensor& x, const at::Tensor& weight,
                        const at::Tensor& bias, int64_t pad, int64_t groups,
                        bool relu = false);
@@ -128,7 +133,9 @@ class PaddedConv2dImpl : public torch::nn::Cloneable<PaddedConv2dImpl> {
   void reset() override;
   void pretty_print(std::ostream& stream) const override;
   /// Through InputConv2d's kernel where x needs no gradient and the conv
-  /// is small with stride 1 (MinAtar's; the .cc says why).
+  /// is small with stride 1 (MinAtar's; the .cc says why). x [B, in, H, W],
+  /// or group-major [groups, B, in / groups, H, W] for member-major rows
+  /// [groups * B, out / groups, h, w] (as InputConv2d's).
   at::Tensor forward(const at::Tensor& x);
   int64_t OutputSize(int64_t size) const;
 
@@ -160,8 +167,9 @@ struct MinAtarConvOptions {
   TORCH_ARG(double, input_scale) = 1.0;
   /// Packed runs (nn/packed_q_network.h): `members` independent encoders
   /// side by side, each conv grouped by member. The input is then
-  /// [B, members*C, H, W] and the output [B, members*d, h, w], member k in
-  /// channel block k; in_channels and OutputShape stay per member.
+  /// member-major [members, B, C, H, W] and the output [members*B, d, h, w],
+  /// member k's in rows [k*B, (k+1)*B); in_channels and OutputShape stay per
+  /// member.
   TORCH_ARG(int64_t, members) = 1;
 };
 
@@ -170,7 +178,8 @@ class MinAtarConvImpl : public torch::nn::Cloneable<MinAtarConvImpl> {
   explicit MinAtarConvImpl(const MinAtarConvOptions& options);
   void reset() override;
   void pretty_print(std::ostream& stream) const override;
-  /// obs [B, C, H, W] -> features [B, channels, h, w].
+  /// obs [B, C, H, W] -> features [B, channels, h, w] (packed: see
+  /// MinAtarConvOptions::members).
   at::Tensor forward(const at::Tensor& obs);
   /// {d, h, w} for an H x W input.
   std::array<int64_t, 3> OutputShape(int64_t height, int64_t width) const;
@@ -202,7 +211,8 @@ class NatureCnnImpl : public torch::nn::Cloneable<NatureCnnImpl> {
   explicit NatureCnnImpl(const NatureCnnOptions& options);
   void reset() override;
   void pretty_print(std::ostream& stream) const override;
-  /// obs [B, C, H, W] -> features [B, 64, h, w].
+  /// obs [B, C, H, W] -> features [B, 64, h, w] (packed: see
+  /// MinAtarConvOptions::members).
   at::Tensor forward(const at::Tensor& obs);
   std::array<int64_t, 3> OutputShape(int64_t height, int64_t width) const;
 
@@ -236,7 +246,8 @@ class ImpalaCnnImpl : public torch::nn::Cloneable<ImpalaCnnImpl> {
   explicit ImpalaCnnImpl(const ImpalaCnnOptions& options);
   void reset() override;
   void pretty_print(std::ostream& stream) const override;
-  /// obs [B, C, H, W] -> features [B, stack_sizes.back(), h, w].
+  /// obs [B, C, H, W] -> features [B, stack_sizes.back(), h, w] (packed:
+  /// see MinAtarConvOptions::members).
   at::Tensor forward(const at::Tensor& obs);
   std::array<int64_t, 3> OutputShape(int64_t height, int64_t width) const;
 

@@ -6,6 +6,7 @@
 #include <array>
 
 #include "tokrl/core/check.h"
+#include "tokrl/core/gtest_helpers.h"
 #include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/testing.h"
 #include "tokrl/nn/tokenizer.h"
@@ -147,6 +148,53 @@ TEST(InputConv2dTest, SameBitsForAnyThreadCountAndNoInputGradient) {
   EXPECT_GT(needs.grad().abs().sum().item<double>(), 0.0);
 }
 
+// Group-major input (a packed network's members as groups): the kernel
+// reads and writes member-major rows itself, with the same bits as the
+// sample-major kernel on the groups side by side in channels (and as ATen's
+// grouped conv within rounding, fast paths off); so does PaddedConv2d.
+TEST(InputConv2dTest, GroupMajorInputGivesMemberRowsWithTheSameBits) {
+  torch::manual_seed(11);
+  const int64_t g = 3, b = 17, c = 4, o = 16;
+  const at::Tensor x5 =
+      torch::randint(0, 2, {g, b, c, 10, 10}).to(torch::kFloat);
+  const at::Tensor x4 = x5.transpose(0, 1).reshape({b, g * c, 10, 10});
+  const at::Tensor weight = torch::randn({g * o, c, 3, 3}) * 0.3;
+  const at::Tensor bias = torch::randn({g * o});
+  // dy for member-major rows, and the same as [B, G * O, h, w].
+  const at::Tensor dy = torch::randn({g * b, o, 10, 10});
+  const at::Tensor dy4 =
+      dy.view({g, b, o, 10, 10}).transpose(0, 1).reshape({b, g * o, 10, 10});
+  const auto rows = [&](const at::Tensor& y4) {
+    return y4.reshape({b, g, o, 10, 10})
+        .transpose(0, 1)
+        .reshape({g * b, o, 10, 10});
+  };
+  for (const bool relu : {false, true}) {
+    SCOPED_TRACE(relu);
+    const ConvResult blocks = RunInputConv(x4, weight, bias, 1, g, relu, dy4);
+    const ConvResult members = RunInputConv(x5, weight, bias, 1, g, relu, dy);
+    ASSERT_EQ(members.y.sizes(), (std::vector<int64_t>{g * b, o, 10, 10}));
+    EXPECT_TRUE(members.y.is_contiguous(at::MemoryFormat::ChannelsLast));
+    EXPECT_TRUE(torch::equal(members.y, rows(blocks.y)));
+    EXPECT_TRUE(torch::equal(members.grad_weight, blocks.grad_weight));
+    EXPECT_TRUE(torch::equal(members.grad_bias, blocks.grad_bias));
+    SetFastPaths(false);
+    const ConvResult plain = RunInputConv(x5, weight, bias, 1, g, relu, dy);
+    SetFastPaths(true);
+    EXPECT_TRUE(torch::allclose(members.y, plain.y, 1e-4, 1e-4));
+    EXPECT_TRUE(
+        torch::allclose(members.grad_weight, plain.grad_weight, 1e-3, 1e-3));
+    EXPECT_TRUE(
+        torch::allclose(members.grad_bias, plain.grad_bias, 1e-3, 1e-3));
+  }
+  PaddedConv2d conv(PaddedConv2dOptions(g * c, g * o, 3).groups(g).relu(true));
+  EXPECT_TRUE(torch::equal(conv->forward(x5), rows(conv->forward(x4))));
+  EXPECT_NE(ErrorText([&] {
+              InputConv2d(x5, weight, bias, 1, 2);
+            }).find("group-major input"),
+            std::string::npos);
+}
+
 TEST(PaddedConv2dTest, BiasStartsAtZero) {
   PaddedConv2d conv(PaddedConv2dOptions(2, 3, 3));
   EXPECT_EQ(conv->conv->bias.abs().sum().item<double>(), 0.0);
@@ -262,6 +310,18 @@ TEST(EncodersTest, WrongInputThrows) {
   MinAtarConv enc(MinAtarConvOptions(4));
   EXPECT_THROW(enc->forward(torch::zeros({2, 5, 10, 10})), tokrl::Error);
   EXPECT_THROW(enc->forward(torch::zeros({5, 10, 10})), tokrl::Error);
+  // Packed: member-major [members, B, C, H, W] only.
+  MinAtarConv packed(MinAtarConvOptions(4).members(2));
+  EXPECT_EQ(packed->forward(torch::zeros({2, 3, 4, 10, 10})).sizes(),
+            (std::vector<int64_t>{6, 16, 10, 10}));
+  EXPECT_NE(ErrorText([&] {
+              packed->forward(torch::zeros({3, 8, 10, 10}));
+            }).find("as [members, B, C, H, W]"),
+            std::string::npos);
+  EXPECT_NE(ErrorText([&] {
+              packed->forward(torch::zeros({3, 3, 4, 10, 10}));
+            }).find("is not [2, B, 4, H, W]"),
+            std::string::npos);
 }
 
 TEST(EncodersTest, ParseNames) {

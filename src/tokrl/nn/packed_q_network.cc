@@ -221,27 +221,12 @@ at::Tensor PackedQNetworkImpl::features(const at::Tensor& obs) {
       << ", " << shape[1] << ", " << shape[2] << "]";
   const int64_t b = obs.size(1);
 
-  // [K, B, C, H, W] -> [B, K*C, H, W] for the grouped convs, and the
-  // features back to member-major rows [K*B, d, h, w], in the encoder's
-  // memory layout (channels last from InputConv2d's kernel, whose PerConv
-  // tokens are then contiguous).
-  const at::Tensor x =
-      obs.transpose(0, 1).reshape({b, k * shape[0], shape[1], shape[2]});
-  at::Tensor e = minatar  ? minatar->forward(x)
-                 : nature ? nature->forward(x)
-                          : impala->forward(x);
-  const int64_t d = e.size(1) / k;
-  const int64_t h = e.size(2);
-  const int64_t w = e.size(3);
-  if (e.is_contiguous(at::MemoryFormat::ChannelsLast) && !e.is_contiguous()) {
-    e = e.permute({0, 2, 3, 1})
-            .view({b, h, w, k, d})
-            .permute({3, 0, 1, 2, 4})
-            .reshape({k * b, h, w, d})
-            .permute({0, 3, 1, 2});
-  } else {
-    e = e.view({b, k, d, h, w}).transpose(0, 1).reshape({k * b, d, h, w});
-  }
+  // Member-major rows [K*B, d, h, w], in the encoder's memory layout
+  // (channels last from MinAtar's conv kernel, which writes each member's
+  // rows itself; PerConv tokens are then contiguous).
+  const at::Tensor e = minatar  ? minatar->forward(obs)
+                       : nature ? nature->forward(obs)
+                                : impala->forward(obs);
   const at::Tensor tokens = tokenizer->forward(e);  // [K*B, m, t]
   const int64_t m = tokens.size(1);
   const int64_t t = tokens.size(2);
