@@ -220,9 +220,15 @@ at::Tensor InputConv2d(const at::Tensor& x, const at::Tensor& weight,
   const bool group_major = x.dim() == 5;
   TOKRL_CHECK(!group_major || x.size(0) == groups)
       << "group-major input " << x.sizes() << " for " << groups << " groups";
+  TOKRL_CHECK(weight.dim() == 4 && weight.size(0) % groups == 0 &&
+              x.dim() >= 4 &&
+              x.size(group_major ? 2 : 1) ==
+                  (group_major ? 1 : groups) * weight.size(1))
+      << "InputConv2d: input " << x.sizes() << " does not match weight "
+      << weight.sizes() << " in " << groups << " groups";
   if (FastPathApplies(x) && FastPathApplies(weight) && FastPathApplies(bias) &&
-      (x.dim() == 4 || group_major) && weight.dim() == 4 &&
-      weight.size(2) == weight.size(3) && x.size(group_major ? 1 : 0) > 0) {
+      (x.dim() == 4 || group_major) && weight.size(2) == weight.size(3) &&
+      x.size(group_major ? 1 : 0) > 0) {
     return InputConv2dFn::apply(x.contiguous(), weight.contiguous(),
                                 bias.contiguous(), pad, groups, relu)[0];
   }

@@ -193,6 +193,14 @@ TEST(InputConv2dTest, GroupMajorInputGivesMemberRowsWithTheSameBits) {
               InputConv2d(x5, weight, bias, 1, 2);
             }).find("group-major input"),
             std::string::npos);
+  EXPECT_NE(ErrorText([&] {
+              InputConv2d(x5.narrow(2, 0, 3), weight, bias, 1, g);
+            }).find("does not match weight"),
+            std::string::npos);
+  EXPECT_NE(ErrorText([&] {
+              InputConv2d(x4, weight, bias, 1, 2);
+            }).find("does not match weight"),
+            std::string::npos);
 }
 
 TEST(PaddedConv2dTest, BiasStartsAtZero) {
