@@ -116,7 +116,12 @@ std::vector<int32_t> DqnAgent::Act(std::span<const uint8_t> obs,
   if (!greedy_rows.empty()) {
     std::vector<int64_t> shape = {num_envs};
     shape.insert(shape.end(), obs_shape_.begin(), obs_shape_.end());
+    // Inference mode rather than NoGradGuard: ops skip autograd's and view
+    // tracking's dispatch (a MinAtar act 11-15% faster on the CPU, BM_Act;
+    // nothing from it is kept). CUDA keeps NoGradGuard: the captured acting
+    // graphs have not run under inference mode on a GPU.
     torch::NoGradGuard no_grad;
+    c10::InferenceMode inference(device_.is_cpu());
     // from_blob does not copy; index_select / .to() make the copies needed.
     torch::Tensor input = torch::from_blob(const_cast<uint8_t*>(obs.data()),
                                            shape, torch::kUInt8);

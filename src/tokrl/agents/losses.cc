@@ -7,6 +7,7 @@
 #include <string>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/apply_fn.h"
 #include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/routing_kernel.h"
 
@@ -199,7 +200,7 @@ torch::Tensor WeightedMean(const torch::Tensor& weights,
       << "WeightedMean: weights " << Shape(weights) << " and per_sample "
       << Shape(per_sample) << " must have one shape [..., B], B > 0";
   if (HostFloat(weights) && HostFloat(per_sample)) {
-    return WeightedMeanFn::apply(weights.detach(), per_sample);
+    return nn::ApplyFn<WeightedMeanFn>(weights.detach(), per_sample);
   }
   return (weights.detach().to(per_sample.options()) * per_sample).mean(-1);
 }
@@ -263,7 +264,7 @@ torch::Tensor TdLoss(const torch::Tensor& q_selected,
       << "TdLoss: q_selected must be [B], got " << Shape(q_selected);
   CheckBatchVector(targets, q_selected.size(0), "TdLoss: targets");
   if (type == LossType::kMse && HostFloat(q_selected) && HostFloat(targets)) {
-    return MseTdLossFn::apply(q_selected, targets.detach());
+    return nn::ApplyFn<MseTdLossFn>(q_selected, targets.detach());
   }
   const torch::Tensor diff =
       targets.detach().to(q_selected.options()) - q_selected;
@@ -378,7 +379,7 @@ torch::Tensor C51Loss(const torch::Tensor& logits,
       << "C51Loss: target_probs must be " << Shape(logits) << ", got "
       << Shape(target_probs);
   if (nn::FastPathApplies(logits) && logits.numel() > 0) {
-    return AtomCrossEntropyFn::apply(
+    return nn::ApplyFn<AtomCrossEntropyFn>(
         logits, target_probs.detach().to(logits.options()))[0];
   }
   return -(target_probs.detach().to(logits.options()) *

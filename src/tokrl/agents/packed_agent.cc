@@ -62,7 +62,9 @@ std::vector<std::vector<int32_t>> PackedAgent::Act(
         << "member " << k << " observations";
     std::memcpy(input[k].data_ptr<uint8_t>(), o.data(), o.size());
   }
+  // As DqnAgent::Act.
   torch::NoGradGuard no_grad;
+  c10::InferenceMode inference(device_.is_cpu());
   const auto q = [this, num_envs](const torch::Tensor& x) {
     return online_->forward(x).q.reshape({members_ * num_envs, -1});
   };

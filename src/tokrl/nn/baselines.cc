@@ -5,6 +5,7 @@
 #include <array>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/apply_fn.h"
 #include "tokrl/nn/enum_names.h"
 #include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/init.h"
@@ -104,8 +105,8 @@ at::Tensor DenseReluAggregate(const at::Tensor& tokens,
         tokens.is_non_overlapping_and_dense() ? tokens : tokens.contiguous();
     const double scale =
         aggregation == Aggregation::kMean ? 1.0 / static_cast<double>(m) : 1.0;
-    return DenseReluAggregateFn::apply(x, weight.contiguous(),
-                                       bias.contiguous(), scale)[0];
+    return ApplyFn<DenseReluAggregateFn>(x, weight.contiguous(),
+                                         bias.contiguous(), scale)[0];
   }
   // One member as torch::linear (a batched GEMM of one member ran ~2x
   // slower in LibTorch 1.13 on CPU).

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/apply_fn.h"
 #include "tokrl/nn/conv_kernel.h"
 #include "tokrl/nn/enum_names.h"
 #include "tokrl/nn/fast_paths.h"
@@ -229,8 +230,8 @@ at::Tensor InputConv2d(const at::Tensor& x, const at::Tensor& weight,
   if (FastPathApplies(x) && FastPathApplies(weight) && FastPathApplies(bias) &&
       (x.dim() == 4 || group_major) && weight.size(2) == weight.size(3) &&
       x.size(group_major ? 1 : 0) > 0) {
-    return InputConv2dFn::apply(x.contiguous(), weight.contiguous(),
-                                bias.contiguous(), pad, groups, relu)[0];
+    return ApplyFn<InputConv2dFn>(x.contiguous(), weight.contiguous(),
+                                  bias.contiguous(), pad, groups, relu)[0];
   }
   if (group_major) {
     return ToMemberRows(

@@ -10,6 +10,7 @@
 #endif
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/apply_fn.h"
 #include "tokrl/nn/expert_mlp_kernel.h"
 #include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/init.h"
@@ -109,7 +110,7 @@ at::Tensor BatchedAffine(const at::Tensor& x, const at::Tensor& weight,
   if (!FastPathApplies(x)) return torch::baddbmm(bias.unsqueeze(1), x, weight);
   const at::Tensor y = BatchedMatmul(x, false, weight, false);
   if (!FastPathApplies(bias)) return y.add_(bias.unsqueeze(1));
-  return AddRowBiasFn::apply(y, bias)[0];
+  return ApplyFn<AddRowBiasFn>(y, bias)[0];
 }
 
 namespace {
@@ -243,8 +244,9 @@ at::Tensor ExpertMlp(const at::Tensor& x, const at::Tensor& w1,
   if (FastPathApplies(x) && FastPathApplies(w1) && FastPathApplies(b1) &&
       FastPathApplies(w2) && FastPathApplies(b2) && x.numel() > 0 &&
       d % kLanes == 0 && w1.size(2) % kLanes == 0) {
-    return ExpertMlpFn::apply(x.contiguous(), w1.contiguous(), b1.contiguous(),
-                              w2.contiguous(), b2.contiguous())[0];
+    return ApplyFn<ExpertMlpFn>(x.contiguous(), w1.contiguous(),
+                                b1.contiguous(), w2.contiguous(),
+                                b2.contiguous())[0];
   }
   if (!slots) return BatchedAffine(ExpertHidden(x, w1, b1), w2, b2);
   // Grouped by expert [G, B * p, d], and back.
@@ -450,7 +452,7 @@ struct BatchedMatmulFn : torch::autograd::Function<BatchedMatmulFn> {
 
 at::Tensor BatchedMatmul(const at::Tensor& a, bool transpose_a,
                          const at::Tensor& b, bool transpose_b) {
-  return BatchedMatmulFn::apply(a, b, transpose_a, transpose_b)[0];
+  return ApplyFn<BatchedMatmulFn>(a, b, transpose_a, transpose_b)[0];
 }
 
 at::Tensor DispatchTokens(const at::Tensor& tokens,

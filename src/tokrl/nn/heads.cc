@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/apply_fn.h"
 #include "tokrl/nn/baselines.h"
 #include "tokrl/nn/dueling_kernel.h"
 #include "tokrl/nn/enum_names.h"
@@ -296,7 +297,7 @@ at::Tensor LinearAtGroups(const at::Tensor& z, const at::Tensor& weight,
   TOKRL_CHECK(groups.dim() == 1 && groups.size(0) == z.size(0))
       << "LinearAtGroups: expected groups [" << z.size(0) << "], got "
       << groups.sizes();
-  return GroupedLinear::apply(z, weight, bias, groups, n)[0];
+  return ApplyFn<GroupedLinear>(z, weight, bias, groups, n)[0];
 }
 
 TakenOutput AtActions(const at::Tensor& q, const at::Tensor& logits,
@@ -386,7 +387,7 @@ at::Tensor C51QValues(const at::Tensor& logits, const at::Tensor& support) {
   if (FastPathApplies(logits) && FastPathApplies(support) &&
       logits.numel() > 0 &&
       !(at::GradMode::is_enabled() && support.requires_grad())) {
-    return AtomExpectationsFn::apply(logits, support)[0];
+    return ApplyFn<AtomExpectationsFn>(logits, support)[0];
   }
   return (torch::softmax(logits, -1) * support).sum(-1);
 }
@@ -416,8 +417,8 @@ at::Tensor DuelingCombine(const at::Tensor& value,
       advantage.numel() > 0 && FastPathApplies(value) &&
       FastPathApplies(advantage)) {
     const int64_t b = advantage.size(0), a = advantage.size(1);
-    return DuelingFn::apply(value.reshape({b, -1}).contiguous(),
-                            advantage.reshape({b, a, -1}).contiguous())[0]
+    return ApplyFn<DuelingFn>(value.reshape({b, -1}).contiguous(),
+                              advantage.reshape({b, a, -1}).contiguous())[0]
         .view(advantage.sizes());
   }
   return value + advantage - advantage.mean(1, /*keepdim=*/true);

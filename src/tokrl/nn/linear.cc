@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/apply_fn.h"
 #include "tokrl/nn/experts.h"
 #include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/sample_chunks.h"
@@ -232,7 +233,7 @@ at::Tensor KernelLinear(const at::Tensor& x, const at::Tensor& weight,
   }
   if (!KernelLinearApplies(x, weight, bias)) return at::Tensor();
   const bool inside = relu && weight.size(-2) >= kKernelLinearMinOut;
-  const at::Tensor y = KernelLinearFn::apply(x, weight, bias, inside);
+  const at::Tensor y = ApplyFn<KernelLinearFn>(x, weight, bias, inside);
   return relu && !inside ? torch::relu(y) : y;
 }
 

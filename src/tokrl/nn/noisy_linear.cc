@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/apply_fn.h"
 #include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/linear.h"
 #include "tokrl/nn/noisy_kernel.h"
@@ -140,8 +141,8 @@ void NoisyLinearImpl::pretty_print(std::ostream& stream) const {
 std::pair<at::Tensor, at::Tensor> NoisyLinearImpl::params() {
   if (!noise_active()) return {weight_mu, bias_mu};
   if (FastPathApplies(weight_mu)) {
-    const auto p = NoisyParamsFn::apply(weight_mu, weight_sigma, bias_mu,
-                                        bias_sigma, eps_in, eps_out);
+    const auto p = ApplyFn<NoisyParamsFn>(weight_mu, weight_sigma, bias_mu,
+                                          bias_sigma, eps_in, eps_out);
     return {p[0], p[1]};
   }
   return {weight_mu + weight_sigma * torch::outer(eps_out, eps_in),

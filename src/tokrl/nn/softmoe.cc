@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/apply_fn.h"
 #include "tokrl/nn/experts.h"
 #include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/init.h"
@@ -125,7 +126,7 @@ at::Tensor NormalizeTokens(const at::Tensor& tokens) {
   if (!FastPathApplies(tokens) || tokens.numel() == 0) {
     return tokens / (tokens.norm(2, {-1}, /*keepdim=*/true) + kNormEps);
   }
-  return FusedTokenNorm::apply(tokens)[0];
+  return ApplyFn<FusedTokenNorm>(tokens)[0];
 }
 
 at::Tensor SoftMoELogits(const at::Tensor& tokens, const at::Tensor& phi,
@@ -141,8 +142,8 @@ at::Tensor SoftMoELogits(const at::Tensor& tokens, const at::Tensor& phi,
   if (normalize) {
     x = NormalizeTokens(x);
     if (scale.defined() && FastPathApplies(p)) {
-      p = FusedPhiNorm::apply(p.reshape({k, p.size(d_dim), -1}),
-                              scale.reshape({k}))[0]
+      p = ApplyFn<FusedPhiNorm>(p.reshape({k, p.size(d_dim), -1}),
+                                scale.reshape({k}))[0]
               .view(phi.sizes());
     } else {
       p = p / (p.norm(2, {d_dim}, /*keepdim=*/true) + kNormEps);
@@ -235,7 +236,7 @@ SoftMoERouting SoftMoERoutingWeights(const at::Tensor& logits) {
   if (!FastPathApplies(logits) || logits.numel() == 0) {
     return {SoftMoEDispatchWeights(logits), SoftMoECombineWeights(logits)};
   }
-  const torch::autograd::variable_list out = FusedRouting::apply(logits);
+  const torch::autograd::variable_list out = ApplyFn<FusedRouting>(logits);
   return {out[0], out[1]};
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tokrl/core/check.h"
+#include "tokrl/nn/apply_fn.h"
 #include "tokrl/nn/enum_names.h"
 #include "tokrl/nn/fast_paths.h"
 #include "tokrl/nn/init.h"
@@ -100,7 +101,7 @@ at::Tensor ContiguousForGradient(const at::Tensor& x) {
       !(at::GradMode::is_enabled() && x.requires_grad())) {
     return x;
   }
-  return ContiguousKeepingLayout::apply(x);
+  return ApplyFn<ContiguousKeepingLayout>(x);
 }
 
 }  // namespace
@@ -203,7 +204,7 @@ struct PatchRowsFn : torch::autograd::Function<PatchRowsFn> {
 
 at::Tensor PatchRows(const at::Tensor& features, int64_t p) {
   if (FastPathApplies(features) && features.is_non_overlapping_and_dense()) {
-    return PatchRowsFn::apply(features, p);
+    return ApplyFn<PatchRowsFn>(features, p);
   }
   const int64_t b = features.size(0), d = features.size(1),
                 nh = features.size(2) / p, nw = features.size(3) / p;
