@@ -509,13 +509,16 @@ BENCHMARK(BM_Act)
     ->Unit(benchmark::kMicrosecond);
 
 // End to end: env steps/s of the whole training loop (acting, env stepping,
-// replay, updates at the preset's update period), after warm-up.
+// replay, updates at the preset's update period), after warm-up, with
+// epsilon at its floor from then on (as compare.py; a 10M-frame run's steps
+// after its first 250k): every timed step acts through the network.
 void BM_Train(benchmark::State& state) {
   Config c = MakeConfig(static_cast<int>(state.range(0)),
                         static_cast<int>(state.range(1)));
   c.Set("train.eval_every", "0");
   c.Set("train.tensorboard", "false");
   c.Set("train.log_every", "1000000");
+  c.Set("agent.epsilon_decay_steps", "0");  // 1 while filling
   const int64_t steps = 4000;
   int64_t total = 0;
   for (auto _ : state) {
@@ -544,8 +547,9 @@ BENCHMARK(BM_Train)
 
 // Packed runs end to end: aggregate env steps/s of K members trained by one
 // PackedTrainer (K = 1, 4, 16), against one unpacked Trainer (K = 0, the
-// baseline) in the same process. 4000 env steps in all after warm-up.
-// Args: agent (dqn, rainbow_lite), network, K.
+// baseline) in the same process. 4000 env steps in all after warm-up,
+// epsilon at its floor (as BM_Train). Args: agent (dqn, rainbow_lite),
+// network, K.
 void BM_PackedTrain(benchmark::State& state) {
   Config c = MakeConfig(static_cast<int>(state.range(0)),
                         static_cast<int>(state.range(1)));
@@ -553,6 +557,7 @@ void BM_PackedTrain(benchmark::State& state) {
   c.Set("train.tensorboard", "false");
   c.Set("train.log_every", "1000000");
   c.Set("agent.min_replay", "1000");
+  c.Set("agent.epsilon_decay_steps", "0");
   const int64_t k = state.range(2);
   const int64_t members = std::max<int64_t>(k, 1);
   const int64_t steps = 4000 / members;  // per member, timed
