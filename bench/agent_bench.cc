@@ -498,9 +498,11 @@ void BM_Act(benchmark::State& state) {
   const int64_t n = state.range(1);
   std::vector<uint8_t> obs(n * env->spec().obs_size(), 1);
   Rng rng(0);
+  const std::string label = std::string(kNetworks[state.range(0)]) + " x" +
+                            std::to_string(n) + " envs";
+  WarmUp("act " + label, [&] { agent.Act(obs, n, 0.01, rng); });
   for (auto _ : state) benchmark::DoNotOptimize(agent.Act(obs, n, 0.01, rng));
-  state.SetLabel(std::string(kNetworks[state.range(0)]) + " x" +
-                 std::to_string(n) + " envs");
+  state.SetLabel(label);
   state.counters["env_steps/s"] = benchmark::Counter(
       static_cast<double>(state.iterations() * n), benchmark::Counter::kIsRate);
 }

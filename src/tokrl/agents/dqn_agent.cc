@@ -144,11 +144,8 @@ std::vector<int32_t> DqnAgent::Act(std::span<const uint8_t> obs,
                                 {static_cast<int64_t>(greedy_rows.size())},
                                 torch::kInt64));
       }
-      const torch::Tensor greedy =
-          GreedyActions(online_->forward(input.to(device_)).q)
-              .to(torch::kCPU)
-              .contiguous();
-      const auto* g = greedy.data_ptr<int64_t>();
+      const std::vector<int64_t> g =
+          HostGreedyActions(online_->forward(input.to(device_)).q);
       for (size_t k = 0; k < greedy_rows.size(); ++k) {
         actions[static_cast<size_t>(greedy_rows[k])] =
             static_cast<int32_t>(g[k]);

@@ -85,6 +85,16 @@ bool HostFloat(const torch::Tensor& t) {
   return !t.defined() || (nn::FastPathApplies(t) && t.is_contiguous());
 }
 
+// The index of row [0, a)'s first maximum, a NaN counting as the maximum:
+// ATen's argmax.
+int64_t ArgmaxOfRow(const float* row, int64_t a) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < a && !std::isnan(row[best]); ++j) {
+    if (row[j] > row[best] || std::isnan(row[j])) best = j;
+  }
+  return best;
+}
+
 // TdTargets as one loop: ~10 ATen ops (argmax, gather, where, ...) on a
 // batch of 32, which with MseTdLossFn's three saved ~14 us of a ~0.8 ms DQN
 // update. The same float operations in the same order as the tensor form,
@@ -102,11 +112,7 @@ torch::Tensor TdTargetsOnTheHost(const torch::Tensor& returns,
   const float *r = returns.data_ptr<float>(), *d = discounts.data_ptr<float>();
   float* y = out.data_ptr<float>();
   for (int64_t i = 0; i < b; ++i) {
-    const float* row = chooser + i * a;
-    int64_t best = 0;
-    for (int64_t j = 1; j < a && !std::isnan(row[best]); ++j) {
-      if (row[j] > row[best] || std::isnan(row[j])) best = j;
-    }
+    const int64_t best = ArgmaxOfRow(chooser + i * a, a);
     y[i] = r[i] + (d[i] == 0.0f ? 0.0f : d[i] * target[i * a + best]);
   }
   return out;
@@ -210,6 +216,24 @@ torch::Tensor GreedyActions(const torch::Tensor& q) {
       << "GreedyActions: q must be [B, A], got " << Shape(q);
   // torch::argmax returns the first maximal index on CPU and CUDA.
   return q.argmax(/*dim=*/1);
+}
+
+std::vector<int64_t> HostGreedyActions(const torch::Tensor& q) {
+  TOKRL_CHECK(q.defined() && q.dim() == 2)
+      << "HostGreedyActions: q must be [B, A], got " << Shape(q);
+  if (!HostFloat(q)) {
+    const torch::Tensor g = GreedyActions(q).to(torch::kCPU).contiguous();
+    return {g.data_ptr<int64_t>(), g.data_ptr<int64_t>() + g.numel()};
+  }
+  // Why a loop: argmax, the copy to the host and contiguous were three ops
+  // (~1.5 us) of every greedy acting step.
+  const int64_t b = q.size(0), a = q.size(1);
+  std::vector<int64_t> out(static_cast<size_t>(b));
+  const float* p = q.data_ptr<float>();
+  for (int64_t i = 0; i < b; ++i) {
+    out[static_cast<size_t>(i)] = ArgmaxOfRow(p + i * a, a);
+  }
+  return out;
 }
 
 torch::Tensor DoubleQActions(const torch::Tensor& next_q_target,

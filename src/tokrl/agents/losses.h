@@ -45,6 +45,9 @@ enum class LossType {
 
 // Greedy action of each row of q [B, A]: int64 [B] (ties -> lowest index).
 torch::Tensor GreedyActions(const torch::Tensor& q);
+// GreedyActions(q) on the host (acting's actions), the same choices: for CPU
+// floats one loop, without tensor ops.
+std::vector<int64_t> HostGreedyActions(const torch::Tensor& q);
 
 // The action chosen at s' for bootstrapping: argmax of next_q_online [B, A]
 // when defined (double DQN, van Hasselt et al. 2016), otherwise argmax of

@@ -144,6 +144,32 @@ TEST(Losses, HostTdTermsGiveTheTensorOpsBits) {
   EXPECT_TRUE(torch::allclose(host.grad, ops.grad, 0.0, 0.0, true));
 }
 
+// HostGreedyActions against GreedyActions (argmax): ties to the first, a NaN
+// as the maximum (the first of two), -inf rows, a strided q (the ATen path).
+TEST(Losses, HostGreedyActionsAreArgmax) {
+  torch::manual_seed(4);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  torch::Tensor q = torch::randn({16, 6});
+  q[0] = F({1, 3, 3, 0, 3, -1});
+  q[1] = F({1, nan, 5, nan, 0, 0});
+  q[2] = F({nan, 9, 0, 0, 0, 0});
+  q[3] = F({-inf, -inf, -inf, -inf, -inf, -inf});
+  q[4] = F({0, 0, 0, 0, 0, inf});
+  const auto expected = [](const torch::Tensor& t) {
+    const torch::Tensor g = GreedyActions(t).contiguous();
+    return std::vector<int64_t>(g.data_ptr<int64_t>(),
+                                g.data_ptr<int64_t>() + g.numel());
+  };
+  const std::vector<int64_t> host = HostGreedyActions(q);
+  EXPECT_EQ(host, expected(q));
+  EXPECT_EQ((std::vector<int64_t>(host.begin(), host.begin() + 5)),
+            (std::vector<int64_t>{1, 1, 0, 0, 5}));
+  const torch::Tensor strided = q.t().contiguous().t();
+  EXPECT_EQ(HostGreedyActions(strided), host);
+  EXPECT_THROW(HostGreedyActions(q[0]), Error);
+}
+
 // WeightedMean's node against (weights * per_sample).mean(-1): the gradient
 // bit for bit under a random upstream gradient (B = 3 and 5: g / B rounds, so
 // g * w / B would differ in some bits), the value to float rounding (its sum

@@ -68,12 +68,14 @@ std::vector<std::vector<int32_t>> PackedAgent::Act(
   const auto q = [this, num_envs](const torch::Tensor& x) {
     return online_->forward(x).q.reshape({members_ * num_envs, -1});
   };
-  const torch::Tensor greedy =
-      (graphed_act_ != nullptr && graphed_act_->Accepts({input})
-           ? GraphedGreedyActions(*graphed_act_, input, q)
-           : GreedyActions(q(input.to(device_))).to(torch::kCPU))
-          .contiguous();
-  const auto* g = greedy.data_ptr<int64_t>();
+  std::vector<int64_t> g;
+  if (graphed_act_ != nullptr && graphed_act_->Accepts({input})) {
+    const torch::Tensor all =
+        GraphedGreedyActions(*graphed_act_, input, q).contiguous();
+    g.assign(all.data_ptr<int64_t>(), all.data_ptr<int64_t>() + all.numel());
+  } else {
+    g = HostGreedyActions(q(input.to(device_)));
+  }
   for (int64_t k = 0; k < members_; ++k) {
     auto& a = actions[static_cast<size_t>(k)];
     for (int64_t i = 0; i < num_envs; ++i) {

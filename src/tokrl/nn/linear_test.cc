@@ -269,6 +269,38 @@ TEST(LinearTest, LinearReluForwardIsReluOfTheLayer) {
   }
 }
 
+// Without gradients (acting), a few rows' ReLU runs in the kernel's output
+// pass: bit for bit relu(LinearForward), NaN kept as NaN.
+TEST(LinearTest, LinearReluForwardOfFewRowsWithoutGradients) {
+  torch::manual_seed(10);
+  torch::NoGradGuard no_grad;
+  for (const bool packed : {false, true}) {
+    for (const int64_t out : {6, 128}) {
+      for (const int64_t rows : {1, 4}) {
+        SCOPED_TRACE(::testing::Message() << rows << " x 64 -> " << out
+                                          << (packed ? ", packed" : ""));
+        const auto shape = [&](std::vector<int64_t> dims) {
+          if (packed) dims.insert(dims.begin(), 2);
+          return dims;
+        };
+        const at::Tensor x = torch::randn(shape({rows, 64}));
+        const at::Tensor w = torch::randn(shape({out, 64})) / 8;
+        const at::Tensor b = torch::randn(shape({out}));
+        x.select(-2, rows - 1).select(-1, 3).fill_(NAN);
+        const at::Tensor y = LinearReluForward(x, w, b);
+        const at::Tensor ref = torch::relu(packed ? PackedLinearForward(x, w, b)
+                                                  : LinearForward(x, w, b));
+        EXPECT_TRUE(torch::equal(y.isnan(), ref.isnan()));
+        EXPECT_TRUE(y.select(-2, rows - 1).isnan().all().item<bool>());
+        EXPECT_TRUE(torch::equal(y.nan_to_num(7), ref.nan_to_num(7)));
+        if (rows > 1) {
+          EXPECT_GT((y == 0).sum().item<int64_t>(), 0);
+        }
+      }
+    }
+  }
+}
+
 TEST(LinearTest, ShapeMismatchIsAnError) {
   torch::NoGradGuard no_grad;
   EXPECT_THROW(LinearForward(torch::randn({1, 16}), torch::randn({4, 8}),
