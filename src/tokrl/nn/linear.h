@@ -67,7 +67,8 @@ at::Tensor PackedLinearForward(const at::Tensor& x, const at::Tensor& weight,
 /// (weight [K, out, in]), with the same values and gradients; where the
 /// kernel's blocked form takes the layer (with gradients: see above), the
 /// ReLU runs inside its autograd node (its pass over the output, and its
-/// backward's mask of the gradient).
+/// backward's mask of the gradient), and where SmallLinear's rows do, in
+/// the kernel's pass adding the bias.
 at::Tensor LinearReluForward(const at::Tensor& x, const at::Tensor& weight,
                              const at::Tensor& bias);
 
