@@ -14,6 +14,12 @@
 namespace tokrl::nn {
 namespace {
 
+// dims, with a leading dimension of two members when packed.
+std::vector<int64_t> Shape(bool packed, std::vector<int64_t> dims) {
+  if (packed) dims.insert(dims.begin(), 2);
+  return dims;
+}
+
 TEST(LinearTest, EqualsTorchLinearForEveryRowCountAndWidth) {
   torch::manual_seed(0);
   // in: multiples of 8 (the kernel, for up to kSmallLinearRows rows) and
@@ -186,18 +192,15 @@ TEST(LinearTest, KernelLayersAreOneAutogradNode) {
     for (const bool packed : {false, true}) {
       SCOPED_TRACE(::testing::Message()
                    << out << " outputs" << (packed ? ", packed" : ""));
-      const std::vector<int64_t> lead =
-          packed ? std::vector<int64_t>{2} : std::vector<int64_t>{};
-      const auto shape = [&](std::vector<int64_t> dims) {
-        dims.insert(dims.begin(), lead.begin(), lead.end());
-        return dims;
-      };
-      const at::Tensor x = torch::randn(shape({32, 64})).requires_grad_(true);
-      const at::Tensor w = torch::randn(shape({out, 64})).requires_grad_(true);
-      const at::Tensor b = torch::randn(shape({out})).requires_grad_(true);
+      const at::Tensor x =
+          torch::randn(Shape(packed, {32, 64})).requires_grad_(true);
+      const at::Tensor w =
+          torch::randn(Shape(packed, {out, 64})).requires_grad_(true);
+      const at::Tensor b =
+          torch::randn(Shape(packed, {out})).requires_grad_(true);
       const at::Tensor y =
           packed ? PackedLinearForward(x, w, b) : LinearForward(x, w, b);
-      EXPECT_EQ(y.sizes(), at::IntArrayRef(shape({32, out})));
+      EXPECT_EQ(y.sizes(), at::IntArrayRef(Shape(packed, {32, out})));
       EXPECT_TRUE(y.is_contiguous());
       EXPECT_FALSE(y.is_view());
       ASSERT_NE(y.grad_fn(), nullptr);
@@ -225,17 +228,13 @@ TEST(LinearTest, LinearReluForwardIsReluOfTheLayer) {
       for (const int64_t rows : {4, 33}) {
         SCOPED_TRACE(::testing::Message() << rows << " x 64 -> " << out
                                           << (packed ? ", packed" : ""));
-        const auto shape = [&](std::vector<int64_t> dims) {
-          if (packed) dims.insert(dims.begin(), 2);
-          return dims;
-        };
-        const at::Tensor x0 = torch::randn(shape({rows, 64}));
-        const at::Tensor w0 = torch::randn(shape({out, 64})) / 8;
-        const at::Tensor b0 = torch::randn(shape({out}));
+        const at::Tensor x0 = torch::randn(Shape(packed, {rows, 64}));
+        const at::Tensor w0 = torch::randn(Shape(packed, {out, 64})) / 8;
+        const at::Tensor b0 = torch::randn(Shape(packed, {out}));
         // Row 0's outputs are the bias, and output 0's bias is 0: exactly 0.
         b0.select(-1, 0).zero_();
         x0.select(-2, 0).zero_();
-        const at::Tensor g = torch::randn(shape({rows, out}));
+        const at::Tensor g = torch::randn(Shape(packed, {rows, out}));
         std::vector<at::Tensor> grads[2], ys;
         for (const bool fused : {true, false}) {
           const at::Tensor x = x0.clone().requires_grad_(true);
@@ -279,13 +278,9 @@ TEST(LinearTest, LinearReluForwardOfFewRowsWithoutGradients) {
       for (const int64_t rows : {1, 4}) {
         SCOPED_TRACE(::testing::Message() << rows << " x 64 -> " << out
                                           << (packed ? ", packed" : ""));
-        const auto shape = [&](std::vector<int64_t> dims) {
-          if (packed) dims.insert(dims.begin(), 2);
-          return dims;
-        };
-        const at::Tensor x = torch::randn(shape({rows, 64}));
-        const at::Tensor w = torch::randn(shape({out, 64})) / 8;
-        const at::Tensor b = torch::randn(shape({out}));
+        const at::Tensor x = torch::randn(Shape(packed, {rows, 64}));
+        const at::Tensor w = torch::randn(Shape(packed, {out, 64})) / 8;
+        const at::Tensor b = torch::randn(Shape(packed, {out}));
         x.select(-2, rows - 1).select(-1, 3).fill_(NAN);
         const at::Tensor y = LinearReluForward(x, w, b);
         const at::Tensor ref = torch::relu(packed ? PackedLinearForward(x, w, b)
