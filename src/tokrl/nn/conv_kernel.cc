@@ -21,54 +21,70 @@ namespace {
 // DQN flatten update in perf on a CPU without AVX-512. Every loop is
 // element by element or sums in a fixed order: the same results in each.
 
-// One sample's and group's patches, cols [channels * kernel^2, grid]: the
-// output positions on the padded input's grid, i = oy * pw + ox for
-// ox < pw (the columns ox >= out_width are not outputs), so that each row
-// of cols is one contiguous run of a zero-padded copy of the input planes
-// (one copy per row, where a compact im2col makes out_height short ones).
-// A last row of ones follows them (row `rows`): the weight gradient's
-// product then also sums its gradient over positions, the bias's.
-struct Patches {
-  explicit Patches(const ConvShape& s)
-      : rows(s.channels * s.kernel * s.kernel),
-        ph(s.out_height - 1 + s.kernel),
+// One sample's and group's input planes zero-padded, [channels, ph, pw],
+// and the output positions on their grid, i = oy * pw + ox for ox < pw
+// (the columns ox >= out_width are not outputs): the input under tap j =
+// (c, ky, kx) of position i is planes[taps[j] + i], so that each tap's
+// inputs over all positions are one contiguous run of the planes.
+struct PaddedPlanes {
+  explicit PaddedPlanes(const ConvShape& s)
+      : ph(s.out_height - 1 + s.kernel),
         pw(s.out_width - 1 + s.kernel),
         grid((s.out_height - 1) * pw + s.out_width),
-        ld(SmallGemmPadded(grid)),
-        cols(ScratchFloats((rows + 1) * ld)),
-        padded(static_cast<size_t>(s.channels * ph * pw)) {
-    std::fill(cols.get() + rows * ld, cols.get() + rows * ld + grid, 1.0f);
+        planes(static_cast<size_t>(s.channels * ph * pw)) {
+    for (int64_t c = 0; c < s.channels; ++c) {
+      for (int64_t ky = 0; ky < s.kernel; ++ky) {
+        for (int64_t kx = 0; kx < s.kernel; ++kx)
+          taps.push_back((c * ph + ky) * pw + kx);
+      }
+    }
   }
 
   // From one sample's and group's input planes [channels, height, width].
-  void Fill(const float* planes, const ConvShape& s) {
+  void Fill(const float* x, const ConvShape& s) {
     // Rows and columns of the input inside the padded planes (the rest of
     // a padded plane is 0: zeroed once, never written).
     const int64_t rows_in = std::min(s.height, ph - s.pad);
     const int64_t cols_in = std::min(s.width, pw - s.pad);
     for (int64_t c = 0; c < s.channels; ++c) {
-      const float* plane = planes + c * s.height * s.width;
-      float* to = padded.data() + (c * ph + s.pad) * pw + s.pad;
+      const float* plane = x + c * s.height * s.width;
+      float* to = planes.data() + (c * ph + s.pad) * pw + s.pad;
       for (int64_t y = 0; y < rows_in; ++y) {
         std::copy(plane + y * s.width, plane + y * s.width + cols_in,
                   to + y * pw);
       }
     }
-    const int64_t k = s.kernel;
-    for (int64_t c = 0; c < s.channels; ++c) {
-      for (int64_t ky = 0; ky < k; ++ky) {
-        for (int64_t kx = 0; kx < k; ++kx) {
-          const float* from = padded.data() + (c * ph + ky) * pw + kx;
-          std::copy(from, from + grid,
-                    cols.get() + ((c * k + ky) * k + kx) * ld);
-        }
-      }
+  }
+
+  int64_t ph, pw, grid;
+  std::vector<float> planes;
+  std::vector<int64_t> taps;  // [channels * kernel^2]
+};
+
+// The taps' runs copied out, cols [taps, grid] with leading dimension ld
+// (for the weight gradient, whose product takes them as its rows), and a
+// last row of ones (row `rows`): that product then also sums its gradient
+// over positions, the bias's.
+struct Patches {
+  explicit Patches(const ConvShape& s)
+      : in(s),
+        rows(static_cast<int64_t>(in.taps.size())),
+        ld(SmallGemmPadded(in.grid)),
+        cols(ScratchFloats((rows + 1) * ld)) {
+    std::fill(cols.get() + rows * ld, cols.get() + rows * ld + in.grid, 1.0f);
+  }
+
+  void Fill(const float* x, const ConvShape& s) {
+    in.Fill(x, s);
+    for (int64_t j = 0; j < rows; ++j) {
+      const float* from = in.planes.data() + in.taps[j];
+      std::copy(from, from + in.grid, cols.get() + j * ld);
     }
   }
 
-  int64_t rows, ph, pw, grid, ld;
+  PaddedPlanes in;
+  int64_t rows, ld;
   std::unique_ptr<float[]> cols;  // the padding columns never read
-  std::vector<float> padded;      // [channels, ph, pw]
 };
 
 // Where one sample's and group's input and output start, and the step
@@ -99,19 +115,20 @@ struct Layout {
 TOKRL_CLONES
 void ConvForward(const float* x, const ConvShape& s, int64_t begin, int64_t end,
                  const float* weight, const float* bias, float* y) {
-  Patches p(s);
+  PaddedPlanes p(s);
   const Layout at(s);
   const int64_t o = s.out_channels;
   const int64_t op = SmallGemmPadded(o);
+  const int64_t rows = static_cast<int64_t>(p.taps.size());
   // W^T per group, [groups, rows, op] (the padding columns 0), and one
   // sample's and group's output on the grid, [grid, o]: positions as the
   // product's rows (channels as its vector lanes) write channels last.
-  std::vector<float> wt(static_cast<size_t>(s.groups * p.rows * op), 0.0f);
+  std::vector<float> wt(static_cast<size_t>(s.groups * rows * op), 0.0f);
   for (int64_t g = 0; g < s.groups; ++g) {
     for (int64_t c = 0; c < o; ++c) {
-      for (int64_t r = 0; r < p.rows; ++r) {
-        wt[static_cast<size_t>((g * p.rows + r) * op + c)] =
-            weight[(g * o + c) * p.rows + r];
+      for (int64_t r = 0; r < rows; ++r) {
+        wt[static_cast<size_t>((g * rows + r) * op + c)] =
+            weight[(g * o + c) * rows + r];
       }
     }
   }
@@ -119,8 +136,10 @@ void ConvForward(const float* x, const ConvShape& s, int64_t begin, int64_t end,
   for (int64_t g = 0; g < s.groups; ++g) {
     for (int64_t b = begin; b < end; ++b) {
       p.Fill(at.x(x, b, g), s);
-      SmallGemm(p.cols.get(), 1, p.ld, p.grid, p.rows,
-                wt.data() + g * p.rows * op, op, o, out.get(), o);
+      // The taps read in place (no patches copied: they were ~2-3% of a
+      // DQN flatten update, bench_agent BM_Update; the same sums).
+      SmallGemmColumnTable(p.planes.data(), p.taps.data(), p.grid, rows,
+                           wt.data() + g * rows * op, op, o, out.get(), o);
       // Bias and ReLU in one pass (NaN stays NaN).
       const float* bg = bias + g * o;
       const float floor =
@@ -151,20 +170,20 @@ void ConvWeightGradient(const float* x, const ConvShape& s, int64_t begin,
   // One sample's and group's gradient on the grid, [grid, op]: the rows of
   // the columns ox >= out_width (and the padding columns) stay 0, so they
   // add exact zeros to the sums.
-  std::vector<float> gt(static_cast<size_t>(p.grid * op), 0.0f);
-  const auto dwt = ScratchFloats((p.rows + 1) * o);  // [rows + 1, o]
-  std::fill(grad_weight, grad_weight + s.groups * o * p.rows, 0.0f);
-  std::fill(grad_bias, grad_bias + s.groups * o, 0.0f);
+  std::vector<float> gt(static_cast<size_t>(p.in.grid * op), 0.0f);
+  // One group's [dW^T; the bias's], [rows + 1, o], summed over the samples.
+  std::vector<float> dwt(static_cast<size_t>((p.rows + 1) * o));
+  SmallGemmEpilogue accumulate;
+  accumulate.accumulate = true;
   for (int64_t g = 0; g < s.groups; ++g) {
-    float* dw = grad_weight + g * o * p.rows;
-    float* db = grad_bias + g * o;
+    std::fill(dwt.begin(), dwt.end(), 0.0f);
     for (int64_t b = begin; b < end; ++b) {
       const float* gb = grad_y + at.y(b, g);
       const float* yb = s.relu ? y + at.y(b, g) : nullptr;
       for (int64_t oy = 0; oy < s.out_height; ++oy) {
         for (int64_t ox = 0; ox < s.out_width; ++ox) {
           const int64_t from = (oy * s.out_width + ox) * at.y_position;
-          float* to = gt.data() + (oy * p.pw + ox) * op;
+          float* to = gt.data() + (oy * p.in.pw + ox) * op;
           if (s.relu) {
             for (int64_t c = 0; c < o; ++c) {
               const float gi = gb[from + c];             // read unconditionally
@@ -176,17 +195,16 @@ void ConvWeightGradient(const float* x, const ConvShape& s, int64_t begin,
         }
       }
       p.Fill(at.x(x, b, g), s);
-      // [dW^T; the bias's] [rows + 1, o] = [cols; ones] [rows + 1, grid]
-      // grad [grid, o]: the bias's is one sample's sum per channel over
-      // positions in order (the padding rows add exact zeros).
-      SmallGemm(p.cols.get(), p.ld, 1, p.rows + 1, p.grid, gt.data(), op, o,
-                dwt.get(), o);
-      for (int64_t c = 0; c < o; ++c) {
-        for (int64_t r = 0; r < p.rows; ++r) {
-          dw[c * p.rows + r] += dwt[r * o + c];
-        }
-        db[c] += dwt[p.rows * o + c];
-      }
+      // dwt += [cols; ones] [rows + 1, grid] grad [grid, o]: this sample's
+      // sums over positions in order (the padding rows add exact zeros),
+      // the bias's in the last row, added to the samples' before it.
+      SmallGemm(p.cols.get(), p.ld, 1, p.rows + 1, p.in.grid, gt.data(), op, o,
+                dwt.data(), o, accumulate);
+    }
+    float* dw = grad_weight + g * o * p.rows;
+    for (int64_t c = 0; c < o; ++c) {
+      for (int64_t r = 0; r < p.rows; ++r) dw[c * p.rows + r] = dwt[r * o + c];
+      grad_bias[g * o + c] = dwt[p.rows * o + c];
     }
   }
 }

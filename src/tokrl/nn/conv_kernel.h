@@ -1,7 +1,9 @@
 // A stride-1 convolution whose input needs no gradient (an encoder's first
-// layer, on observations) as a hand-written CPU kernel: im2col per sample
-// and group, then the small-matrix kernel (small_gemm_kernel.h); free of
-// LibTorch so that its .cc builds with the kernels' flags. InputConv2d
+// layer, on observations) as a hand-written CPU kernel: the small-matrix
+// kernel (small_gemm_kernel.h) on each sample's zero-padded input planes,
+// whose taps the forward reads in place (the weight gradient copies them
+// out as im2col's patches); free of LibTorch so that its .cc builds with
+// the kernels' flags. InputConv2d
 // (encoders.h) wraps it as an autograd function (gradients of the weight
 // and bias only).
 //

@@ -207,11 +207,16 @@ struct KernelLinearFn : torch::autograd::Function<KernelLinearFn> {
     if (ctx->saved_data["relu"].toBool()) {
       const at::Tensor y = saved[2];
       at::Tensor masked = at::empty_like(g);
-      const float* gp = g.data_ptr<float>();
-      const float* yp = y.data_ptr<float>();
-      float* mp = masked.data_ptr<float>();
-      for (int64_t i = 0; i < g.numel(); ++i) {
-        mp[i] = yp[i] <= 0.0f ? 0.0f : gp[i];
+      const float* __restrict gp = g.data_ptr<float>();
+      const float* __restrict yp = y.data_ptr<float>();
+      float* __restrict mp = masked.data_ptr<float>();
+      // A select on values read unconditionally, so that it vectorizes:
+      // as a branch (taken for about half of a ReLU's outputs, at random)
+      // it was ~2% of a DQN flatten update in perf.
+      const int64_t n = g.numel();
+      for (int64_t i = 0; i < n; ++i) {
+        const float gi = gp[i];
+        mp[i] = yp[i] <= 0.0f ? 0.0f : gi;
       }
       g = masked;
     }

@@ -55,11 +55,20 @@ typedef Lanes<8>::VecU VecU;
 // the epilogue: the sums start from what out holds (the sums of b's
 // earlier rows, stored by the previous chunk; see SmallGemmWith) instead
 // of 0.
+// kColumnTable is no step of the epilogue either: a's columns are at the
+// offsets Epilogue::a_columns (SmallGemmColumnTable).
 constexpr unsigned kBias = 1, kRelu = 2, kMask = 4, kColumnSums = 8,
-                   kAccumulate = 16, kAny = 32, kContinue = 64;
+                   kAccumulate = 16, kAny = 32, kContinue = 64,
+                   kColumnTable = 128;
+
+// The epilogue, and a's column offsets for kColumnTable, as the loops take
+// them.
+struct Epilogue : SmallGemmEpilogue {
+  const int64_t* a_columns = nullptr;
+};
 
 // The epilogue's pointers moved to the output element [i, c].
-inline SmallGemmEpilogue At(SmallGemmEpilogue ep, int64_t i, int64_t c) {
+inline Epilogue At(Epilogue ep, int64_t i, int64_t c) {
   if (ep.bias) ep.bias += c;
   if (ep.mask) ep.mask += i * ep.ldm + c;
   if (ep.column_sums) ep.column_sums += c;
@@ -74,8 +83,8 @@ inline SmallGemmEpilogue At(SmallGemmEpilogue ep, int64_t i, int64_t c) {
 // here: as a template argument a typedef's attributes would be dropped.)
 template <unsigned F, int W>
 inline __attribute__((always_inline)) void Store(
-    const typename Lanes<W>::Vec& sum, const SmallGemmEpilogue& ep, int64_t i,
-    int64_t c, float* out, typename Lanes<W>::Vec* column_sum) {
+    const typename Lanes<W>::Vec& sum, const Epilogue& ep, int64_t i, int64_t c,
+    float* out, typename Lanes<W>::Vec* column_sum) {
   typedef typename Lanes<W>::Vec T;
   typedef typename Lanes<W>::VecU U;
   T s = sum;
@@ -101,12 +110,9 @@ inline __attribute__((always_inline)) void Store(
 // broadcast; bench_nn BM_SmallGemm/0/1, paired: -14%).
 // F: the epilogue's steps.
 template <unsigned F, int R, int V, int W, bool kUnitRow>
-inline __attribute__((always_inline)) void Block(const float* a, int64_t a_row,
-                                                 int64_t a_col, int64_t k,
-                                                 const float* b, int64_t ldb,
-                                                 int64_t cols, float* out,
-                                                 int64_t ldo,
-                                                 const SmallGemmEpilogue& ep) {
+inline __attribute__((always_inline)) void Block(
+    const float* a, int64_t a_row, int64_t a_col, int64_t k, const float* b,
+    int64_t ldb, int64_t cols, float* out, int64_t ldo, const Epilogue& ep) {
   typedef typename Lanes<W>::Vec BVec;
   typedef typename Lanes<W>::VecU BVecU;
   BVec acc[R][V];
@@ -133,7 +139,9 @@ inline __attribute__((always_inline)) void Block(const float* a, int64_t a_row,
       bj[v] = *reinterpret_cast<const BVecU*>(b + j * ldb + v * W);
     }
     for (int r = 0; r < R; ++r) {
-      const float s = kUnitRow ? a[r + j * a_col] : a[r * a_row + j * a_col];
+      const float s = (F & kColumnTable) ? a[r + ep.a_columns[j]]
+                      : kUnitRow         ? a[r + j * a_col]
+                                         : a[r * a_row + j * a_col];
       for (int v = 0; v < V; ++v) acc[r][v] += s * bj[v];
     }
   }
@@ -184,7 +192,7 @@ template <unsigned F, int V, int W, int RM, bool kUnitRow>
 inline __attribute__((always_inline)) void RowBlocks(
     const float* a, int64_t a_row, int64_t a_col, int64_t rows, int64_t k,
     const float* b, int64_t ldb, int64_t cols, float* out, int64_t ldo,
-    const SmallGemmEpilogue& ep) {
+    const Epilogue& ep) {
   int64_t i = 0;
   for (; i + RM <= rows; i += RM) {
     Block<F, RM, V, W, kUnitRow>(a + i * a_row, a_row, a_col, k, b, ldb, cols,
@@ -214,7 +222,7 @@ template <unsigned F, int V, int W, int RM>
 inline __attribute__((always_inline)) void Columns(
     const float* a, int64_t a_row, int64_t a_col, int64_t rows, int64_t k,
     const float* b, int64_t ldb, int64_t cols, float* out, int64_t ldo,
-    const SmallGemmEpilogue& ep) {
+    const Epilogue& ep) {
   if (a_row == 1) {
     RowBlocks<F, V, W, RM, true>(a, a_row, a_col, rows, k, b, ldb, cols, out,
                                  ldo, ep);
@@ -232,7 +240,7 @@ inline __attribute__((always_inline)) void Gemm8(const float* a, int64_t a_row,
                                                  int64_t k, const float* b,
                                                  int64_t ldb, int64_t cols,
                                                  float* out, int64_t ldo,
-                                                 const SmallGemmEpilogue& ep) {
+                                                 const Epilogue& ep) {
   int64_t c = 0;
   for (; c + 16 <= cols; c += 16) {
     Columns<F, 2, 8, 6>(a, a_row, a_col, rows, k, b + c, ldb, 16, out + c, ldo,
@@ -322,7 +330,7 @@ void RowsByRowsPlain(const float* a, int64_t lda, int64_t rows, const float* b,
 template <unsigned F>
 void SmallGemmPlain(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
                     int64_t k, const float* b, int64_t ldb, int64_t cols,
-                    float* out, int64_t ldo, const SmallGemmEpilogue& ep) {
+                    float* out, int64_t ldo, const Epilogue& ep) {
   Gemm8<F>(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo, ep);
 }
 
@@ -343,7 +351,7 @@ template <unsigned F>
 __attribute__((target("avx2,fma"))) void SmallGemmFma(
     const float* a, int64_t a_row, int64_t a_col, int64_t rows, int64_t k,
     const float* b, int64_t ldb, int64_t cols, float* out, int64_t ldo,
-    const SmallGemmEpilogue& ep) {
+    const Epilogue& ep) {
   Gemm8<F>(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo, ep);
 }
 
@@ -351,7 +359,7 @@ template <unsigned F>
 __attribute__((target("avx512f,fma"))) void SmallGemmAvx512(
     const float* a, int64_t a_row, int64_t a_col, int64_t rows, int64_t k,
     const float* b, int64_t ldb, int64_t cols, float* out, int64_t ldo,
-    const SmallGemmEpilogue& ep) {
+    const Epilogue& ep) {
   int64_t c = 0;
   for (; c + 32 <= cols; c += 32) {
     Columns<F, 2, 16, 8>(a, a_row, a_col, rows, k, b + c, ldb, 32, out + c, ldo,
@@ -412,7 +420,7 @@ namespace {
 template <unsigned F>
 void SmallGemmOn(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
                  int64_t k, const float* b, int64_t ldb, int64_t cols,
-                 float* out, int64_t ldo, const SmallGemmEpilogue& ep) {
+                 float* out, int64_t ldo, const Epilogue& ep) {
 #if TOKRL_HAVE_AVX512_CLONE
   if (SmallGemmHasAvx512()) {
     SmallGemmAvx512<F>(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo, ep);
@@ -449,7 +457,7 @@ constexpr int64_t kChunkedRows = 16;
 template <unsigned F>
 void SmallGemmWith(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
                    int64_t k, const float* b, int64_t ldb, int64_t cols,
-                   float* out, int64_t ldo, const SmallGemmEpilogue& ep) {
+                   float* out, int64_t ldo, const Epilogue& ep) {
   // An accumulating product's out holds what its sums add to.
   const bool accumulates = (F & kAccumulate) || ((F & kAny) && ep.accumulate);
   if (accumulates || rows > kChunkedRows || k <= 2 * kRowChunk ||
@@ -472,6 +480,8 @@ void SmallGemmWith(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
 void SmallGemm(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
                int64_t k, const float* b, int64_t ldb, int64_t cols, float* out,
                int64_t ldo, const SmallGemmEpilogue& epilogue) {
+  Epilogue ep;
+  static_cast<SmallGemmEpilogue&>(ep) = epilogue;
   const unsigned steps =
       (epilogue.bias ? kBias : 0) | (epilogue.relu ? kRelu : 0) |
       (epilogue.mask ? kMask : 0) | (epilogue.column_sums ? kColumnSums : 0) |
@@ -481,23 +491,32 @@ void SmallGemm(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
   switch (steps) {
     case 0:
       return SmallGemmWith<0>(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo,
-                              epilogue);
+                              ep);
     case kBias:
       return SmallGemmWith<kBias>(a, a_row, a_col, rows, k, b, ldb, cols, out,
-                                  ldo, epilogue);
+                                  ldo, ep);
     case kBias | kRelu:
       return SmallGemmWith<kBias | kRelu>(a, a_row, a_col, rows, k, b, ldb,
-                                          cols, out, ldo, epilogue);
+                                          cols, out, ldo, ep);
     case kMask | kColumnSums:
       return SmallGemmWith<kMask | kColumnSums>(a, a_row, a_col, rows, k, b,
-                                                ldb, cols, out, ldo, epilogue);
+                                                ldb, cols, out, ldo, ep);
     case kAccumulate:
       return SmallGemmWith<kAccumulate>(a, a_row, a_col, rows, k, b, ldb, cols,
-                                        out, ldo, epilogue);
+                                        out, ldo, ep);
     default:
       return SmallGemmWith<kAny>(a, a_row, a_col, rows, k, b, ldb, cols, out,
-                                 ldo, epilogue);
+                                 ldo, ep);
   }
+}
+
+void SmallGemmColumnTable(const float* a, const int64_t* a_columns,
+                          int64_t rows, int64_t k, const float* b, int64_t ldb,
+                          int64_t cols, float* out, int64_t ldo) {
+  Epilogue ep;
+  ep.a_columns = a_columns;
+  // Not SmallGemmWith: its chunks of b's rows move a by whole columns.
+  SmallGemmOn<kColumnTable>(a, 1, 0, rows, k, b, ldb, cols, out, ldo, ep);
 }
 
 }  // namespace tokrl::internal

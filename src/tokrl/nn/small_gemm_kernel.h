@@ -57,6 +57,15 @@ void SmallGemm(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
                int64_t k, const float* b, int64_t ldb, int64_t cols, float* out,
                int64_t ldo, const SmallGemmEpilogue& epilogue = {});
 
+/// SmallGemm with a's rows one float apart and its columns at offsets from
+/// a table: out[i, c] = sum_{j < k} a[i + a_columns[j]] * b[j * ldb + c]
+/// (each sum in the same order as SmallGemm's, so the same bits as SmallGemm
+/// on those columns copied out). For a convolution's shifted input rows,
+/// read where they are (conv_kernel.cc).
+void SmallGemmColumnTable(const float* a, const int64_t* a_columns,
+                          int64_t rows, int64_t k, const float* b, int64_t ldb,
+                          int64_t cols, float* out, int64_t ldo);
+
 /// Whether SmallGemm and SmallGemmRowsByRows add each product to its sum
 /// in one fused multiply-add (x86-64 CPUs with AVX2 and FMA, and builds
 /// with GCC's function targets): then every such CPU gives the same bits;

@@ -103,6 +103,45 @@ TEST(SmallGemmTest, Avx512LoopGivesTheSameBits) {
   }
 }
 
+// With a's columns at offsets from a table (overlapping runs of one buffer,
+// as a convolution's taps), the bits of SmallGemm on those columns copied
+// out, in each loop of this CPU: a column read from another offset, or a
+// sum in another order, fails it.
+TEST(SmallGemmTest, ColumnTableEqualsTheColumnsCopiedOut) {
+  std::mt19937 gen(7);
+  std::normal_distribution<float> normal;
+  for (const bool avx512 : {true, false}) {
+    if (avx512 && !SmallGemmHasAvx512()) continue;
+    const bool before = SetSmallGemmAvx512(avx512);
+    for (const Shape& s : kShapes) {
+      SCOPED_TRACE(::testing::Message() << s.rows << "x" << s.k << "x" << s.cols
+                                        << " avx512 " << avx512);
+      // Column j starts at a pseudo-random offset below 3 k, runs overlap.
+      std::vector<int64_t> offsets(static_cast<size_t>(s.k));
+      for (int64_t j = 0; j < s.k; ++j) offsets[j] = (j * 7919) % (3 * s.k);
+      std::vector<float> buffer(static_cast<size_t>(3 * s.k + s.rows));
+      for (float& x : buffer) x = normal(gen);
+      std::vector<float> copied(static_cast<size_t>(s.k * s.rows));
+      for (int64_t j = 0; j < s.k; ++j) {
+        std::copy_n(buffer.begin() + offsets[j], s.rows,
+                    copied.begin() + j * s.rows);
+      }
+      const int64_t padded = SmallGemmPadded(s.cols);
+      std::vector<float> b(static_cast<size_t>(s.k * padded));
+      for (float& x : b) x = normal(gen);
+      std::vector<float> want(static_cast<size_t>(s.rows * s.cols));
+      std::vector<float> got(want.size(), -1.0f);
+      SmallGemm(copied.data(), 1, s.rows, s.rows, s.k, b.data(), padded, s.cols,
+                want.data(), s.cols);
+      SmallGemmColumnTable(buffer.data(), offsets.data(), s.rows, s.k, b.data(),
+                           padded, s.cols, got.data(), s.cols);
+      EXPECT_EQ(
+          std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0);
+    }
+    SetSmallGemmAvx512(before);
+  }
+}
+
 // Every combination of an epilogue's steps gives the bits of the product
 // followed by each step as its own pass, in the loops of this CPU (a step
 // applied in another order, to the wrong element or not at all fails it).
