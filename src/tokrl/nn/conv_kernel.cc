@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "tokrl/core/cpu_clones.h"
@@ -40,18 +41,25 @@ struct PaddedPlanes {
     }
   }
 
-  // From one sample's and group's input planes [channels, height, width].
-  void Fill(const float* x, const ConvShape& s) {
+  // From one sample's and group's input planes [channels, height, width]
+  // (uint8 ones scaled by s.input_scale).
+  template <typename T>
+  void Fill(const T* x, const ConvShape& s) {
     // Rows and columns of the input inside the padded planes (the rest of
     // a padded plane is 0: zeroed once, never written).
     const int64_t rows_in = std::min(s.height, ph - s.pad);
     const int64_t cols_in = std::min(s.width, pw - s.pad);
     for (int64_t c = 0; c < s.channels; ++c) {
-      const float* plane = x + c * s.height * s.width;
+      const T* plane = x + c * s.height * s.width;
       float* to = planes.data() + (c * ph + s.pad) * pw + s.pad;
       for (int64_t y = 0; y < rows_in; ++y) {
-        std::copy(plane + y * s.width, plane + y * s.width + cols_in,
-                  to + y * pw);
+        const T* from = plane + y * s.width;
+        if constexpr (std::is_same_v<T, float>) {
+          std::copy(from, from + cols_in, to + y * pw);
+        } else {
+          for (int64_t i = 0; i < cols_in; ++i)
+            to[y * pw + i] = static_cast<float>(from[i]) * s.input_scale;
+        }
       }
     }
   }
@@ -74,7 +82,8 @@ struct Patches {
     std::fill(cols.get() + rows * ld, cols.get() + rows * ld + in.grid, 1.0f);
   }
 
-  void Fill(const float* x, const ConvShape& s) {
+  template <typename T>
+  void Fill(const T* x, const ConvShape& s) {
     in.Fill(x, s);
     for (int64_t j = 0; j < rows; ++j) {
       const float* from = in.planes.data() + in.taps[j];
@@ -102,7 +111,8 @@ struct Layout {
       y_position = s.groups * s.out_channels;
     }
   }
-  const float* x(const float* base, int64_t b, int64_t g) const {
+  template <typename T>
+  const T* x(const T* base, int64_t b, int64_t g) const {
     return base + b * x_sample + g * x_group;
   }
   int64_t y(int64_t b, int64_t g) const { return b * y_sample + g * y_group; }
@@ -110,11 +120,11 @@ struct Layout {
   int64_t x_sample, x_group, y_sample, y_group, y_position;
 };
 
-}  // namespace
-
-TOKRL_CLONES
-void ConvForward(const float* x, const ConvShape& s, int64_t begin, int64_t end,
-                 const float* weight, const float* bias, float* y) {
+template <typename T>
+[[gnu::always_inline]] inline void ConvForwardOf(const T* x, const ConvShape& s,
+                                                 int64_t begin, int64_t end,
+                                                 const float* weight,
+                                                 const float* bias, float* y) {
   PaddedPlanes p(s);
   const Layout at(s);
   const int64_t o = s.out_channels;
@@ -159,10 +169,10 @@ void ConvForward(const float* x, const ConvShape& s, int64_t begin, int64_t end,
   }
 }
 
-TOKRL_CLONES
-void ConvWeightGradient(const float* x, const ConvShape& s, int64_t begin,
-                        int64_t end, const float* grad_y, const float* y,
-                        float* grad_weight, float* grad_bias) {
+template <typename T>
+[[gnu::always_inline]] inline void ConvWeightGradientOf(
+    const T* x, const ConvShape& s, int64_t begin, int64_t end,
+    const float* grad_y, const float* y, float* grad_weight, float* grad_bias) {
   Patches p(s);
   const Layout at(s);
   const int64_t o = s.out_channels;
@@ -207,6 +217,35 @@ void ConvWeightGradient(const float* x, const ConvShape& s, int64_t begin,
       grad_bias[g * o + c] = dwt[p.rows * o + c];
     }
   }
+}
+
+}  // namespace
+
+TOKRL_CLONES
+void ConvForward(const float* x, const ConvShape& s, int64_t begin, int64_t end,
+                 const float* weight, const float* bias, float* y) {
+  ConvForwardOf(x, s, begin, end, weight, bias, y);
+}
+
+TOKRL_CLONES
+void ConvForward(const uint8_t* x, const ConvShape& s, int64_t begin,
+                 int64_t end, const float* weight, const float* bias,
+                 float* y) {
+  ConvForwardOf(x, s, begin, end, weight, bias, y);
+}
+
+TOKRL_CLONES
+void ConvWeightGradient(const float* x, const ConvShape& s, int64_t begin,
+                        int64_t end, const float* grad_y, const float* y,
+                        float* grad_weight, float* grad_bias) {
+  ConvWeightGradientOf(x, s, begin, end, grad_y, y, grad_weight, grad_bias);
+}
+
+TOKRL_CLONES
+void ConvWeightGradient(const uint8_t* x, const ConvShape& s, int64_t begin,
+                        int64_t end, const float* grad_y, const float* y,
+                        float* grad_weight, float* grad_bias) {
+  ConvWeightGradientOf(x, s, begin, end, grad_y, y, grad_weight, grad_bias);
 }
 
 }  // namespace tokrl::internal

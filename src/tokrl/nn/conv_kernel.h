@@ -38,10 +38,16 @@ struct ConvShape {
   bool relu = false;
   bool group_major = false;
   int64_t batch = 0;  // B; read by the group-major layout only
+  // For uint8 inputs (observations): the input is float(x) * input_scale,
+  // the value PreprocessObservation's float copy would hold (encoders.h).
+  float input_scale = 1.0f;
 };
 
-/// Writes y for samples [begin, end).
+/// Writes y for samples [begin, end). x is floats, or uint8 observations
+/// (scaled by shape.input_scale) read without a float copy.
 void ConvForward(const float* x, const ConvShape& shape, int64_t begin,
+                 int64_t end, const float* weight, const float* bias, float* y);
+void ConvForward(const uint8_t* x, const ConvShape& shape, int64_t begin,
                  int64_t end, const float* weight, const float* bias, float* y);
 
 /// The sums over samples [begin, end) of the gradients of the weight and
@@ -49,6 +55,9 @@ void ConvForward(const float* x, const ConvShape& shape, int64_t begin,
 /// shape.relu, y is ConvForward's output and grad_y passes where y > 0 (as
 /// ATen's threshold_backward); otherwise y is not read.
 void ConvWeightGradient(const float* x, const ConvShape& shape, int64_t begin,
+                        int64_t end, const float* grad_y, const float* y,
+                        float* grad_weight, float* grad_bias);
+void ConvWeightGradient(const uint8_t* x, const ConvShape& shape, int64_t begin,
                         int64_t end, const float* grad_y, const float* y,
                         float* grad_weight, float* grad_bias);
 

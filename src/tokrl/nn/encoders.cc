@@ -128,13 +128,25 @@ namespace kernel = ::tokrl::internal;
 constexpr int64_t kInputConvMaxPatchFloats = 64 * 1024;
 
 // x [B, groups * C, H, W] or group-major [groups, B, C, H, W] contiguous,
-// weight [groups * O, C, k, k] and bias contiguous; x needs no gradient.
-// The output is a [B, groups * O, h, w] or [groups * B, O, h, w] view of
-// channels-last memory (conv_kernel.h).
+// floats or uint8 observations (scaled by input_scale), weight [groups * O,
+// C, k, k] and bias contiguous; x needs no gradient. The output is a [B,
+// groups * O, h, w] or [groups * B, O, h, w] view of channels-last memory
+// (conv_kernel.h).
 struct InputConv2dFn : torch::autograd::Function<InputConv2dFn> {
+  // The kernel's function f on x's data, as floats or as uint8.
+  template <typename F>
+  static void OnData(const at::Tensor& x, F&& f) {
+    if (x.scalar_type() == at::kByte) {
+      f(x.data_ptr<uint8_t>());
+    } else {
+      f(x.data_ptr<float>());
+    }
+  }
+
   static kernel::ConvShape ShapeOf(const at::Tensor& x,
                                    const at::Tensor& weight, int64_t pad,
-                                   int64_t groups, bool relu) {
+                                   int64_t groups, bool relu,
+                                   double input_scale) {
     kernel::ConvShape s;
     s.groups = groups;
     s.channels = weight.size(1);
@@ -148,29 +160,33 @@ struct InputConv2dFn : torch::autograd::Function<InputConv2dFn> {
     s.relu = relu;
     s.group_major = x.dim() == 5;
     s.batch = x.size(s.group_major ? 1 : 0);
+    s.input_scale = static_cast<float>(input_scale);
     return s;
   }
 
   static torch::autograd::variable_list forward(
       torch::autograd::AutogradContext* ctx, const at::Tensor& x,
       const at::Tensor& weight, const at::Tensor& bias, int64_t pad,
-      int64_t groups, bool relu) {
+      int64_t groups, bool relu, double input_scale) {
     ctx->saved_data["pad"] = pad;
     ctx->saved_data["groups"] = groups;
     ctx->saved_data["relu"] = relu;
-    const kernel::ConvShape s = ShapeOf(x, weight, pad, groups, relu);
+    ctx->saved_data["input_scale"] = input_scale;
+    const kernel::ConvShape s =
+        ShapeOf(x, weight, pad, groups, relu, input_scale);
     const int64_t o = s.out_channels;
     at::Tensor y =
         s.group_major
             ? at::empty({groups * s.batch, s.out_height, s.out_width, o},
-                        x.options())
+                        weight.options())
             : at::empty({s.batch, s.out_height, s.out_width, groups * o},
-                        x.options());
+                        weight.options());
     ForEachSampleChunk(
         1, s.batch, [&](int64_t, int64_t, int64_t first, int64_t end) {
-          kernel::ConvForward(x.data_ptr<float>(), s, first, end,
-                              weight.data_ptr<float>(), bias.data_ptr<float>(),
-                              y.data_ptr<float>());
+          OnData(x, [&](const auto* xp) {
+            kernel::ConvForward(xp, s, first, end, weight.data_ptr<float>(),
+                                bias.data_ptr<float>(), y.data_ptr<float>());
+          });
         });
     const at::Tensor out = y.permute({0, 3, 1, 2});
     // The ReLU's backward reads the output.
@@ -187,7 +203,8 @@ struct InputConv2dFn : torch::autograd::Function<InputConv2dFn> {
     const at::Tensor& weight = saved[1];
     const kernel::ConvShape s = ShapeOf(
         x, weight, ctx->saved_data["pad"].toInt(),
-        ctx->saved_data["groups"].toInt(), ctx->saved_data["relu"].toBool());
+        ctx->saved_data["groups"].toInt(), ctx->saved_data["relu"].toBool(),
+        ctx->saved_data["input_scale"].toDouble());
     const at::Tensor g = grads[0].contiguous(at::MemoryFormat::ChannelsLast);
     const float* y = s.relu ? saved[2].data_ptr<float>() : nullptr;
     const int64_t chunks = NumSampleChunks(s.batch);
@@ -197,14 +214,17 @@ struct InputConv2dFn : torch::autograd::Function<InputConv2dFn> {
         at::empty({1, chunks, weight.size(0)}, weight.options());
     ForEachSampleChunk(
         1, s.batch, [&](int64_t task, int64_t, int64_t first, int64_t end) {
-          kernel::ConvWeightGradient(
-              x.data_ptr<float>(), s, first, end, g.data_ptr<float>(), y,
-              partial_w.data_ptr<float>() + task * weight.numel(),
-              partial_b.data_ptr<float>() + task * weight.size(0));
+          OnData(x, [&](const auto* xp) {
+            kernel::ConvWeightGradient(
+                xp, s, first, end, g.data_ptr<float>(), y,
+                partial_w.data_ptr<float>() + task * weight.numel(),
+                partial_b.data_ptr<float>() + task * weight.size(0));
+          });
         });
     return {at::Tensor(),
             SumChunksInOrder(partial_w)[0].view_as(weight),
             SumChunksInOrder(partial_b)[0],
+            at::Tensor(),
             at::Tensor(),
             at::Tensor(),
             at::Tensor()};
@@ -215,7 +235,11 @@ struct InputConv2dFn : torch::autograd::Function<InputConv2dFn> {
 
 at::Tensor InputConv2d(const at::Tensor& x, const at::Tensor& weight,
                        const at::Tensor& bias, int64_t pad, int64_t groups,
-                       bool relu) {
+                       bool relu, double input_scale) {
+  const bool u8 = x.scalar_type() == at::kByte;
+  TOKRL_CHECK(u8 || input_scale == 1.0)
+      << "InputConv2d: input_scale is for uint8 inputs, got "
+      << x.scalar_type();
   TOKRL_CHECK(!(at::GradMode::is_enabled() && x.requires_grad()))
       << "InputConv2d's input must not need a gradient";
   const bool group_major = x.dim() == 5;
@@ -227,11 +251,18 @@ at::Tensor InputConv2d(const at::Tensor& x, const at::Tensor& weight,
                   (group_major ? 1 : groups) * weight.size(1))
       << "InputConv2d: input " << x.sizes() << " does not match weight "
       << weight.sizes() << " in " << groups << " groups";
-  if (FastPathApplies(x) && FastPathApplies(weight) && FastPathApplies(bias) &&
+  if ((u8 ? x.device().is_cpu() : FastPathApplies(x)) &&
+      FastPathApplies(weight) && FastPathApplies(bias) &&
       (x.dim() == 4 || group_major) && weight.size(2) == weight.size(3) &&
       x.size(group_major ? 1 : 0) > 0) {
     return ApplyFn<InputConv2dFn>(x.contiguous(), weight.contiguous(),
-                                  bias.contiguous(), pad, groups, relu)[0];
+                                  bias.contiguous(), pad, groups, relu,
+                                  input_scale)[0];
+  }
+  if (u8) {
+    return InputConv2d(
+        PreprocessObservation(x, input_scale, weight.scalar_type()), weight,
+        bias, pad, groups, relu);
   }
   if (group_major) {
     return ToMemberRows(
@@ -282,22 +313,47 @@ void PaddedConv2dImpl::pretty_print(std::ostream& stream) const {
          << (options.relu() ? ", relu" : "") << ")";
 }
 
-at::Tensor PaddedConv2dImpl::forward(const at::Tensor& x) {
-  const at::Tensor in = options.padding() == Padding::kSame && !builtin_padding_
-                            ? PadSame(x, options.kernel(), options.stride())
-                            : x;
-  const int64_t g = options.groups();
-  const int64_t pad = builtin_padding_ ? options.kernel() / 2 : 0;
+at::Tensor PaddedConv2dImpl::PaddedInput(const at::Tensor& x) const {
+  return options.padding() == Padding::kSame && !builtin_padding_
+             ? PadSame(x, options.kernel(), options.stride())
+             : x;
+}
+
+bool PaddedConv2dImpl::KernelShape(const at::Tensor& in) const {
   // Why only small stride-1 convs: the kernel (conv_kernel.cc) made DQN
   // flatten updates on MinAtar ~9% faster (0.79-0.83 against 0.88-0.91 ms,
   // bench_agent BM_Update, runs alternating), but a strided version of it
   // did not speed up the Nature CNN's first layer (8x8, stride 4: 32.5-36.1
   // against 31.8-34.1 ms per update), whose strided patches cost as much as
   // oneDNN's whole conv.
-  const int64_t patch_floats = options.in_channels() / g * options.kernel() *
-                               options.kernel() * in.size(-2) * in.size(-1);
-  if (options.stride() == 1 && patch_floats <= kInputConvMaxPatchFloats &&
-      FastPathApplies(in) &&
+  const int64_t patch_floats = options.in_channels() / options.groups() *
+                               options.kernel() * options.kernel() *
+                               in.size(-2) * in.size(-1);
+  return options.stride() == 1 && patch_floats <= kInputConvMaxPatchFloats;
+}
+
+at::Tensor PaddedConv2dImpl::forward_observation(const at::Tensor& obs,
+                                                 double input_scale) {
+  if (obs.scalar_type() == at::kByte && obs.device().is_cpu() &&
+      FastPathApplies(conv->weight)) {
+    // Why: the float copy was an op and an allocation of every forward
+    // (acting's too), which the kernel's padded planes make anyway.
+    const at::Tensor in = PaddedInput(obs);
+    if (KernelShape(in)) {
+      return InputConv2d(in, conv->weight, conv->bias,
+                         builtin_padding_ ? options.kernel() / 2 : 0,
+                         options.groups(), options.relu(), input_scale);
+    }
+  }
+  return forward(
+      PreprocessObservation(obs, input_scale, conv->weight.scalar_type()));
+}
+
+at::Tensor PaddedConv2dImpl::forward(const at::Tensor& x) {
+  const at::Tensor in = PaddedInput(x);
+  const int64_t g = options.groups();
+  const int64_t pad = builtin_padding_ ? options.kernel() / 2 : 0;
+  if (KernelShape(in) && FastPathApplies(in) &&
       !(at::GradMode::is_enabled() && in.requires_grad())) {
     return InputConv2d(in, conv->weight, conv->bias, pad, g, options.relu());
   }
@@ -354,9 +410,7 @@ void MinAtarConvImpl::pretty_print(std::ostream& stream) const {
 
 at::Tensor MinAtarConvImpl::forward(const at::Tensor& obs) {
   CheckObservation(obs, options.members(), options.in_channels());
-  at::Tensor x =
-      PreprocessObservation(obs, options.input_scale(), ParamDtype(*this));
-  return conv->forward(x);
+  return conv->forward_observation(obs, options.input_scale());
 }
 
 std::array<int64_t, 3> MinAtarConvImpl::OutputShape(int64_t height,

@@ -94,9 +94,13 @@ at::Tensor PreprocessObservation(const at::Tensor& obs, double scale,
 /// gives member-major rows [groups * B, O / groups, h, w], group g's output
 /// in rows [g * B, (g + 1) * B): the kernel reads and writes that layout
 /// itself (no copies; the same values and gradients).
+/// x may also be uint8 observations: the conv of
+/// PreprocessObservation(x, input_scale, weight's dtype), which the kernel
+/// reads without that float copy (the same values); input_scale must be 1
+/// for float inputs.
 at::Tensor InputConv2d(const at::Tensor& x, const at::Tensor& weight,
                        const at::Tensor& bias, int64_t pad, int64_t groups,
-                       bool relu = false);
+                       bool relu = false, double input_scale = 1.0);
 
 // ---------------------------------------------------------------------------
 // PaddedConv2d: a square conv with TF-style SAME or VALID padding.
@@ -137,12 +141,22 @@ class PaddedConv2dImpl : public torch::nn::Cloneable<PaddedConv2dImpl> {
   /// or group-major [groups, B, in / groups, H, W] for member-major rows
   /// [groups * B, out / groups, h, w] (as InputConv2d's).
   at::Tensor forward(const at::Tensor& x);
+  /// forward(PreprocessObservation(obs, input_scale, the weight's dtype)):
+  /// where that would run InputConv2d's kernel, uint8 observations go to
+  /// it as they are (no float copy; the same values).
+  at::Tensor forward_observation(const at::Tensor& obs, double input_scale);
   int64_t OutputSize(int64_t size) const;
 
   PaddedConv2dOptions options;
   torch::nn::Conv2d conv{nullptr};
 
  private:
+  // x padded for SAME where the conv's own padding does not do it.
+  at::Tensor PaddedInput(const at::Tensor& x) const;
+  // Whether InputConv2d's kernel takes this conv on the padded input `in`
+  // (by shape; forward also asks for the fast paths and no input gradient).
+  bool KernelShape(const at::Tensor& in) const;
+
   // True when the conv's own symmetric padding already implements SAME
   // (stride 1 and an odd kernel), so forward() needs no explicit pad.
   bool builtin_padding_ = false;

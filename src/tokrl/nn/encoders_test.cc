@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <array>
+#include <utility>
 
 #include "tokrl/core/check.h"
 #include "tokrl/core/gtest_helpers.h"
@@ -50,10 +51,11 @@ struct ConvResult {
 
 ConvResult RunInputConv(const at::Tensor& x, const at::Tensor& weight,
                         const at::Tensor& bias, int64_t pad, int64_t groups,
-                        bool relu, const at::Tensor& dy) {
+                        bool relu, const at::Tensor& dy,
+                        double input_scale = 1.0) {
   const at::Tensor w = weight.clone().requires_grad_(true);
   const at::Tensor b = bias.clone().requires_grad_(true);
-  const at::Tensor y = InputConv2d(x, w, b, pad, groups, relu);
+  const at::Tensor y = InputConv2d(x, w, b, pad, groups, relu, input_scale);
   y.backward(dy);
   return {y.detach(), w.grad(), b.grad()};
 }
@@ -200,6 +202,57 @@ TEST(InputConv2dTest, GroupMajorInputGivesMemberRowsWithTheSameBits) {
   EXPECT_NE(ErrorText([&] {
               InputConv2d(x4, weight, bias, 1, 2);
             }).find("does not match weight"),
+            std::string::npos);
+}
+
+// uint8 observations go to the kernel without a float copy: the same bits
+// (values and gradients) as the kernel on PreprocessObservation's copy,
+// sample-major and group-major, scaled or not, with fast paths off too;
+// PaddedConv2d::forward_observation equals forward on the copy, through
+// the kernel (MinAtar's SAME 3x3, an explicitly padded even kernel) and
+// through ATen (a strided conv). A float input with a scale is refused.
+TEST(InputConv2dTest, Uint8ObservationsGiveTheFloatCopysBits) {
+  torch::manual_seed(12);
+  const int64_t g = 2, b = 9, c = 4, o = 16;
+  const at::Tensor weight = torch::randn({g * o, c, 3, 3}) * 0.3;
+  const at::Tensor bias = torch::randn({g * o});
+  const at::Tensor x4 = RandomFrames(b, g * c, 10, 10);
+  const at::Tensor x5 =
+      torch::randint(0, 256, {g, b, c, 10, 10}, torch::kUInt8);
+  const at::Tensor dy = torch::randn({g * b, o, 10, 10});
+  const at::Tensor dy4 = torch::randn({b, g * o, 10, 10});
+  for (const bool fast : {true, false}) {
+    SetFastPaths(fast);
+    for (const double scale : {1.0, 1.0 / 255.0}) {
+      for (const bool relu : {false, true}) {
+        SCOPED_TRACE(::testing::Message() << "fast " << fast << " scale "
+                                          << scale << " relu " << relu);
+        for (const auto& [x, grad] : {std::pair{x4, dy4}, std::pair{x5, dy}}) {
+          const ConvResult bytes =
+              RunInputConv(x, weight, bias, 1, g, relu, grad, scale);
+          const ConvResult floats =
+              RunInputConv(PreprocessObservation(x, scale, torch::kFloat),
+                           weight, bias, 1, g, relu, grad);
+          EXPECT_TRUE(torch::equal(bytes.y, floats.y));
+          EXPECT_TRUE(torch::equal(bytes.grad_weight, floats.grad_weight));
+          EXPECT_TRUE(torch::equal(bytes.grad_bias, floats.grad_bias));
+        }
+      }
+    }
+  }
+  SetFastPaths(true);
+  const at::Tensor obs = RandomFrames(b, c, 10, 10);
+  for (const auto& options :
+       {PaddedConv2dOptions(c, o, 3).relu(true), PaddedConv2dOptions(c, o, 4),
+        PaddedConv2dOptions(c, o, 3).stride(2)}) {
+    PaddedConv2d conv(options);
+    EXPECT_TRUE(torch::equal(
+        conv->forward_observation(obs, 0.5),
+        conv->forward(PreprocessObservation(obs, 0.5, torch::kFloat))));
+  }
+  EXPECT_NE(ErrorText([&] {
+              InputConv2d(x4.to(torch::kFloat), weight, bias, 1, g, false, 2.0);
+            }).find("input_scale is for uint8 inputs"),
             std::string::npos);
 }
 
