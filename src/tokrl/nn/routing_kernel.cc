@@ -74,7 +74,25 @@ inline float MaxAndColumnMax(const float* x, int64_t n, float* col_max) {
   return s;
 }
 
-// e^x for x <= 0 on u vectors, in place, branch-free: x = n ln2
+// The exp's vectors of W lanes: floats, int32s, and floats at any float's
+// alignment for loads and stores (here, not as template arguments: there a
+// typedef's attributes would be dropped, and the loads assume alignment).
+template <int W>
+struct ExpVectors;
+template <>
+struct ExpVectors<8> {
+  typedef Lanes V;
+  typedef int32_t I __attribute__((vector_size(32)));
+  typedef float U __attribute__((vector_size(32), aligned(4)));
+};
+template <>
+struct ExpVectors<16> {
+  typedef float V __attribute__((vector_size(64)));
+  typedef int32_t I __attribute__((vector_size(64)));
+  typedef float U __attribute__((vector_size(64), aligned(4)));
+};
+
+// e^x for x <= 0 on u vectors of W lanes, in place, branch-free: x = n ln2
 // + r with |r| <= ln2/2, e^r by its degree-6 Taylor polynomial (relative
 // error below 2e-7), 2^n built in the exponent bits. Inputs below -87 (where
 // a float would go subnormal) give e^-87 ~ 1.6e-38, which is 0 for softmax.
@@ -85,10 +103,10 @@ inline float MaxAndColumnMax(const float* x, int64_t n, float* col_max) {
 // they came one after the other (a MinAtar sample's routing took ~3 cycles
 // per logit); interleaved, u chains advance together (forward 12.1 -> 8.9
 // us per 100 x 100 sample there).
-// V is a float vector type (ExpVectors below) and I the int32
-// vector of its size.
-template <typename V, typename I, int u>
-inline void ExpNonPositive(V* x) {
+template <int W, int u>
+inline void ExpNonPositive(typename ExpVectors<W>::V* x) {
+  typedef typename ExpVectors<W>::V V;
+  typedef typename ExpVectors<W>::I I;
   // Round x/ln2 to the nearest integer with the 1.5 * 2^23 trick: t's low
   // mantissa bits then hold n.
   constexpr float kShift = 12582912.0f;
@@ -114,26 +132,6 @@ inline void ExpNonPositive(V* x) {
   }
 }
 
-typedef int32_t IntLanes __attribute__((vector_size(32)));
-
-// The exp's vectors of W lanes: floats, int32s, and floats at any float's
-// alignment for loads and stores (here, not as template arguments: there a
-// typedef's attributes would be dropped, and the loads assume alignment).
-template <int W>
-struct ExpVectors;
-template <>
-struct ExpVectors<8> {
-  typedef Lanes V;
-  typedef IntLanes I;
-  typedef float U __attribute__((vector_size(32), aligned(4)));
-};
-template <>
-struct ExpVectors<16> {
-  typedef float V __attribute__((vector_size(64)));
-  typedef int32_t I __attribute__((vector_size(64)));
-  typedef float U __attribute__((vector_size(64), aligned(4)));
-};
-
 // e[j] = e^(x[j] - top) for j < n (e may be x), four vectors of W lanes at
 // a time; the last logits (fewer than four vectors) 8 at a time, the last
 // 8 padded with top.
@@ -151,7 +149,7 @@ template <int W>
     // twice the time).
     for (int s = 0; s < kStep; ++s)
       v[s] = *reinterpret_cast<const U*>(x + j + s * W) - top;
-    ExpNonPositive<V, typename ExpVectors<W>::I, kStep>(v);
+    ExpNonPositive<W, kStep>(v);
     for (int s = 0; s < kStep; ++s) *reinterpret_cast<U*>(e + j + s * W) = v[s];
   }
   for (; j < n; j += kLanes) {
@@ -160,7 +158,7 @@ template <int W>
     Lanes v;
     Load(tail, v);
     v -= top;
-    ExpNonPositive<Lanes, IntLanes, 1>(&v);
+    ExpNonPositive<8, 1>(&v);
     for (int l = 0; l < kLanes && j + l < n; ++l) e[j + l] = v[l];
   }
 }
