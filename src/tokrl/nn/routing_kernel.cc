@@ -179,10 +179,6 @@ __attribute__((target("avx512f"))) void ExpShiftedAvx512(const float* x,
   ExpShiftedIn<16>(x, n, top, e);
 }
 
-bool CpuHasAvx512() {
-  static const bool has = __builtin_cpu_supports("avx512f");
-  return has;
-}
 #endif
 
 [[gnu::always_inline]] inline void ExpShifted(const float* x, int64_t n,

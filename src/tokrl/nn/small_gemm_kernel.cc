@@ -335,12 +335,6 @@ void SmallGemmPlain(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
 }
 
 #if TOKRL_HAVE_AVX512_CLONE
-bool CpuHasFma() {
-  static const bool has =
-      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-}
-
 __attribute__((target("avx2,fma"))) void RowsByRowsFma(
     const float* a, int64_t lda, int64_t rows, const float* b, int64_t ldb,
     int64_t cols, int64_t k, float* out, int64_t ldo) {
@@ -383,7 +377,7 @@ std::atomic<bool> avx512_allowed{true};
 
 bool SmallGemmFuses() {
 #if TOKRL_HAVE_AVX512_CLONE
-  return CpuHasFma();
+  return CpuHasAvx2Fma();
 #else
   return false;
 #endif
@@ -391,9 +385,7 @@ bool SmallGemmFuses() {
 
 bool SmallGemmHasAvx512() {
 #if TOKRL_HAVE_AVX512_CLONE && !defined(TOKRL_NO_AVX512)
-  static const bool has =
-      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-  return has && avx512_allowed.load(std::memory_order_relaxed);
+  return CpuHasAvx512() && avx512_allowed.load(std::memory_order_relaxed);
 #else
   return false;
 #endif
@@ -407,7 +399,7 @@ void SmallGemmRowsByRows(const float* a, int64_t lda, int64_t rows,
                          const float* b, int64_t ldb, int64_t cols, int64_t k,
                          float* out, int64_t ldo) {
 #if TOKRL_HAVE_AVX512_CLONE
-  if (CpuHasFma()) {
+  if (CpuHasAvx2Fma()) {
     RowsByRowsFma(a, lda, rows, b, ldb, cols, k, out, ldo);
     return;
   }
@@ -426,7 +418,7 @@ void SmallGemmOn(const float* a, int64_t a_row, int64_t a_col, int64_t rows,
     SmallGemmAvx512<F>(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo, ep);
     return;
   }
-  if (CpuHasFma()) {
+  if (CpuHasAvx2Fma()) {
     SmallGemmFma<F>(a, a_row, a_col, rows, k, b, ldb, cols, out, ldo, ep);
     return;
   }
