@@ -178,7 +178,6 @@ __attribute__((target("avx512f"))) void ExpShiftedAvx512(const float* x,
                                                          float* e) {
   ExpShiftedIn<16>(x, n, top, e);
 }
-
 #endif
 
 [[gnu::always_inline]] inline void ExpShifted(const float* x, int64_t n,
