@@ -309,14 +309,18 @@ BENCHMARK(BM_NarrowLinear)
 // (in cache): its AVX-512 loop (arg 1 = 1, where the CPU has it) against
 // the AVX2 one (0), the same bits. Arg 0: 0 = dispatch (100 x 100)^T by
 // 100 x 16, 1 = an expert's 800 x 16 by 16 x 128, 2 = its weight gradient
-// (16 x 800 by 800 x 128).
+// (16 x 800 by 800 x 128), 3 = a product of 100 columns as the logits' and
+// the routing weights' gradients (100 x 16)^T by 16 x 100, 4 = its first 96
+// columns (what its last 4 cost: 3 against 4).
 void BM_SmallGemm(benchmark::State& state) {
   struct {
     int64_t rows, k, cols;
     const char* name;
   } const shapes[] = {{100, 100, 16, "dispatch 100x100^T x 100x16"},
                       {800, 16, 128, "expert 800x16 x 16x128"},
-                      {16, 800, 128, "expert grad 16x800^T x 800x128"}};
+                      {16, 800, 128, "expert grad 16x800^T x 800x128"},
+                      {100, 16, 100, "100 columns 16x100^T x 16x100"},
+                      {100, 16, 96, "96 columns 16x100^T x 16x96"}};
   const auto& s = shapes[state.range(0)];
   const bool wide = state.range(1) == 1;
   if (wide && !tokrl::internal::SmallGemmHasAvx512()) {
@@ -325,7 +329,9 @@ void BM_SmallGemm(benchmark::State& state) {
   }
   const int64_t samples = s.rows == 100 ? 32 : 4;
   const at::Tensor a = torch::randn({samples, s.k, s.rows});  // used as a^T
-  const at::Tensor b = torch::randn({samples, s.k, s.cols});
+  // Rows padded as the kernel reads them (to a multiple of 8 columns).
+  const int64_t ldb = tokrl::internal::SmallGemmPadded(s.cols);
+  const at::Tensor b = torch::randn({samples, s.k, ldb});
   at::Tensor out = torch::empty({samples, s.rows, s.cols});
   // Pointers, not a[i] in the loop: a select per operand and sample cost
   // about as much as the kernel (perf: the kernel was ~50% of the loop).
@@ -336,7 +342,7 @@ void BM_SmallGemm(benchmark::State& state) {
   for (auto _ : state) {
     for (int64_t i = 0; i < samples; ++i) {
       tokrl::internal::SmallGemm(ap + i * s.k * s.rows, 1, s.rows, s.rows, s.k,
-                                 bp + i * s.k * s.cols, s.cols, s.cols,
+                                 bp + i * s.k * ldb, ldb, s.cols,
                                  op + i * s.rows * s.cols, s.cols);
     }
     benchmark::ClobberMemory();
@@ -349,7 +355,7 @@ void BM_SmallGemm(benchmark::State& state) {
                          benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SmallGemm)
-    ->ArgsProduct({{0, 1, 2}, {0, 1}})
+    ->ArgsProduct({{0, 1, 2, 3, 4}, {0, 1}})
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
