@@ -1,6 +1,7 @@
 #include "tokrl/agents/dqn_agent.h"
 
 #include <cmath>
+#include <optional>
 
 #include "tokrl/agents/cuda_graph.h"
 #include "tokrl/agents/graphed_update.h"
@@ -8,6 +9,7 @@
 #include "tokrl/agents/losses.h"
 #include "tokrl/core/check.h"
 #include "tokrl/nn/fast_paths.h"
+#include "tokrl/nn/noisy_linear.h"
 
 namespace tokrl {
 
@@ -216,6 +218,10 @@ SampledBatch ToDevice(const SampledBatch& batch, torch::Device device) {
 
 UpdateLoss DqnAgent::ComputeLoss(const SampledBatch& batch) {
   UpdateLoss l;
+  // Under double Q the online network runs twice on the same parameters and
+  // noise: its noisy layers form their weights once.
+  std::optional<nn::NoisyParamsReuse> reuse;
+  if (network_options_.noisy && options_.double_q) reuse.emplace(*online_);
   const nn::TakenOutput taken =
       online_->forward_taken(batch.obs, batch.actions, &l.aux_loss);
   nn::QOutput next_target, next_online;

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <ostream>
 #include <utility>
+#include <vector>
 
 namespace tokrl::nn {
 
@@ -74,8 +75,32 @@ class NoisyLinearImpl : public torch::nn::Cloneable<NoisyLinearImpl> {
   at::Tensor bias_mu, bias_sigma;      ///< [out]
   at::Tensor eps_in;                   ///< buffer [in]
   at::Tensor eps_out;                  ///< buffer [out]
+
+ private:
+  friend class NoisyParamsReuse;
+  bool reuse_ = false;                  // inside a NoisyParamsReuse
+  at::Tensor held_weight_, held_bias_;  // params() formed there, if any
 };
 TORCH_MODULE(NoisyLinear);
+
+/// While it lives, each NoisyLinear in `module` (or `module` itself) forms
+/// its noisy weight and bias once and params() returns them again:
+/// as formed, or detached where grad mode is off. A call under grad mode
+/// after one without forms them anew (the graph needs its node). For a step
+/// that runs one network several times with the same parameters and noise
+/// (DQN's loss under double Q: online(s), then online(s') for the greedy
+/// actions); the caller must not change the parameters meanwhile.
+/// reset_noise() drops a layer's held values. Not copyable.
+class NoisyParamsReuse {
+ public:
+  explicit NoisyParamsReuse(torch::nn::Module& module);
+  ~NoisyParamsReuse();
+  NoisyParamsReuse(const NoisyParamsReuse&) = delete;
+  NoisyParamsReuse& operator=(const NoisyParamsReuse&) = delete;
+
+ private:
+  std::vector<NoisyLinearImpl*> layers_;
+};
 
 }  // namespace tokrl::nn
 

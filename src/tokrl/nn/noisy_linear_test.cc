@@ -152,6 +152,55 @@ TEST(NoisyLinearTest, FastParamsAreTheTensorOpsBitForBit) {
   }
 }
 
+// Inside a NoisyParamsReuse a layer forms its weights once: a second use
+// under grad mode is the same tensor, one without grad its detached values;
+// the gradient of both uses together is that of forming them twice (up to
+// rounding: sigma's is then (g1 + g2) eps, not g1 eps + g2 eps);
+// reset_noise drops them, and the scope's end ends the reuse.
+TEST(NoisyLinearTest, ReuseFormsTheWeightsOncePerNoise) {
+  for (const bool fast : {true, false}) {
+    SCOPED_TRACE(fast);
+    SetFastPaths(fast);
+    torch::manual_seed(6);
+    NoisyLinear layer(NoisyLinearOptions(16, 5));
+    const at::Tensor x = torch::randn({3, 16});
+    const auto loss = [&] {
+      return (layer->forward(x) * layer->forward(x + 1)).sum();
+    };
+    loss().backward();
+    std::vector<at::Tensor> want;
+    for (auto& p : layer->parameters()) {
+      want.push_back(p.grad().clone());
+      p.mutable_grad().reset();
+    }
+    {
+      const NoisyParamsReuse reuse(*layer);
+      const auto [w1, b1] = layer->params();
+      const auto [w2, b2] = layer->params();
+      EXPECT_TRUE(w1.is_same(w2) && b1.is_same(b2));
+      EXPECT_TRUE(w1.requires_grad());
+      {
+        torch::NoGradGuard no_grad;
+        const auto [w3, b3] = layer->params();
+        EXPECT_FALSE(w3.requires_grad());
+        EXPECT_EQ(w3.data_ptr(), w1.data_ptr());
+      }
+      loss().backward();
+      const auto params = layer->parameters();
+      for (size_t i = 0; i < params.size(); ++i) {
+        EXPECT_TRUE(torch::allclose(params[i].grad(), want[i])) << i;
+      }
+      layer->reset_noise();
+      const auto [w4, b4] = layer->params();
+      EXPECT_FALSE(torch::equal(w4, w1));
+      EXPECT_TRUE(layer->params().first.is_same(w4));
+    }
+    const at::Tensor w5 = layer->params().first;
+    EXPECT_FALSE(w5.is_same(layer->params().first));
+  }
+  SetFastPaths(true);
+}
+
 TEST(NoisyLinearTest, CloneKeepsNoiseAndIsDeepSaveLoadRoundTrips) {
   torch::manual_seed(5);
   NoisyLinear layer(NoisyLinearOptions(8, 4));
