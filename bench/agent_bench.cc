@@ -552,14 +552,16 @@ BENCHMARK(BM_PackedUpdate)
 void BM_Act(benchmark::State& state) {
   TuneAllocator();  // as the trainer does
   torch::set_num_threads(BenchThreads());
-  const Config c = MakeConfig(0, static_cast<int>(state.range(0)));
+  const Config c = MakeConfig(static_cast<int>(state.range(0)),
+                              static_cast<int>(state.range(1)));
   auto env = MakeEnv(c.GetString("env.id"));
   const ResolvedConfig r = Resolve(c, env->spec());
   DqnAgent agent(r.agent, r.network, BenchDevice());
-  const int64_t n = state.range(1);
+  const int64_t n = state.range(2);
   std::vector<uint8_t> obs(n * env->spec().obs_size(), 1);
   Rng rng(0);
-  const std::string label = std::string(kNetworks[state.range(0)]) + " x" +
+  const std::string label = std::string(kAgents[state.range(0)]) + "/" +
+                            kNetworks[state.range(1)] + " x" +
                             std::to_string(n) + " envs";
   WarmUp("act " + label, [&] { agent.Act(obs, n, 0.01, rng); });
   for (auto _ : state) benchmark::DoNotOptimize(agent.Act(obs, n, 0.01, rng));
@@ -567,8 +569,11 @@ void BM_Act(benchmark::State& state) {
   state.counters["env_steps/s"] = benchmark::Counter(
       static_cast<double>(state.iterations() * n), benchmark::Counter::kIsRate);
 }
+// Args: agent (dqn; der: its noisy head draws new noise per step), network,
+// envs.
 BENCHMARK(BM_Act)
-    ->ArgsProduct({{0, 1, 2}, {1, 16}})
+    ->ArgsProduct({{0}, {0, 1, 2}, {1, 16}})
+    ->ArgsProduct({{2}, {0, 1, 2}, {1}})
     ->Unit(benchmark::kMicrosecond);
 
 // End to end: env steps/s of the whole training loop (acting, env stepping,
